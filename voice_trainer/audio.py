@@ -1,0 +1,273 @@
+"""Reading audio files: decoding, channel selection and resampling to analysis tracks.
+
+Every track handed to the analysis is float32, mono, at ``sample_rate`` Hz (16 kHz by default), values in
+[-1, 1]. WAV, FLAC, OGG and MP3 are read with libsndfile (soundfile); anything else (M4A/AAC, Opus, ...) with
+FFmpeg through PyAV, which faster-whisper already depends on. Long files can be read chunk by chunk so memory
+stays bounded whatever their length.
+
+Device input and output live in ``devices.py``; this module only reads and writes files.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from .errors import UserError
+
+CHANNELS = ("mix", "left", "right")
+SUPPORTED_HINT = "use WAV, FLAC, OGG, MP3 or M4A"
+_BLOCK_S = 10.0  # seconds decoded per read
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file holds, before decoding."""
+
+    path: str
+    duration_s: float
+    sample_rate_hz: int
+    channels: int
+    backend: str  # "soundfile" or "pyav"
+
+
+def _check_file(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"{p}: no such file; check the path")
+    if p.is_dir():
+        raise UserError(f"{p}: is a folder, not an audio file; give a file ({SUPPORTED_HINT})")
+    if p.stat().st_size == 0:
+        raise UserError(f"{p}: the file is empty (0 bytes); record or export it again")
+    return p
+
+
+def _check_wav_complete(p: Path) -> None:
+    """Reject a RIFF/WAVE file whose data chunk is shorter than its header declares."""
+    size = p.stat().st_size
+    with open(p, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return
+        pos = 12
+        while pos + 8 <= size:
+            fh.seek(pos)
+            cid, csize = struct.unpack("<4sI", fh.read(8))
+            if cid == b"data":
+                if csize in (0, 0xFFFFFFFF):  # streaming writers leave the size open
+                    return
+                if pos + 8 + csize > size:
+                    have = size - pos - 8
+                    raise UserError(
+                        f"{p}: the WAV file is truncated (header promises {csize} bytes of audio, "
+                        f"only {have} are there); copy or export the file again"
+                    )
+                return
+            pos += 8 + csize + (csize & 1)
+        raise UserError(f"{p}: the WAV file has no audio data chunk; export it again")
+
+
+def probe(path: str | os.PathLike) -> AudioInfo:
+    """Inspect a file without decoding it.
+
+    Raises
+    ------
+    UserError
+        Missing, empty, truncated or undecodable file.
+    """
+    p = _check_file(path)
+    _check_wav_complete(p)
+    try:
+        info = sf.info(str(p))
+        if info.frames <= 0 and info.samplerate > 0:
+            raise UserError(f"{p}: the file holds no audio samples; record or export it again")
+        return AudioInfo(str(p), info.frames / info.samplerate, info.samplerate, info.channels, "soundfile")
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        pass
+    try:
+        import av
+
+        with av.open(str(p)) as container:
+            if not container.streams.audio:
+                raise UserError(f"{p}: has no audio stream; {SUPPORTED_HINT}")
+            stream = container.streams.audio[0]
+            rate = stream.rate or stream.codec_context.sample_rate
+            if stream.duration is not None and stream.time_base is not None:
+                dur = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                dur = container.duration / 1_000_000
+            else:
+                dur = float("nan")
+            return AudioInfo(str(p), dur, int(rate), stream.codec_context.channels, "pyav")
+    except UserError:
+        raise
+    except Exception as exc:  # PyAV raises many error types for garbage input
+        reason = str(exc).split("\n")[0][:80]
+        raise UserError(f"{p}: not an audio file that can be decoded ({reason}); {SUPPORTED_HINT}") from None
+
+
+def _select(block: np.ndarray, channel: str, p: Path) -> np.ndarray:
+    """``block`` is (frames, channels); returns mono float32."""
+    if channel == "mix":
+        return block.mean(axis=1, dtype=np.float32)
+    if block.shape[1] < 2:
+        raise UserError(f"{p}: the file is mono; --channel {channel} needs a stereo file (or use --channel mix)")
+    return np.ascontiguousarray(block[:, 0 if channel == "left" else 1], dtype=np.float32)
+
+
+def _blocks_soundfile(p: Path, info: AudioInfo, channels: tuple[str, ...]) -> Iterator[list[np.ndarray]]:
+    blocksize = int(_BLOCK_S * info.sample_rate_hz)
+    try:
+        with sf.SoundFile(str(p)) as f:
+            while True:
+                block = f.read(blocksize, dtype="float32", always_2d=True)
+                if block.shape[0] == 0:
+                    return
+                yield [_select(block, c, p) for c in channels]
+    except sf.LibsndfileError as exc:
+        raise UserError(f"{p}: decoding failed part-way ({exc}); the file may be damaged") from None
+
+
+def _blocks_pyav(p: Path, info: AudioInfo, channels: tuple[str, ...]) -> Iterator[list[np.ndarray]]:
+    import av
+
+    try:
+        with av.open(str(p)) as container:
+            stream = container.streams.audio[0]
+            for frame in container.decode(stream):
+                block = frame.to_ndarray()
+                if frame.format.is_planar:  # (channels, frames)
+                    block = block.T
+                else:  # packed: (1, frames*channels)
+                    block = block.reshape(-1, info.channels)
+                if block.dtype.kind == "i":
+                    block = block.astype(np.float32) / float(np.iinfo(block.dtype).max)
+                yield [_select(block.astype(np.float32, copy=False), c, p) for c in channels]
+    except UserError:
+        raise
+    except Exception as exc:
+        raise UserError(f"{p}: decoding failed part-way ({str(exc)[:80]}); the file may be damaged") from None
+
+
+def iter_chunks(
+    path: str | os.PathLike,
+    *,
+    sample_rate: int = 16_000,
+    channels: tuple[str, ...] = ("mix",),
+    chunk_s: float = 300.0,
+) -> Iterator[tuple[float, list[np.ndarray]]]:
+    """Decode a file piece by piece into resampled mono tracks.
+
+    Parameters
+    ----------
+    path : path-like
+        The audio file.
+    sample_rate : int
+        Output rate in Hz.
+    channels : tuple of {"mix", "left", "right"}
+        Which tracks to produce; one array per entry, all the same length.
+    chunk_s : float
+        Length of each yielded chunk in seconds (the last may be shorter).
+
+    Yields
+    ------
+    offset_s : float
+        Start of the chunk in seconds from the start of the file.
+    tracks : list of np.ndarray
+        float32 mono arrays, one per requested channel.
+    """
+    for c in channels:
+        if c not in CHANNELS:
+            raise UserError(f"unknown channel {c!r}; choose one of: {', '.join(CHANNELS)}")
+    p = _check_file(path)
+    info = probe(p)
+    blocks = _blocks_soundfile if info.backend == "soundfile" else _blocks_pyav
+    streams = [soxr.ResampleStream(info.sample_rate_hz, sample_rate, 1, dtype="float32") for _ in channels]
+    chunk_len = int(chunk_s * sample_rate)
+    pending: list[list[np.ndarray]] = [[] for _ in channels]
+    pending_len = 0
+    offset = 0
+
+    def flush(n: int) -> tuple[float, list[np.ndarray]]:
+        nonlocal pending, pending_len, offset
+        joined = [np.concatenate(parts) if parts else np.zeros(0, np.float32) for parts in pending]
+        out = [j[:n] for j in joined]
+        pending = [[j[n:]] for j in joined]
+        pending_len = len(joined[0]) - n
+        start = offset / sample_rate
+        offset += n
+        return start, out
+
+    for tracks in blocks(p, info, channels):
+        for i, t in enumerate(tracks):
+            pending[i].append(streams[i].resample_chunk(t))
+        pending_len = min(sum(len(x) for x in parts) for parts in pending)
+        while pending_len >= chunk_len:
+            yield flush(chunk_len)
+    for i, s in enumerate(streams):
+        pending[i].append(s.resample_chunk(np.zeros(0, np.float32), last=True))
+    pending_len = min(sum(len(x) for x in parts) for parts in pending)
+    if pending_len > 0 or offset == 0:
+        yield flush(pending_len)
+
+
+def load(
+    path: str | os.PathLike,
+    *,
+    sample_rate: int = 16_000,
+    channel: str = "mix",
+    min_duration_s: float = 0.0,
+) -> np.ndarray:
+    """Decode a whole file into one float32 mono track at ``sample_rate`` Hz.
+
+    Raises
+    ------
+    UserError
+        Missing, empty, truncated, undecodable or too short (< ``min_duration_s`` seconds) input.
+    """
+    parts = [tracks[0] for _, tracks in iter_chunks(path, sample_rate=sample_rate, channels=(channel,))]
+    audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    check_duration(audio, sample_rate, min_duration_s, str(path))
+    return audio
+
+
+def load_tracks(
+    path: str | os.PathLike, *, sample_rate: int = 16_000, channels: tuple[str, ...] = ("left", "right")
+) -> list[np.ndarray]:
+    """Decode several channels of one file at once (for stereo call recordings)."""
+    got: list[list[np.ndarray]] = [[] for _ in channels]
+    for _, tracks in iter_chunks(path, sample_rate=sample_rate, channels=channels):
+        for i, t in enumerate(tracks):
+            got[i].append(t)
+    return [np.concatenate(g) if g else np.zeros(0, np.float32) for g in got]
+
+
+def check_duration(audio: np.ndarray, sample_rate: int, min_duration_s: float, name: str) -> None:
+    """Raise :class:`UserError` when ``audio`` is shorter than ``min_duration_s`` seconds."""
+    dur = len(audio) / sample_rate
+    if dur < min_duration_s:
+        raise UserError(
+            f"{name}: only {dur:.2f} s of audio; need at least {min_duration_s:g} s of speech to analyse"
+        )
+
+
+def write_wav_atomic(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> Path:
+    """Write a WAV (16-bit PCM) via a temporary file and an atomic rename.
+
+    ``audio`` is (frames,) for mono or (frames, channels).
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
+    sf.write(str(tmp), np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, p)
+    return p

@@ -1,0 +1,71 @@
+"""The ``voice-trainer`` command line: argument parsing and error messages only.
+
+Each subcommand lives in its own module of this package and exposes ``add_parser(subparsers)`` and
+``run(args) -> int``. To add one, write the module and list it in ``COMMANDS``. Nothing imports this package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from .. import __version__
+from ..config import ConfigError
+from ..errors import UserError
+
+COMMANDS = [
+    "analyze",
+]
+
+EXIT_USAGE = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake on one line and exits with 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="voice-trainer",
+        description="Rehearse de-escalating angry callers and get explainable feedback on tone and listening.",
+    )
+    parser.add_argument("--version", action="version", version=f"voice-trainer {__version__}")
+    parser.add_argument("--config", metavar="FILE", help="TOML file overriding thresholds and weights")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    sub.required = True
+    for name in COMMANDS:
+        importlib.import_module(f"{__name__}.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (UserError, ConfigError) as exc:
+        print(f"voice-trainer: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("voice-trainer: stopped (Ctrl-C); finished work was kept", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # never a traceback for users; VOICE_TRAINER_DEBUG=1 shows it
+        if os.environ.get("VOICE_TRAINER_DEBUG"):
+            raise
+        print(
+            f"voice-trainer: internal error: {type(exc).__name__}: {str(exc)[:200]} "
+            "(set VOICE_TRAINER_DEBUG=1 for details and report it)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""The analysis pipeline for one recording, as a sequence of small stages.
+
+decode (chunked, bounded memory) -> transcribe -> tone -> listening -> one :class:`AnalysisResult`.
+
+Each stage has one job; later issues add their stage to ``analyze_file`` without changing the others.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import audio as audio_io
+from .config import Config
+from .errors import UserError
+from .result import AnalysisResult
+from .transcribe import Transcriber, merge
+from .transcript import Transcript
+
+SPLIT_SEARCH_S = 10.0
+"""When a long file is cut into chunks, each cut is moved to the quietest 50 ms within this many seconds
+before the nominal chunk end, so no word is split."""
+
+
+def quiet_split(audio: np.ndarray, sample_rate: int, search_s: float = SPLIT_SEARCH_S) -> int:
+    """Index of the quietest 50 ms window start within the last ``search_s`` seconds of ``audio``."""
+    win = max(1, sample_rate // 20)
+    lo = max(0, len(audio) - int(search_s * sample_rate))
+    tail = audio[lo:]
+    if len(tail) < 2 * win:
+        return len(audio)
+    n = len(tail) // win
+    energy = (tail[: n * win].reshape(n, win) ** 2).mean(axis=1)
+    return lo + int(np.argmin(energy)) * win
+
+
+@dataclass
+class Chunk:
+    """A piece of the decoded track: its start in the file (s) and samples."""
+
+    offset_s: float
+    samples: np.ndarray
+
+
+def decoded_chunks(path: str | os.PathLike, cfg: Config, channel: str) -> Iterator[Chunk]:
+    """Stage 1: decode and resample in bounded chunks, cut at quiet points."""
+    sr = cfg.audio.sample_rate_hz
+    carry = np.zeros(0, np.float32)
+    carry_off = 0.0
+    for offset_s, (track,) in audio_io.iter_chunks(
+        path, sample_rate=sr, channels=(channel,), chunk_s=cfg.audio.chunk_s
+    ):
+        buf = np.concatenate([carry, track]) if len(carry) else track
+        start = offset_s - len(carry) / sr if len(carry) else offset_s
+        if len(track) < int(cfg.audio.chunk_s * sr):  # the last chunk
+            carry = buf
+            carry_off = start
+            break
+        cut = quiet_split(buf, sr)
+        yield Chunk(start, buf[:cut])
+        carry, carry_off = buf[cut:], start + cut / sr
+    if len(carry):
+        yield Chunk(carry_off, carry)
+
+
+def analyze_file(
+    path: str | os.PathLike,
+    cfg: Config,
+    transcriber: Transcriber,
+    *,
+    channel: str = "mix",
+) -> AnalysisResult:
+    """Analyse one recording of the trainee (or any single speaker).
+
+    Raises
+    ------
+    UserError
+        Unreadable or too short input.
+    """
+    sr = cfg.audio.sample_rate_hz
+    info = audio_io.probe(path)
+    total = 0
+    parts: list[Transcript] = []
+    for chunk in decoded_chunks(path, cfg, channel):
+        total += len(chunk.samples)
+        parts.append(transcriber.transcribe(chunk.samples, offset_s=chunk.offset_s))
+    duration_s = total / sr
+    if duration_s < cfg.audio.min_duration_s:
+        raise UserError(
+            f"{path}: only {duration_s:.2f} s of audio; need at least {cfg.audio.min_duration_s:g} s to analyse"
+        )
+    return AnalysisResult(
+        file=str(path),
+        duration_s=duration_s if total else info.duration_s,
+        transcript=merge(parts),
+        model=transcriber.model_name,
+        channel=channel,
+    )

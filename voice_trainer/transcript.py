@@ -1,0 +1,74 @@
+"""Plain result types for a transcription: words with timings (seconds), and the whole transcript."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word.
+
+    Attributes
+    ----------
+    word : str
+        The word as Whisper wrote it, stripped of surrounding spaces (punctuation kept).
+    start, end : float
+        Start and end time in seconds from the start of the analysed audio.
+    probability : float
+        Whisper's word probability, 0-1.
+    """
+
+    word: str
+    start: float
+    end: float
+    probability: float = 1.0
+
+    def to_dict(self) -> dict:
+        return {
+            "word": self.word,
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "probability": round(self.probability, 3),
+        }
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of speech Whisper decoded as one unit (times in seconds)."""
+
+    start: float
+    end: float
+    text: str
+    no_speech_prob: float = 0.0
+    avg_logprob: float = 0.0
+
+
+@dataclass
+class Transcript:
+    """A transcription: text, segments and words (times in seconds)."""
+
+    text: str = ""
+    words: list[Word] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)
+    language: str = "en"
+
+    def shifted(self, offset_s: float) -> Transcript:
+        """Return a copy with every time moved by ``offset_s`` seconds."""
+        return Transcript(
+            text=self.text,
+            words=[Word(w.word, w.start + offset_s, w.end + offset_s, w.probability) for w in self.words],
+            segments=[
+                Segment(s.start + offset_s, s.end + offset_s, s.text, s.no_speech_prob, s.avg_logprob)
+                for s in self.segments
+            ],
+            language=self.language,
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "language": self.language,
+            "words": [w.to_dict() for w in self.words],
+            "segments": [asdict(s) for s in self.segments],
+        }
