@@ -143,10 +143,8 @@ def _blocks_pyav(p: Path, info: AudioInfo, channels: tuple[str, ...]) -> Iterato
             stream = container.streams.audio[0]
             for frame in container.decode(stream):
                 block = frame.to_ndarray()
-                if frame.format.is_planar:  # (channels, frames)
-                    block = block.T
-                else:  # packed: (1, frames*channels)
-                    block = block.reshape(-1, info.channels)
+                # planar frames are (channels, frames); packed ones (1, frames * channels)
+                block = block.T if frame.format.is_planar else block.reshape(-1, info.channels)
                 if block.dtype.kind == "i":
                     block = block.astype(np.float32) / float(np.iinfo(block.dtype).max)
                 yield [_select(block.astype(np.float32, copy=False), c, p) for c in channels]

