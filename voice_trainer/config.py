@@ -36,8 +36,8 @@ class AudioConfig:
 
     sample_rate_hz: int = 16_000
     """Rate every track is resampled to before analysis (Whisper's rate)."""
-    min_duration_s: float = 0.5
-    """Shorter input is rejected: too short to hold a spoken answer."""
+    min_duration_s: float = 0.3
+    """Shorter input is rejected: too short to hold even a one-word answer ("yes" lasts about 0.3 s)."""
     chunk_s: float = 300.0
     """Long files are decoded and transcribed in chunks of this length, so memory stays bounded."""
 
@@ -65,7 +65,98 @@ class TranscribeConfig:
 
 @dataclass
 class ToneConfig:
-    """Calmness thresholds (filled in by the tone analysis)."""
+    """Tone analysis and calmness scoring (``voice_trainer/tone.py``).
+
+    Calmness is judged against the trainee's own calm voice (a calibration profile, a calm recording or the
+    session's first turn), never against absolute Hz or dB. Each component loses no points up to its threshold
+    and all of its points at its ``_full`` value, linearly in between. Defaults follow the principle, not any
+    data set: a raised voice is roughly +6 dB (normal -> raised -> loud -> shouted are ~6 dB steps), anger and
+    effort raise pitch by several semitones, and a raised voice tilts the spectrum towards high frequencies by
+    several dB (this survives the automatic gain control of phones, which flattens loudness).
+    """
+
+    # --- frame measurement -------------------------------------------------------------------------------
+    pitch_tracker: str = "swift-f0"
+    """``swift-f0`` (fast CNN with voicing confidence, MIT, the default) or ``pyin`` (librosa, ~15x slower)."""
+    pitch_fmin_hz: float = 50.0
+    """Lowest F0 searched (below a deep male voice, above mains hum harmonics that matter)."""
+    pitch_fmax_hz: float = 800.0
+    """Highest F0 searched (covers a shouting or screaming voice)."""
+    voicing_threshold: float = 0.5
+    """A frame is voiced when the tracker's voicing confidence is at least this (swift-f0 is calibrated at 0.5)."""
+    periodicity_voiced: float = 0.99
+    """A frame whose normalized autocorrelation at the tracked period is at least this counts as voiced
+    whatever the tracker's confidence (near-perfectly periodic sound, e.g. a test tone; real speech almost never
+    reaches it, so it adds no doubtful speech frames). Above 1 disables."""
+    tilt_low_band_hz: tuple[float, float] = (50.0, 1000.0)
+    """Low band of the alpha ratio (spectral tilt), as in eGeMAPS."""
+    tilt_high_band_hz: tuple[float, float] = (1000.0, 5000.0)
+    """High band of the alpha ratio; a raised voice puts relatively more energy here."""
+    clip_level: float = 0.999
+    """Samples at or above this absolute value count as clipped."""
+
+    # --- summary ------------------------------------------------------------------------------------------
+    activity_margin_db: float = 15.9
+    """Frames within this many dB below the active speech level count as speech (ITU-T P.56 margin)."""
+    silence_floor_dbfs: float = -70.0
+    """Frames quieter than this are never speech."""
+    min_voiced_s: float = 0.5
+    """Pitch and spectral-tilt measures need at least this much voiced speech; otherwise they are withheld."""
+    pitch_range_percentiles: tuple[float, float] = (5.0, 95.0)
+    """F0 range is the distance between these percentiles of the voiced frames, in semitones."""
+    pause_min_s: float = 0.25
+    """A silence between words at least this long is a pause."""
+    min_words_for_pace: int = 4
+    """Pace needs at least this many words; otherwise it is withheld."""
+    min_span_for_pace_s: float = 1.0
+    """Pace needs speech spanning at least this long."""
+
+    # --- calmness components: weights (points) ------------------------------------------------------------
+    weight_raised_voice: float = 25.0
+    weight_raised_pitch: float = 25.0
+    weight_vocal_effort: float = 20.0
+    weight_pitch_swings: float = 15.0
+    weight_rushed_pace: float = 15.0
+
+    # --- calmness components: thresholds relative to the baseline -----------------------------------------
+    raised_voice_db: float = 3.0
+    """Active speech level this many dB above the baseline starts to cost points ..."""
+    raised_voice_full_db: float = 12.0
+    """... and this many dB above (between "loud" and "shouted") costs all of them."""
+    raised_pitch_st: float = 2.0
+    """Median F0 this many semitones above the baseline starts to cost points ..."""
+    raised_pitch_full_st: float = 6.0
+    """... and this many costs all of them."""
+    vocal_effort_db: float = 2.0
+    """Alpha ratio (spectral tilt) this many dB above the baseline starts to cost points ..."""
+    vocal_effort_full_db: float = 8.0
+    """... and this many costs all of them."""
+    pitch_swings_st: float = 1.0
+    """F0 variability (robust SD, semitones) this much above the baseline starts to cost points ..."""
+    pitch_swings_full_st: float = 3.0
+    """... and this much costs all of them."""
+    rushed_pace_ratio: float = 1.15
+    """Pace this many times the baseline pace starts to cost points ..."""
+    rushed_pace_full_ratio: float = 1.5
+    """... and this many times costs all of them."""
+    pace_max_wpm: float = 160.0
+    """Without a baseline pace, pace above this (top of the 120-160 wpm guideline) starts to cost points ..."""
+    pace_full_wpm: float = 200.0
+    """... and pace at this costs all of them."""
+
+    # --- baseline and contagion ---------------------------------------------------------------------------
+    calibration_s: float = 15.0
+    """``voice-trainer calibrate`` records this many seconds."""
+    baseline_turns: int = 1
+    """Without a profile, a session's first this-many turns with enough voiced speech form the baseline."""
+    contagion_min_turns: int = 3
+    """Tone contagion needs at least this many turns with both measures; otherwise it is withheld."""
+    contagion_min_r: float = 0.5
+    """Correlation between the caller's level and the trainee's loudness or pitch that counts as following."""
+    contagion_rise_db: float = 3.0
+    """Contagion when the trainee's level rises at least this much across the caller's range (with r above)."""
+    contagion_rise_st: float = 2.0
+    """Contagion when the trainee's median pitch rises at least this much across the caller's range."""
 
 
 @dataclass
@@ -75,17 +166,151 @@ class ListeningConfig:
 
 @dataclass
 class TurnsConfig:
-    """Turn-taking thresholds (filled in by the turn-taking analysis)."""
+    """Turn-taking: voice activity, interruptions, response latency, dead air, echo suppression.
+
+    Times in seconds. The VAD values follow the pipecat convention: speech must last ``vad_start_s`` to open a
+    segment and silence must last ``vad_stop_s`` to close it.
+    """
+
+    vad_backend: str = "silero"
+    """``silero`` (the Silero model bundled with faster-whisper; chosen by measurement, see bench/eval_turns.py)
+    | ``energy`` (frame level above the track's noise floor) | ``webrtc`` (needs the ``webrtcvad`` extra)."""
+    vad_threshold: float = 0.5
+    """Silero speech probability that opens a segment."""
+    vad_neg_threshold: float = 0.35
+    """Silero probability below which a frame is silence once a segment is open (hysteresis)."""
+    vad_start_s: float = 0.1
+    """Shortest speech that counts as a segment (shorter blips are dropped)."""
+    vad_stop_s: float = 0.3
+    """Silence that closes a segment; shorter pauses between words stay inside one segment."""
+    vad_pad_s: float = 0.03
+    """Padding added to each side of a segment (never across a neighbour)."""
+    energy_margin_db: float = 15.0
+    """Energy backend: a frame is speech when it is this far above the track's noise floor (10th percentile)."""
+    energy_floor_dbfs: float = -55.0
+    """Energy backend: frames quieter than this are never speech, whatever the noise floor."""
+    webrtc_mode: int = 2
+    """webrtcvad aggressiveness, 0 (least) - 3 (most)."""
+    min_interruption_s: float = 0.5
+    """Speech started while the other party talks is an interruption when it lasts at least this long ..."""
+    min_interruption_words: int = 3
+    """... or holds at least this many words."""
+    backchannel_max_words: int = 2
+    """Speech of at most this many words, all of them listening tokens ("mm-hm", "okay", "right"), is a
+    backchannel: it never counts as an interruption and does not take the turn."""
+    backchannel_words: tuple[str, ...] = (
+        "mm", "mhm", "mm-hm", "mmhm", "hmm", "uh-huh", "uh", "huh", "um", "okay", "ok", "yeah", "yes", "yep",
+        "right", "sure", "i", "see", "oh", "ah", "got", "it", "alright", "all", "wow",
+    )
+    """Listening tokens (lower case, punctuation stripped)."""
+    tail_overlap_s: float = 0.3
+    """Starting less than this before the other party's last word ends is normal turn-taking, not cutting in."""
+    backchannel_resume_s: float = 1.0
+    """Short speech is a backchannel only when the other party goes on within this long after it."""
+    dead_air_s: float = 3.0
+    """Silence on both tracks at least this long while the caller waits for an answer is dead air."""
+    slow_response_s: float = 2.0
+    """A response latency (caller's end to agent's start) above this is slow."""
+    interruption_penalty: float = 10.0
+    """Points lost per interruption in the interruptions component (weight 30)."""
+    dead_air_penalty: float = 10.0
+    """Points lost per dead-air stretch in the dead-air component (weight 20)."""
+    echo_max_delay_s: float = 0.5
+    """Echo: the longest speaker-to-microphone delay searched (playback buffering plus air)."""
+    echo_min_peak_ratio: float = 8.0
+    """Echo is declared present when the cross-correlation peak is this many times the median |correlation|
+    of the searched lags (a sharp peak: the microphone holds a delayed copy of the reference)."""
+    echo_min_corr: float = 0.1
+    """... and the aligned microphone and reference correlate at least this much (normalised, 0-1)."""
+    echo_gate_margin_db: float = 6.0
+    """After subtraction, a frame is gated to silence when it is less than this much louder than the echo
+    expected in it (so residual echo is never taken for the trainee's voice)."""
 
 
 @dataclass
 class CallerConfig:
-    """The simulated caller's anger dynamics (filled in by the caller)."""
+    """The simulated caller's anger dynamics (anger is 0-100; every step is in anger points per agent turn).
+
+    Rises are scaled by the scenario's difficulty (``difficulty_up_scale[difficulty-1]``), falls by
+    ``difficulty_down_scale``. A technique used again loses effect: its n-th use counts ``repeat_decay**(n-1)``
+    (never below ``repeat_floor``), so repeating "I understand" does not soothe forever. Falls shrink as anger
+    grows: multiplied by ``1 - calm_resistance * anger/100`` (a furious caller is harder to reach).
+    """
+
+    interrupt_up: float = 12.0
+    """Agent cut in while the caller was speaking (technique 1)."""
+    red_flag_up: float = 10.0
+    """Each distinct red flag in the turn (blame, "calm down", policy wall, ...), times the scenario's trigger
+    weight for that flag."""
+    raised_voice_up: float = 8.0
+    """The tone analysis found the agent's voice raised above their baseline."""
+    tense_tone_up: float = 4.0
+    """Calmness score at or below ``tense_calmness`` (tone measured, and tense)."""
+    dead_air_s: float = 3.0
+    """Silence after the caller finished longer than this counts as dead air."""
+    dead_air_up_per_s: float = 2.0
+    """Anger per second of dead air beyond ``dead_air_s``..."""
+    dead_air_up_max: float = 12.0
+    """...capped at this."""
+    no_progress_up: float = 2.0
+    """A turn with no technique and no red flag: the caller grows impatient."""
+    acknowledge_down: float = 8.0
+    paraphrase_down: float = 4.0
+    """Paraphrase technique seen, plus ``paraphrase_fact_down`` per scenario fact restated."""
+    paraphrase_fact_down: float = 3.0
+    paraphrase_max_facts: int = 3
+    """Facts beyond this many in one turn add nothing more."""
+    choices_down: float = 6.0
+    timeline_down: float = 8.0
+    """``resolution_timeline``: a concrete next step with a time."""
+    choices_timeline_bonus: float = 4.0
+    """Extra fall when choices and a timeline come in the same turn (the caller hears a real plan)."""
+    ownership_down: float = 4.0
+    question_down: float = 2.0
+    confirm_down: float = 2.0
+    thanks_down: float = 2.0
+    let_vent_down: float = 3.0
+    boundary_down: float = 3.0
+    explain_limit_down: float = 3.0
+    referral_down: float = 0.0
+    """Offering a referral ends the call (outcome "referred"); it does not itself soothe."""
+    calm_tone_down: float = 5.0
+    """Calmness score at or above ``calm_calmness``."""
+    calm_calmness: float = 0.7
+    tense_calmness: float = 0.3
+    repeat_decay: float = 0.6
+    repeat_floor: float = 0.25
+    calm_resistance: float = 0.3
+    difficulty_up_scale: list[float] = field(default_factory=lambda: [0.85, 1.0, 1.2])
+    difficulty_down_scale: list[float] = field(default_factory=lambda: [1.15, 1.0, 0.85])
+    band_upset_at: float = 34.0
+    """Anger at or above this is the "upset" band (below it: "calm")."""
+    band_furious_at: float = 67.0
+    """Anger at or above this is the "furious" band."""
+    scenario_dirs: list[str] = field(default_factory=list)
+    """Extra folders of scenario ``*.toml`` files, searched after the built-in ones (like ``--scenarios-dir``)."""
 
 
 @dataclass
 class TTSConfig:
-    """Caller voice rendering (filled in by the TTS module)."""
+    """Caller voice rendering: anger 0-100 maps linearly between the calm and the furious end of each setting."""
+
+    driver: str = ""
+    """pyttsx3 driver; empty = the platform default (espeak on Linux, sapi5 on Windows, nsss on macOS)."""
+    calm_rate_wpm: float = 155.0
+    """Speaking rate at anger 0 (pyttsx3 ``rate``, words per minute)."""
+    furious_rate_wpm: float = 240.0
+    """Speaking rate at anger 100."""
+    calm_volume: float = 0.55
+    """pyttsx3 ``volume`` (0-1) at anger 0."""
+    furious_volume: float = 1.0
+    """Volume at anger 100 (1.0 is espeak's full amplitude without clipping)."""
+    calm_pitch: float = 35.0
+    """pyttsx3 ``pitch`` (0-100, espeak-ng only) at anger 0."""
+    furious_pitch: float = 75.0
+    """Pitch at anger 100."""
+    cache: bool = True
+    """Reuse rendered lines from ``<cache dir>/tts`` (keyed by a hash of the text and voice settings)."""
 
 
 @dataclass

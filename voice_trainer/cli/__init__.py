@@ -17,6 +17,7 @@ from ..errors import UserError
 
 COMMANDS = [
     "analyze",
+    "review",
 ]
 
 EXIT_USAGE = 2

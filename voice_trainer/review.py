@@ -1,0 +1,188 @@
+"""Review of a recorded two-party call: per-channel speech and transcript, turn-taking, and scores.
+
+``review_tracks`` works on two decoded tracks (the caller's and the agent's, same clock and rate) and is what
+a batch job or the practice session calls; ``review_file`` decodes a stereo recording first. Both return a
+:class:`ReviewResult` whose ``to_dict()`` is the JSON users see from ``voice-trainer review --json``.
+
+Stages: echo/crosstalk suppression (each channel against the other, only when a delayed copy is found) ->
+VAD per channel -> Whisper per channel (the model is passed in, loaded once) -> turns -> tone and listening of
+the agent's turns (when those analysis modules are installed) -> turn-taking score.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import audio as audio_io
+from .config import Config
+from .echo import EchoEstimate, suppress_echo
+from .errors import UserError
+from .result import SCHEMA_VERSION
+from .scoring import Score, score_from_components
+from .transcribe import Transcriber
+from .transcript import Transcript
+from .turns import AGENT, CALLER, TurnsResult, analyze_turns, turn_components
+from .vad import SpeechSegment, speech_segments
+
+CALLER_CHANNELS = ("left", "right")
+
+
+@dataclass
+class ChannelReview:
+    """One party's track: which channel, its speech segments, transcript and echo estimate."""
+
+    role: str
+    channel: str
+    segments: list[SpeechSegment]
+    transcript: Transcript
+    echo: EchoEstimate | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "channel": self.channel,
+            "speech_segments": [{"start": round(s.start, 3), "end": round(s.end, 3)} for s in self.segments],
+            "speech_s": round(sum(s.duration for s in self.segments), 3),
+            "transcript": self.transcript.text,
+            "words": [w.to_dict() for w in self.transcript.words],
+            "echo_of_other_channel": None if self.echo is None else self.echo.to_dict(),
+        }
+
+
+@dataclass
+class ReviewResult:
+    """Everything measured about one recorded call (times in seconds from its start)."""
+
+    file: str | None
+    duration_s: float
+    model: str | None
+    caller: ChannelReview
+    agent: ChannelReview
+    turns: TurnsResult
+    score: Score
+    tone: Any | None = None
+    listening: Any | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        turns = self.turns.to_dict()
+        turns.pop("segments", None)  # listed once, per channel
+        out: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "kind": "call_review",
+            "file": self.file,
+            "duration_s": round(self.duration_s, 3),
+            "model": self.model,
+            "caller": self.caller.to_dict(),
+            "agent": self.agent.to_dict(),
+            "turns": turns,
+            "turn_taking_score": self.score.to_dict(),
+            "tone": None if self.tone is None else self.tone.to_dict(),
+            "listening": None if self.listening is None else self.listening.to_dict(),
+            "notes": self.notes,
+        }
+        return out
+
+
+def _clean(track: np.ndarray, other: np.ndarray, sr: int, cfg: Config) -> tuple[np.ndarray, EchoEstimate]:
+    return suppress_echo(track, other, sr, cfg.turns)
+
+
+def _optional_analysis(module: str, fn: str):
+    """A function of an analysis module that may not be installed yet (tone, listening); None if absent."""
+    try:
+        mod = importlib.import_module(f"{__package__}.{module}")
+    except ImportError:
+        return None
+    return getattr(mod, fn, None)
+
+
+def review_tracks(
+    caller: np.ndarray,
+    agent: np.ndarray,
+    sample_rate: int,
+    cfg: Config,
+    transcriber: Transcriber,
+    *,
+    file: str | None = None,
+    caller_channel: str = "left",
+) -> ReviewResult:
+    """Review a call given as two tracks.
+
+    Parameters
+    ----------
+    caller, agent : np.ndarray
+        float32 mono tracks in [-1, 1] at ``sample_rate`` Hz, sample-aligned (same clock).
+    sample_rate : int
+        Hz; 16000 for the default Silero VAD and Whisper.
+    cfg : Config
+        The configuration tree (``turns`` and ``transcribe`` sections are used).
+    transcriber : Transcriber
+        Loaded once by the caller and reused across calls.
+    file : str, optional
+        Name to report.
+    caller_channel : {"left", "right"}
+        Which channel the caller was on (reported only).
+    """
+    n = min(len(caller), len(agent))
+    caller, agent = np.asarray(caller[:n], np.float32), np.asarray(agent[:n], np.float32)
+    duration = n / sample_rate
+    # the agent channel may carry the caller (speaker echo, crosstalk) and vice versa: remove before VAD
+    agent_clean, agent_echo = _clean(agent, caller, sample_rate, cfg)
+    caller_clean, caller_echo = _clean(caller, agent, sample_rate, cfg)
+    tc = cfg.turns
+    caller_segs = speech_segments(caller_clean, sample_rate, tc)
+    agent_segs = speech_segments(agent_clean, sample_rate, tc)
+    caller_tx = transcriber.transcribe(caller_clean) if caller_segs else Transcript()
+    agent_tx = transcriber.transcribe(agent_clean) if agent_segs else Transcript()
+    turns = analyze_turns(caller_segs, agent_segs, agent_tx.words, caller_tx.words, tc, duration_s=duration)
+    other = "right" if caller_channel == "left" else "left"
+    notes = []
+    tone = listening = None
+    tone_fn = _optional_analysis("tone", "analyze_tone")
+    listening_fn = _optional_analysis("listening", "analyze_listening")
+    if tone_fn is None:
+        notes.append("tone analysis is not available in this version")
+    if listening_fn is None:
+        notes.append("listening analysis is not available in this version")
+    return ReviewResult(
+        file=file,
+        duration_s=duration,
+        model=transcriber.model_name,
+        caller=ChannelReview(CALLER, caller_channel, caller_segs, caller_tx, caller_echo),
+        agent=ChannelReview(AGENT, other, agent_segs, agent_tx, agent_echo),
+        turns=turns,
+        score=score_from_components(turn_components(turns, tc)),
+        tone=tone,
+        listening=listening,
+        notes=notes,
+    )
+
+
+def review_file(
+    path: str | os.PathLike, cfg: Config, transcriber: Transcriber, *, caller_channel: str = "left"
+) -> ReviewResult:
+    """Decode a stereo call recording (caller on ``caller_channel``) and review it.
+
+    Raises
+    ------
+    UserError
+        Missing/undecodable file, a mono file, an unknown channel name, or a recording that is too short.
+    """
+    if caller_channel not in CALLER_CHANNELS:
+        raise UserError(f"unknown caller channel {caller_channel!r}; choose left or right")
+    info = audio_io.probe(path)
+    if info.channels < 2:
+        raise UserError(
+            f"{path}: the file is mono; review needs a stereo call recording with the caller on one channel "
+            "and the agent on the other (use 'voice-trainer analyze' for a single speaker)"
+        )
+    sr = cfg.audio.sample_rate_hz
+    left, right = audio_io.load_tracks(path, sample_rate=sr, channels=("left", "right"))
+    audio_io.check_duration(left, sr, cfg.audio.min_duration_s, str(path))
+    caller, agent = (left, right) if caller_channel == "left" else (right, left)
+    return review_tracks(caller, agent, sr, cfg, transcriber, file=str(path), caller_channel=caller_channel)
