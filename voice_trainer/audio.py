@@ -159,7 +159,7 @@ def iter_chunks(
     *,
     sample_rate: int = 16_000,
     channels: tuple[str, ...] = ("mix",),
-    chunk_s: float = 300.0,
+    chunk_s: float = 120.0,
 ) -> Iterator[tuple[float, list[np.ndarray]]]:
     """Decode a file piece by piece into resampled mono tracks.
 

@@ -38,7 +38,7 @@ class AudioConfig:
     """Rate every track is resampled to before analysis (Whisper's rate)."""
     min_duration_s: float = 0.3
     """Shorter input is rejected: too short to hold even a one-word answer ("yes" lasts about 0.3 s)."""
-    chunk_s: float = 300.0
+    chunk_s: float = 120.0
     """Long files are decoded and transcribed in chunks of this length, so memory stays bounded."""
 
 
