@@ -57,11 +57,13 @@ if [ ! -x .venv/bin/python ]; then
   say "Creating .venv with $py"
   "$py" -m venv .venv
 fi
-stamp=.venv/.voice-trainer-installed
+extras=dev
+[ "$job" = test ] && extras=dev,cluster   # the tests also run the batch job on a local Ray
+stamp=".venv/.installed-${extras/,/-}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   say "Installing voice-trainer and its dependencies into .venv"
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  .venv/bin/python -m pip install -q -e ".[$extras]"
   touch "$stamp"
 fi
 

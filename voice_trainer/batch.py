@@ -1,0 +1,304 @@
+"""Score many recordings: session folders, stereo call recordings and single-speaker files.
+
+Each input is scored exactly as the single-file commands score it (``analyze`` for a mono recording,
+``review`` for a stereo call, ``report`` for a practice-session folder), by workers that load the Whisper model
+once each. Results are appended to a JSON Lines file as they finish (one line per input, flushed and fsynced),
+so an interrupted batch resumes where it stopped: an input whose content hash is already in the results is
+skipped. A failing input is recorded with its error and the batch goes on.
+
+Executors: ``local`` (a process pool on this machine) and ``ray`` (an actor pool on a Ray cluster; each actor
+holds one model; needs the ``cluster`` extra and inputs on storage every node can read).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import audio as audio_io
+from .config import Config
+from .errors import UserError
+
+AUDIO_EXTS = {".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus", ".webm", ".mp4"}
+SESSION_FILE = "session.json"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input: a file or a session folder, and the hash of its content."""
+
+    path: str
+    sha256: str
+
+
+def content_hash(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes, or of a session folder's files (names and bytes, sorted)."""
+    p = Path(path)
+    h = hashlib.sha256()
+    files = sorted(f for f in p.rglob("*") if f.is_file() and ".tmp" not in f.name) if p.is_dir() else [p]
+    for f in files:
+        if p.is_dir():
+            h.update(str(f.relative_to(p)).encode() + b"\0")
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def discover(inputs: Iterable[str | os.PathLike]) -> list[Path]:
+    """Expand inputs into recordings and session folders.
+
+    A folder holding ``session.json`` is one session; any other folder is searched recursively for session
+    folders and audio files; a ``.txt``/``.lst`` file lists one input per line (``#`` comments allowed).
+    """
+    found: list[Path] = []
+    for raw in inputs:
+        p = Path(raw)
+        if not p.exists():
+            raise UserError(f"{p}: no such file or folder")
+        if p.is_dir() and (p / SESSION_FILE).exists():
+            found.append(p)
+        elif p.is_dir():
+            sessions = sorted(s.parent for s in p.rglob(SESSION_FILE))
+            found += sessions
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and f.suffix.lower() in AUDIO_EXTS and not any(s in f.parents for s in sessions):
+                    found.append(f)
+        elif p.suffix.lower() in (".txt", ".lst"):
+            for line in p.read_text(encoding="utf-8").splitlines():
+                line = line.split("#", 1)[0].strip()
+                if line:
+                    q = Path(line) if Path(line).is_absolute() else p.parent / line
+                    found += discover([q]) if q.is_dir() else [q]
+        else:
+            found.append(p)
+    seen: set[Path] = set()
+    return [f for f in found if not (f.resolve() in seen or seen.add(f.resolve()))]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Scoring one input (runs inside a worker)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class Scorer:
+    """Holds one loaded Whisper model and scores inputs with it."""
+
+    def __init__(self, cfg: Config) -> None:
+        from .transcribe import Transcriber
+
+        self.cfg = cfg
+        self.transcriber = Transcriber(cfg.transcribe)
+        self.transcriber.model  # noqa: B018 - load now, once per worker
+
+    def kind(self, path: Path) -> str:
+        if path.is_dir():
+            return "session"
+        if path.suffix.lower() in AUDIO_EXTS or path.exists():
+            return "call" if audio_io.probe(path).channels >= 2 else "recording"
+        raise UserError(f"{path}: no such file")
+
+    def score(self, path: str | os.PathLike) -> dict:
+        """The same dict that ``analyze --json`` / ``review --json`` / ``report --json`` prints for this input."""
+        p = Path(path)
+        kind = self.kind(p)
+        if kind == "session":
+            from .report.summary import session_summary
+
+            return {"kind": kind, "result": session_summary(p, self.cfg)}
+        if kind == "call":
+            from .review import review_file
+
+            return {"kind": kind, "result": review_file(p, self.cfg, self.transcriber).to_dict()}
+        from .pipeline import analyze_file
+
+        return {"kind": kind, "result": analyze_file(p, self.cfg, self.transcriber).to_dict()}
+
+
+def score_safely(scorer: Scorer, job: Job) -> dict:
+    """Score one job; an error becomes a row with ``error`` instead of stopping the batch."""
+    row: dict = {"input": job.path, "sha256": job.sha256}
+    try:
+        row.update(scorer.score(job.path))
+        row["status"] = "ok"
+    except UserError as exc:
+        row.update(status="error", error=str(exc))
+    except Exception as exc:  # a batch must go on; the row says what happened
+        row.update(status="error", error=f"{type(exc).__name__}: {str(exc)[:300]}")
+    return row
+
+
+_WORKER: Scorer | None = None
+
+
+def _init_worker(cfg: Config) -> None:
+    global _WORKER
+    _WORKER = Scorer(cfg)
+
+
+def _work(job: Job) -> dict:
+    assert _WORKER is not None
+    return score_safely(_WORKER, job)
+
+
+def run_local(jobs: list[Job], cfg: Config, workers: int) -> Iterator[dict]:
+    """Score jobs in ``workers`` processes (1: in this process); yields rows as they finish."""
+    from .transcribe import default_threads
+
+    if workers <= 1:
+        scorer = Scorer(cfg)
+        for job in jobs:
+            yield score_safely(scorer, job)
+        return
+    cfg.transcribe.cpu_threads = cfg.transcribe.cpu_threads or max(1, default_threads() // workers)
+    import multiprocessing as mp
+
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                             initargs=(cfg,)) as pool:
+        pending = {pool.submit(_work, job) for job in jobs}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                yield fut.result()
+
+
+def run_ray(jobs: list[Job], cfg: Config, workers: int, address: str | None) -> Iterator[dict]:
+    """Score jobs on a Ray cluster with an actor pool of ``workers`` actors, one model each."""
+    try:
+        import ray
+        from ray.util import ActorPool
+    except ImportError:
+        raise UserError("the ray executor needs Ray: pip install 'voice-trainer[cluster]'") from None
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=max(workers, 1), log_to_driver=False, include_dashboard=False)
+    from .transcribe import default_threads
+
+    cfg.transcribe.cpu_threads = cfg.transcribe.cpu_threads or max(1, default_threads() // max(workers, 1))
+
+    @ray.remote(num_cpus=1)
+    class RayScorer:
+        def __init__(self, cfg: Config) -> None:
+            self.scorer = Scorer(cfg)
+
+        def score(self, job: Job) -> dict:
+            return score_safely(self.scorer, job)
+
+    pool = ActorPool([RayScorer.remote(cfg) for _ in range(max(workers, 1))])
+    yield from pool.map_unordered(lambda actor, job: actor.score.remote(job), jobs)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The results file
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def read_results(path: str | os.PathLike) -> list[dict]:
+    """Rows of a results file; a torn last line (the batch was killed mid-write) is dropped."""
+    p = Path(path)
+    if not p.exists():
+        return []
+    rows = []
+    for line in p.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def _repair_tail(p: Path) -> None:
+    """Cut a torn last line so appended rows start on a line of their own."""
+    if not p.exists() or p.stat().st_size == 0:
+        return
+    data = p.read_bytes()
+    if not data.endswith(b"\n"):
+        keep = data.rfind(b"\n") + 1
+        with open(p, "r+b") as fh:
+            fh.truncate(keep)
+
+
+def run_batch(
+    inputs: Iterable[str | os.PathLike],
+    out: str | os.PathLike,
+    cfg: Config,
+    *,
+    workers: int = 1,
+    executor: str = "local",
+    ray_address: str | None = None,
+    retry_errors: bool = False,
+    on_start: Callable[[int, int], None] | None = None,
+    on_row: Callable[[dict], None] | None = None,
+) -> list[dict]:
+    """Score every input not already in ``out``; append each row as it finishes.
+
+    Returns
+    -------
+    list of dict
+        The rows written in this run (rows skipped as already done are not included).
+    """
+    out_p = Path(out)
+    out_p.parent.mkdir(parents=True, exist_ok=True)
+    _repair_tail(out_p)
+    done = {
+        r.get("sha256")
+        for r in read_results(out_p)
+        if r.get("status") == "ok" or (r.get("status") == "error" and not retry_errors)
+    }
+    paths = discover(inputs)
+    jobs, skipped = [], 0
+    for p in paths:
+        try:
+            digest = content_hash(p)
+        except OSError as exc:
+            digest = f"unreadable:{p}:{exc.strerror}"
+        if digest in done:
+            skipped += 1
+            continue
+        jobs.append(Job(str(p), digest))
+    if on_start:
+        on_start(len(jobs), skipped)
+    if executor not in ("local", "ray"):
+        raise UserError(f"unknown executor {executor!r}; choose local or ray")
+    rows_iter = run_local(jobs, cfg, workers) if executor == "local" else run_ray(jobs, cfg, workers, ray_address)
+    written = []
+    with open(out_p, "a", encoding="utf-8") as fh:
+        for row in rows_iter:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+            written.append(row)
+            if on_row:
+                on_row(row)
+    return written
+
+
+CSV_COLUMNS = ("input", "kind", "status", "duration_s", "calmness", "listening", "turn_taking",
+               "interruptions", "error")
+
+
+def csv_row(row: dict) -> dict:
+    """Flatten one result row into the CSV summary columns (empty where not measured)."""
+    res = row.get("result") or {}
+    tone = res.get("tone") or {}
+    listening = res.get("listening") or {}
+    turns = res.get("turns") or {}
+    scores = res.get("scores") or {}
+    return {
+        "input": row.get("input"),
+        "kind": row.get("kind", ""),
+        "status": row.get("status"),
+        "duration_s": res.get("duration_s", ""),
+        "calmness": scores.get("calmness", tone.get("calmness", "")),
+        "listening": scores.get("listening", listening.get("score", "")),
+        "turn_taking": scores.get("turn_taking", (res.get("score") or {}).get("score", "")),
+        "interruptions": len(turns.get("interruptions", [])) if turns else "",
+        "error": row.get("error", ""),
+    }
