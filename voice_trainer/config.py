@@ -161,7 +161,40 @@ class ToneConfig:
 
 @dataclass
 class ListeningConfig:
-    """Active-listening analysis (filled in by the listening analysis)."""
+    """Active-listening and de-escalation language analysis (``listening.py``).
+
+    Phrase lexicons and score weights live in ``voice_trainer/data/listening.toml``; these are the thresholds.
+    """
+
+    lexicon_file: str = ""
+    """A user TOML lexicon merged over the built-in one (same tables; lists are appended, scalars replaced).
+    Empty: the built-in lexicon only."""
+    min_confidence: float = 0.5
+    """Detections below this confidence (0-1) are not reported."""
+    negation_window_words: int = 6
+    """A negation cue at most this many words before a match, in the same clause, cancels it
+    ("I'm not going to tell you to calm down")."""
+    rescue_window_sentences: int = 1
+    """A red flag such as "it's our policy" is dropped when an alternative (a next step, a choice, a referral)
+    follows within this many sentences."""
+    paraphrase_min_overlap: float = 3.0
+    """Weighted count of the caller's content words (by stem or synonym group) a sentence must restate to count
+    as a paraphrase without a restating frame ("so you ...", "it sounds like ...")."""
+    paraphrase_frame_min_overlap: float = 1.0
+    """The same count needed when the sentence opens with a restating frame."""
+    paraphrase_named_weight: float = 2.0
+    """Weight of a number or a named thing (order id, product name) in that count; plain content words weigh 1."""
+    fact_min_coverage: float = 0.5
+    """A scenario fact counts as restated when this fraction of its content words is found in the reply."""
+    stock_tail_min_content: int = 3
+    """A stock phrase ("I understand") is specific when it is followed, in its sentence or the next, by at least
+    this many content words, or by one of the caller's own words, a number or a feeling word."""
+    use_embeddings: bool = False
+    """Also use a sentence-embedding similarity (optional extra ``voice-trainer[embeddings]``) for paraphrase.
+    Off by default: it did not measurably improve paraphrase F1 on the development data (bench/eval_listening.py)."""
+    embedding_min_similarity: float = 0.5
+    """Cosine similarity between a reply sentence and the caller's line that counts as a restatement when
+    ``use_embeddings`` is on."""
 
 
 @dataclass
@@ -175,9 +208,10 @@ class TurnsConfig:
     vad_backend: str = "silero"
     """``silero`` (the Silero model bundled with faster-whisper; chosen by measurement, see bench/eval_turns.py)
     | ``energy`` (frame level above the track's noise floor) | ``webrtc`` (needs the ``webrtcvad`` extra)."""
-    vad_threshold: float = 0.5
-    """Silero speech probability that opens a segment."""
-    vad_neg_threshold: float = 0.35
+    vad_threshold: float = 0.4
+    """Silero speech probability that opens a segment (below Silero's usual 0.5: telephone-band speech gets
+    lower probabilities, and 0.5 missed soft turn openings on a real call)."""
+    vad_neg_threshold: float = 0.25
     """Silero probability below which a frame is silence once a segment is open (hysteresis)."""
     vad_start_s: float = 0.1
     """Shortest speech that counts as a segment (shorter blips are dropped)."""
@@ -222,9 +256,12 @@ class TurnsConfig:
     of the searched lags (a sharp peak: the microphone holds a delayed copy of the reference)."""
     echo_min_corr: float = 0.1
     """... and the aligned microphone and reference correlate at least this much (normalised, 0-1)."""
-    echo_gate_margin_db: float = 6.0
-    """After subtraction, a frame is gated to silence when it is less than this much louder than the echo
-    expected in it (so residual echo is never taken for the trainee's voice)."""
+    echo_gate_margin_db: float = 0.0
+    """After subtraction, a frame is gated to silence when its energy is less than this many dB above the
+    energy of the echo expected in it: the echo dominates there, so what is left is residual echo (room
+    reverberation the single-delay subtraction misses) and never counts as the trainee's voice. Raise it for
+    a reverberant room; the trainee's own speech in such frames is lost from voice activity (not from the
+    transcript)."""
 
 
 @dataclass
@@ -317,6 +354,60 @@ class TTSConfig:
 class PracticeConfig:
     """Live practice: end of turn, answer length, devices (filled in by the practice session)."""
 
+    # --- the duplex device stream (devices.py) ---
+    stream_latency: str = "high"
+    """PortAudio latency of the duplex stream: ``"high"``, ``"low"`` or seconds as text (``"0.2"``). Devices are
+    opened at their native rate (44.1/48 kHz) and resampled to 16 kHz in code; 16 kHz with ``"low"`` underran
+    through PulseAudio."""
+    warmup_s: float = 0.3
+    """The stream counts as started once callbacks have arrived without a stall for this long (PortAudio's ALSA
+    route to PulseAudio stalls for 0.5-2 s just after start)."""
+    start_timeout_s: float = 6.0
+    """No steady callbacks within this time after opening: the device is reported as unusable."""
+    device_timeout_s: float = 3.0
+    """After start, no callback for this long (or the stream stopping by itself) means the device was lost."""
+    fade_out_s: float = 0.05
+    """Barge-in: the caller's playback fades to silence over this time instead of clicking off."""
+    poll_s: float = 0.05
+    """How often a turn checks barge-in and end-of-turn while recording."""
+    meter_window_s: float = 0.1
+    """Window of the live input level meter (dBFS RMS)."""
+    # --- end of turn (the default energy endpointer; a VAD may replace it) ---
+    end_silence_s: float = 0.8
+    """The trainee's answer ends after this much silence following speech."""
+    max_answer_s: float = 30.0
+    """An answer is cut off after this long from the start of the answer window."""
+    no_speech_timeout_s: float = 10.0
+    """No speech at all for this long after the caller stops: the turn ends (dead air)."""
+    speech_threshold_dbfs: float = -45.0
+    """Lowest frame level (RMS dBFS, 20 ms frames) counted as speech by the energy endpointer."""
+    noise_margin_db: float = 10.0
+    """Speech must also be this far above the noise floor (10th percentile of frame levels heard so far)."""
+    min_speech_s: float = 0.2
+    """Speech frames adding up to this long are needed before the answer counts as started."""
+
+
+@dataclass
+class SessionConfig:
+    """The practice call loop, shared by live practice and file mode (``session.py``)."""
+
+    response_gap_s: float = 0.7
+    """File mode: an answer without a given start begins this long after the caller's line ends."""
+    barge_in_reaction_s: float = 0.3
+    """The caller stops this long after the trainee starts talking over them (a person needs a moment)."""
+    push_on_anger: float = 80.0
+    """At or above this anger the caller talks on through a barge-in instead of stopping."""
+    tail_s: float = 0.4
+    """Silence kept after the last speech of a turn in its recording."""
+    max_turns: int = 8
+    """A practice call ends after this many trainee turns if the caller has not ended it."""
+    raised_voice_component: str = "raised_voice"
+    """The tone component whose lost points mean the caller hears a raised voice."""
+    raised_voice_points_lost: float = 0.5
+    """Share of that component's weight lost (0-1) from which the caller reacts to a raised voice."""
+    nudges_per_turn: int = 3
+    """How many short on-screen nudges a turn gets at most."""
+
 
 @dataclass
 class Config:
@@ -330,6 +421,7 @@ class Config:
     caller: CallerConfig = field(default_factory=CallerConfig)
     tts: TTSConfig = field(default_factory=TTSConfig)
     practice: PracticeConfig = field(default_factory=PracticeConfig)
+    session: SessionConfig = field(default_factory=SessionConfig)
 
 
 class ConfigError(ValueError):
