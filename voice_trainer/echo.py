@@ -124,16 +124,36 @@ def estimate_echo(
     return EchoEstimate(detected, lag / sample_rate, gain, corr, ratio)
 
 
+def subtract_echo(mic: np.ndarray, reference: np.ndarray, sample_rate: int, estimate: EchoEstimate) -> np.ndarray:
+    """``mic`` minus the reference delayed by ``estimate.delay_s`` and scaled by ``estimate.gain`` (no gating).
+
+    This keeps the microphone's own speech intact, also where it overlaps the echo, so it is what a speech
+    recogniser should hear. Returns ``mic`` unchanged (a float32 copy) when no echo was detected.
+    """
+    x = np.asarray(mic, dtype=np.float32)
+    if not estimate.detected:
+        return x.copy()
+    lag = int(round(estimate.delay_s * sample_rate))
+    echo = estimate.gain * _delayed(np.asarray(reference, dtype=np.float64), lag, len(x))
+    return (x.astype(np.float64) - echo).astype(np.float32)
+
+
 def suppress_echo(
-    mic: np.ndarray, reference: np.ndarray, sample_rate: int, config: TurnsConfig | None = None
+    mic: np.ndarray,
+    reference: np.ndarray,
+    sample_rate: int,
+    config: TurnsConfig | None = None,
+    *,
+    estimate: EchoEstimate | None = None,
 ) -> tuple[np.ndarray, EchoEstimate]:
-    """Remove the echo of ``reference`` from ``mic``.
+    """Remove the echo of ``reference`` from ``mic`` so that it never counts as the trainee talking.
 
     When an echo is detected (see :func:`estimate_echo`), the delayed, scaled reference is subtracted, then
-    every 20 ms frame whose remaining level is less than ``echo_gate_margin_db`` above the echo expected in it
-    is set to zero: a frame where the echo dominates is never taken for the trainee's voice, while the
-    trainee's own speech (louder than the echo in its frames) is kept. When no echo is found, ``mic`` is
-    returned unchanged.
+    every 20 ms frame whose remaining energy is less than ``echo_gate_margin_db`` above the energy of the echo
+    expected in it is set to zero: a frame where the echo dominates is never taken for the trainee's voice,
+    while the trainee's own speech (louder than the echo in its frames) is kept. When no echo is found, ``mic``
+    is returned unchanged. Use the result for voice activity; for transcription :func:`subtract_echo` (no
+    gating) keeps quiet double-talk intact.
 
     Parameters
     ----------
@@ -143,15 +163,18 @@ def suppress_echo(
         Hz.
     config : TurnsConfig, optional
         Echo thresholds.
+    estimate : EchoEstimate, optional
+        A previous :func:`estimate_echo` result to reuse (skips the cross-correlation).
 
     Returns
     -------
     cleaned : np.ndarray
         float32, same length as ``mic``.
     estimate : EchoEstimate
+        With ``reduction_db`` and ``gated_s`` filled in.
     """
     c = config or TurnsConfig()
-    est = estimate_echo(mic, reference, sample_rate, c)
+    est = estimate if estimate is not None else estimate_echo(mic, reference, sample_rate, c)
     x = np.asarray(mic, dtype=np.float32)
     if not est.detected:
         return x.copy(), est
@@ -173,6 +196,6 @@ def suppress_echo(
         view[gate] = 0.0
     before = float(x.astype(np.float64) @ x)
     after = float(cleaned @ cleaned)
-    est.reduction_db = 10.0 * np.log10(before / after) if after > 0 and before > 0 else 0.0
+    est.reduction_db = float(10.0 * np.log10(before / after)) if after > 0 and before > 0 else 0.0
     est.gated_s = gated * frame / sample_rate
     return cleaned.astype(np.float32), est

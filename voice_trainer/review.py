@@ -11,6 +11,7 @@ the agent's turns (when those analysis modules are installed) -> turn-taking sco
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 from dataclasses import dataclass, field
@@ -20,12 +21,12 @@ import numpy as np
 
 from . import audio as audio_io
 from .config import Config
-from .echo import EchoEstimate, suppress_echo
+from .echo import EchoEstimate, estimate_echo, subtract_echo, suppress_echo
 from .errors import UserError
 from .result import SCHEMA_VERSION
 from .scoring import Score, score_from_components
 from .transcribe import Transcriber
-from .transcript import Transcript
+from .transcript import Segment, Transcript, Word
 from .turns import AGENT, CALLER, TurnsResult, analyze_turns, turn_components
 from .vad import SpeechSegment, speech_segments
 
@@ -88,8 +89,72 @@ class ReviewResult:
         return out
 
 
-def _clean(track: np.ndarray, other: np.ndarray, sr: int, cfg: Config) -> tuple[np.ndarray, EchoEstimate]:
-    return suppress_echo(track, other, sr, cfg.turns)
+def transcribe_speech(
+    transcriber: Transcriber,
+    track: np.ndarray,
+    sample_rate: int,
+    segments: list[SpeechSegment],
+    *,
+    pad_s: float = 0.15,
+    gap_s: float = 1.0,
+) -> Transcript:
+    """Transcribe only the speech segments of ``track``, keeping every word inside the segment it came from.
+
+    The segments (each widened by ``pad_s``) are joined with ``gap_s`` seconds of silence between them and
+    decoded in one pass (one model, few 30 s windows); each recognised word is then mapped back to the
+    segment its middle falls in. Whisper's own VAD is switched off for this pass: the segments already are
+    the speech, and the silent gaps keep a word that Whisper times a little late from landing in the next
+    segment, seconds away in the call.
+
+    Returns
+    -------
+    Transcript
+        Times in seconds on the track's clock.
+    """
+    if not segments:
+        return Transcript(language=transcriber.config.language or "auto")
+    pieces: list[np.ndarray] = []
+    spans: list[tuple[float, float, float]] = []  # (start in joined audio, end in joined audio, shift to track)
+    gap = np.zeros(int(gap_s * sample_rate), np.float32)
+    pos = 0
+    for seg in segments:
+        a = max(0, int((seg.start - pad_s) * sample_rate))
+        b = min(len(track), int((seg.end + pad_s) * sample_rate))
+        if b <= a:
+            continue
+        pieces += [track[a:b], gap]
+        spans.append((pos / sample_rate, (pos + b - a) / sample_rate, a / sample_rate - pos / sample_rate))
+        pos += b - a + len(gap)
+    joined = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+    flat = Transcriber(dataclasses.replace(transcriber.config, vad_filter=False))
+    flat._model = transcriber.model  # the same loaded model
+    raw = flat.transcribe(joined)
+
+    def place(t0: float, t1: float) -> tuple[float, float] | None:
+        mid = 0.5 * (t0 + t1)
+        best = min(spans, key=lambda s: 0.0 if s[0] <= mid <= s[1] else min(abs(mid - s[0]), abs(mid - s[1])))
+        lo, hi, shift = best
+        if not (lo - gap_s / 2 <= mid <= hi + gap_s / 2):
+            return None
+        return min(max(t0, lo), hi) + shift, min(max(t1, lo), hi) + shift
+
+    pairs = [(w, place(w.start, w.end)) for w in raw.words]
+    words = [Word(w.word, got[0], got[1], w.probability) for w, got in pairs if got is not None]
+    segs = []
+    for sg in raw.segments:
+        inside = [got for w, got in pairs if got is not None and sg.start <= 0.5 * (w.start + w.end) <= sg.end]
+        if inside:
+            segs.append(Segment(inside[0][0], inside[-1][1], sg.text, sg.no_speech_prob, sg.avg_logprob))
+    return Transcript(text=raw.text, words=words, segments=segs, language=raw.language)
+
+
+def _clean(
+    track: np.ndarray, other: np.ndarray, sr: int, cfg: Config
+) -> tuple[np.ndarray, np.ndarray, EchoEstimate]:
+    """(gated track for VAD, subtracted track for Whisper, estimate) of ``track`` against ``other``'s echo."""
+    est = estimate_echo(track, other, sr, cfg.turns)
+    gated, est = suppress_echo(track, other, sr, cfg.turns, estimate=est)
+    return gated, subtract_echo(track, other, sr, est), est
 
 
 def _optional_analysis(module: str, fn: str):
@@ -132,13 +197,13 @@ def review_tracks(
     caller, agent = np.asarray(caller[:n], np.float32), np.asarray(agent[:n], np.float32)
     duration = n / sample_rate
     # the agent channel may carry the caller (speaker echo, crosstalk) and vice versa: remove before VAD
-    agent_clean, agent_echo = _clean(agent, caller, sample_rate, cfg)
-    caller_clean, caller_echo = _clean(caller, agent, sample_rate, cfg)
+    agent_gated, agent_sub, agent_echo = _clean(agent, caller, sample_rate, cfg)
+    caller_gated, caller_sub, caller_echo = _clean(caller, agent, sample_rate, cfg)
     tc = cfg.turns
-    caller_segs = speech_segments(caller_clean, sample_rate, tc)
-    agent_segs = speech_segments(agent_clean, sample_rate, tc)
-    caller_tx = transcriber.transcribe(caller_clean) if caller_segs else Transcript()
-    agent_tx = transcriber.transcribe(agent_clean) if agent_segs else Transcript()
+    caller_segs = speech_segments(caller_gated, sample_rate, tc)
+    agent_segs = speech_segments(agent_gated, sample_rate, tc)
+    caller_tx = transcribe_speech(transcriber, caller_sub, sample_rate, caller_segs)
+    agent_tx = transcribe_speech(transcriber, agent_sub, sample_rate, agent_segs)
     turns = analyze_turns(caller_segs, agent_segs, agent_tx.words, caller_tx.words, tc, duration_s=duration)
     other = "right" if caller_channel == "left" else "left"
     notes = []
