@@ -96,3 +96,14 @@ def test_silence_in_silence_out():
     assert speech_segments(z, SR) == []
     r = analyze_turns(speech_segments(z, SR), speech_segments(z, SR), duration_s=3.0)
     assert r.talk_share is None and r.interruptions == [] and r.dead_air == []
+
+
+def test_review_includes_tone_and_listening_of_the_agent(call, transcriber):
+    r = review_tracks(call.caller, call.agent, SR, Config(), transcriber)
+    d = r.to_dict()
+    agent_turns = [t for t in r.turns.turns if t.speaker == "agent"]
+    assert len(d["tone"]["turns"]) == len(agent_turns)
+    assert d["listening"] is not None and d["listening"]["turns"]
+    # "that was not my fault" is defensive wording (technique 5): the listening analysis should see it
+    flags = [f for t in d["listening"]["turns"] for f in t["red_flags"]]
+    assert any("fault" in f["text"].lower() for f in flags), flags

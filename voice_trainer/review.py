@@ -5,14 +5,13 @@ a batch job or the practice session calls; ``review_file`` decodes a stereo reco
 :class:`ReviewResult` whose ``to_dict()`` is the JSON users see from ``voice-trainer review --json``.
 
 Stages: echo/crosstalk suppression (each channel against the other, only when a delayed copy is found) ->
-VAD per channel -> Whisper per channel (the model is passed in, loaded once) -> turns -> tone and listening of
-the agent's turns (when those analysis modules are installed) -> turn-taking score.
+VAD per channel -> Whisper per channel (the model is passed in, loaded once) -> turns -> tone of the agent's
+turns (baseline: the agent's own first turns) and listening over the call's turns -> turn-taking score.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -157,13 +156,70 @@ def _clean(
     return gated, subtract_echo(track, other, sr, est), est
 
 
-def _optional_analysis(module: str, fn: str):
-    """A function of an analysis module that may not be installed yet (tone, listening); None if absent."""
-    try:
-        mod = importlib.import_module(f"{__package__}.{module}")
-    except ImportError:
-        return None
-    return getattr(mod, fn, None)
+@dataclass
+class AgentTone:
+    """Tone of each agent turn against the agent's own first turns (a recorded call has no calibration)."""
+
+    baseline: Any | None
+    turns: list[tuple[float, float, Any]]
+    contagion: Any | None
+
+    def to_dict(self) -> dict:
+        return {
+            "baseline": None if self.baseline is None else self.baseline.to_dict(),
+            "turns": [{"start": round(a, 3), "end": round(b, 3), **t.to_dict()} for a, b, t in self.turns],
+            "contagion": None if self.contagion is None else self.contagion.to_dict(),
+        }
+
+
+def _words_between(words: list[Word], a: float, b: float) -> list[Word]:
+    return [w for w in words if a <= 0.5 * (w.start + w.end) <= b]
+
+
+def agent_tone(
+    agent: np.ndarray, caller: np.ndarray, sample_rate: int, turns: TurnsResult, agent_words: list[Word],
+    cfg: Config,
+) -> AgentTone:
+    """Tone of every agent turn (:mod:`voice_trainer.tone`), baseline from the agent's own first turns, and
+    whether the agent's voice rose with the caller's loudness (tone contagion)."""
+    from . import tone
+
+    tc = cfg.tone
+    agent_turns = [t for t in turns.turns if t.speaker == AGENT]
+    frames, words, prev_caller_level = [], [], []
+    last_caller = None
+    for t in turns.turns:
+        if t.speaker == CALLER:
+            last_caller = t
+            continue
+        a, b = int(t.start * sample_rate), int(t.end * sample_rate)
+        frames.append(tone.measure_frames(agent[a:b], sample_rate, tc, offset_s=t.start))
+        words.append(_words_between(agent_words, t.start, t.end))
+        level = None
+        if last_caller is not None:
+            ca, cb = int(last_caller.start * sample_rate), int(last_caller.end * sample_rate)
+            level = tone.summarize(tone.measure_frames(caller[ca:cb], sample_rate, tc), (), tc).level_dbfs
+        prev_caller_level.append(level)
+    baseline = tone.session_baseline(frames, words, tc) if frames else None
+    measures = [tone.summarize(f, w, tc) for f, w in zip(frames, words, strict=True)]
+    results = [
+        (t.start, t.end, tone.score_calmness(m, baseline, tc)) for t, m in zip(agent_turns, measures, strict=True)
+    ]
+    cont = tone.contagion(measures, prev_caller_level, tc) if measures else None
+    return AgentTone(baseline, results, cont)
+
+
+def agent_listening(turns: TurnsResult, caller_words: list[Word], agent_words: list[Word], cfg: Config):
+    """Active-listening analysis (:func:`voice_trainer.listening.analyze_call`) of the call's turns."""
+    from .listening import CallTurn, analyze_call
+
+    call = []
+    for t in turns.turns:
+        ws = _words_between(agent_words if t.speaker == AGENT else caller_words, t.start, t.end)
+        text = " ".join(w.word for w in ws) or t.text
+        if text:
+            call.append(CallTurn(t.speaker, text, ws or None))
+    return analyze_call(call, config=cfg.listening)
 
 
 def review_tracks(
@@ -207,13 +263,12 @@ def review_tracks(
     turns = analyze_turns(caller_segs, agent_segs, agent_tx.words, caller_tx.words, tc, duration_s=duration)
     other = "right" if caller_channel == "left" else "left"
     notes = []
-    tone = listening = None
-    tone_fn = _optional_analysis("tone", "analyze_tone")
-    listening_fn = _optional_analysis("listening", "analyze_listening")
-    if tone_fn is None:
-        notes.append("tone analysis is not available in this version")
-    if listening_fn is None:
-        notes.append("listening analysis is not available in this version")
+    tone = agent_tone(agent_sub, caller_sub, sample_rate, turns, agent_tx.words, cfg) if agent_segs else None
+    listening = agent_listening(turns, caller_tx.words, agent_tx.words, cfg) if agent_tx.words else None
+    if tone is not None and tone.baseline is None:
+        notes.append("no agent turn had enough voiced speech for a tone baseline; calmness is withheld")
+    if listening is None:
+        notes.append("no agent words were recognised; listening is not judged")
     return ReviewResult(
         file=file,
         duration_s=duration,
