@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import audio as audio_io
+from . import tone as tone_analysis
 from .config import Config
 from .errors import UserError
 from .result import AnalysisResult
@@ -72,8 +73,11 @@ def analyze_file(
     transcriber: Transcriber,
     *,
     channel: str = "mix",
+    baseline: tone_analysis.Baseline | None = None,
 ) -> AnalysisResult:
     """Analyse one recording of the trainee (or any single speaker).
+
+    ``baseline`` is the trainee's calm voice for the tone stage (None: tone reports ``baseline: none``).
 
     Raises
     ------
@@ -84,18 +88,23 @@ def analyze_file(
     info = audio_io.probe(path)
     total = 0
     parts: list[Transcript] = []
+    frames: list[tone_analysis.ToneFrames] = []
     for chunk in decoded_chunks(path, cfg, channel):
         total += len(chunk.samples)
         parts.append(transcriber.transcribe(chunk.samples, offset_s=chunk.offset_s))
+        frames.append(tone_analysis.measure_frames(chunk.samples, sr, cfg.tone, offset_s=chunk.offset_s))
     duration_s = total / sr
     if duration_s < cfg.audio.min_duration_s:
         raise UserError(
             f"{path}: only {duration_s:.2f} s of audio; need at least {cfg.audio.min_duration_s:g} s to analyse"
         )
+    transcript = merge(parts)
+    measures = tone_analysis.summarize(tone_analysis.ToneFrames.concat(frames), transcript.words, cfg.tone)
     return AnalysisResult(
         file=str(path),
         duration_s=duration_s if total else info.duration_s,
-        transcript=merge(parts),
+        transcript=transcript,
         model=transcriber.model_name,
         channel=channel,
+        tone=tone_analysis.score_calmness(measures, baseline, cfg.tone),
     )

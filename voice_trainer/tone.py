@@ -49,6 +49,18 @@ TRACKER_MAX_GAIN = 1000.0
 TECHNIQUE_TONE = 4
 """Technique 4 in docs/techniques.md: stay calm and sincere (tone)."""
 
+VOICE_COMPONENTS = ("raised_voice", "raised_pitch", "vocal_effort", "pitch_swings")
+"""Components judging the voice itself; without at least one of them there is no calmness score."""
+
+WITHHELD_TIPS = {
+    "raised_voice": "Speak your answer aloud, close to the microphone, so your level can be measured.",
+    "raised_pitch": "Answer in full, voiced sentences (not a whisper) so your pitch can be judged.",
+    "vocal_effort": "Answer in full, voiced sentences (not a whisper) so vocal effort can be judged.",
+    "pitch_swings": "Answer in full, voiced sentences (not a whisper) so pitch movement can be judged.",
+    "rushed_pace": "Answer in a few full sentences so your pace can be measured.",
+}
+"""What to do when a component could not be judged."""
+
 NO_BASELINE = (
     "no baseline of your calm voice; run `voice-trainer calibrate` once or pass --baseline CALM.wav"
 )
@@ -541,6 +553,8 @@ class ToneResult:
     measures: ToneMeasures
     baseline: Baseline | None = None
     notes: list[str] = field(default_factory=list)
+    calmness_withheld: str | None = None
+    """Why there is no calmness score (no baseline, or no judged voice component), else None."""
 
     def deltas(self) -> dict[str, float | None]:
         """Differences from the baseline: pitch in semitones, level and tilt in dB, pace as a ratio."""
@@ -569,6 +583,7 @@ class ToneResult:
 
         return {
             "calmness": r(self.calmness.value, 1),
+            "calmness_withheld": self.calmness_withheld,
             "components": [c.to_dict() for c in self.calmness.components],
             "pitch_median_hz": r(m.pitch_median_hz, 1),
             "pitch_range_st": r(m.pitch_range_st),
@@ -759,16 +774,27 @@ def score_calmness(
         )
     comps.append(comp)
 
+    for comp in comps:
+        if comp.withheld and not comp.tip:
+            comp.tip = WITHHELD_TIPS[comp.id]
+
     notes: list[str] = []
     if baseline is None:
-        notes.append("baseline: none - level, pitch and effort are withheld; only pace is judged (against "
-                     "120-160 wpm)")
+        notes.append("baseline: none - level, pitch, effort and swings are withheld and so is calmness; pace is "
+                     "judged against 120-160 wpm")
     if m.clipped_fraction > 0.001:
         notes.append(f"{100 * m.clipped_fraction:.1f}% of samples are clipped: lower the microphone gain; "
                      "loudness may read low")
     if m.voiced_fraction is not None and m.voiced_fraction < 0.2 and m.active_s > 0:
         notes.append("little of the speech was voiced (whisper, noise or music?); pitch measures may be withheld")
-    return ToneResult(score_from_components(comps), m, baseline, notes)
+    score = score_from_components(comps)
+    withheld = None
+    voice = [x for x in comps if x.id in VOICE_COMPONENTS and x.withheld is None]
+    if not voice:
+        # Pace alone does not make a calmness score: the voice itself was not judged.
+        withheld = NO_BASELINE if b is None else "too little speech to judge the voice"
+        score = Score(None, comps)
+    return ToneResult(score, m, baseline, notes, withheld)
 
 
 def analyze_tone(

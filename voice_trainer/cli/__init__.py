@@ -18,6 +18,7 @@ from ..errors import UserError
 COMMANDS = [
     "analyze",
     "batch",
+    "calibrate",
     "review",
 ]
 

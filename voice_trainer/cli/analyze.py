@@ -10,6 +10,7 @@ from rich.console import Console
 from ..audio import CHANNELS
 from ..errors import UserError
 from ..pipeline import analyze_file
+from ..profile import resolve_baseline
 from ..result import AnalysisResult
 from ..transcribe import Transcriber
 from .common import add_model_options, config_from_args, print_json_line
@@ -24,6 +25,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help="audio files")
     p.add_argument("--json", action="store_true", help="print one JSON object per file (JSON Lines)")
     p.add_argument("--channel", choices=CHANNELS, default="mix", help="which channel of a stereo file (default mix)")
+    p.add_argument(
+        "--baseline",
+        metavar="PROFILE_OR_WAV",
+        help="your calm voice for tone: a voice profile (.json, from `voice-trainer calibrate`) or a recording of "
+        "calm speech (default: the stored profile, if any)",
+    )
     add_model_options(p)
     p.set_defaults(run=run)
 
@@ -37,16 +44,26 @@ def print_text(result: AnalysisResult, console: Console) -> None:
     if result.transcript.words:
         timed = " ".join(f"{w.word}@{w.start:.2f}" for w in result.transcript.words)
         console.print(f"  words: {timed}", highlight=False, soft_wrap=True)
+    if result.tone is not None:
+        t = result.tone.to_dict()
+        b = t["baseline"]
+        calm = f"withheld ({t['calmness_withheld']})" if t["calmness"] is None else f"{t['calmness']:.0f}/100"
+        console.print(f"  tone: calmness {calm}  (baseline: {b['kind']} {b['source']})", highlight=False, markup=False)
+        for c in t["components"]:
+            pts = f"{c['points']:.0f}/{c['weight']:.0f}"
+            state = f"withheld: {c['withheld']}" if c["withheld"] else f"{pts}  {c['tip']}"
+            console.print(f"    {c['label']}: {state}", highlight=False, markup=False, soft_wrap=True)
 
 
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     transcriber = Transcriber(cfg.transcribe)
     console = Console()
+    baseline = resolve_baseline(args.baseline, cfg, transcriber)
     failed = 0
     for path in args.files:
         try:
-            result = analyze_file(path, cfg, transcriber, channel=args.channel)
+            result = analyze_file(path, cfg, transcriber, channel=args.channel, baseline=baseline)
         except UserError as exc:
             if len(args.files) == 1:
                 raise

@@ -1,0 +1,144 @@
+"""The trainee's voice profile: their calm voice, measured once, stored as JSON in the config folder.
+
+``voice-trainer calibrate`` writes it; ``analyze`` and practice sessions read it as the tone baseline. This module
+does the file I/O (atomic JSON writing, validation on reading) and turns a calm recording into a baseline; the
+measuring itself is :mod:`voice_trainer.tone`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import audio as audio_io
+from . import tone
+from .config import Config, config_dir
+from .errors import UserError
+
+PROFILE_NAME = "voice-profile.json"
+PROFILE_FORMAT = "voice-trainer/voice-profile"
+PROFILE_VERSION = 1
+
+
+def default_profile_path() -> Path:
+    """``<config folder>/voice-profile.json`` (``~/.config/voice-trainer/voice-profile.json``)."""
+    return config_dir() / PROFILE_NAME
+
+
+def save_profile(baseline: tone.Baseline, path: str | os.PathLike | None = None, *, extra: dict | None = None) -> Path:
+    """Write a baseline as a voice profile, atomically (temporary file, fsync, rename).
+
+    Parameters
+    ----------
+    baseline : tone.Baseline
+        The measured calm voice.
+    path : path-like, optional
+        Default :func:`default_profile_path`.
+    extra : dict, optional
+        More fields to store (e.g. the recording's duration).
+
+    Returns
+    -------
+    Path
+        Where the profile was written.
+    """
+    p = Path(path) if path is not None else default_profile_path()
+    data = {
+        "format": PROFILE_FORMAT,
+        "version": PROFILE_VERSION,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "source": baseline.source,
+        "pitch_tracker": "swift-f0",
+        "measures": baseline.measures.to_dict(),
+        **(extra or {}),
+    }
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except OSError as exc:
+        raise UserError(
+            f"{p}: cannot write the voice profile ({exc.strerror}); choose another path with --out"
+        ) from None
+    return p
+
+
+def load_profile(path: str | os.PathLike) -> tone.Baseline:
+    """Read a voice profile written by :func:`save_profile`.
+
+    Raises
+    ------
+    UserError
+        Missing, unreadable, not JSON, or not a voice profile.
+    """
+    p = Path(path)
+    redo = "run `voice-trainer calibrate` to record it again"
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{p}: no such voice profile; {redo}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{p}: cannot read the voice profile ({exc}); {redo}") from None
+    except json.JSONDecodeError:
+        raise UserError(f"{p}: the voice profile is not valid JSON; {redo}") from None
+    if not isinstance(data, dict) or data.get("format") != PROFILE_FORMAT or not isinstance(data.get("measures"), dict):
+        raise UserError(f"{p}: not a voice-trainer voice profile; {redo}")
+    if int(data.get("version", 0)) > PROFILE_VERSION:
+        raise UserError(f"{p}: voice profile version {data.get('version')} is newer than this voice-trainer; upgrade")
+    try:
+        measures = tone.ToneMeasures.from_dict(data["measures"])
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"{p}: the voice profile has a damaged value ({exc}); {redo}") from None
+    return tone.Baseline(measures, "profile", str(p))
+
+
+def baseline_from_audio_file(path: str | os.PathLike, cfg: Config, transcriber=None) -> tone.Baseline:
+    """Measure a recording of the trainee's calm voice (any format :mod:`voice_trainer.audio` reads).
+
+    Parameters
+    ----------
+    path : path-like
+        The recording.
+    cfg : Config
+    transcriber : Transcriber, optional
+        When given, Whisper's word timings give the baseline pace; otherwise pace has no personal baseline.
+    """
+    sr = cfg.audio.sample_rate_hz
+    x = audio_io.load(path, sample_rate=sr, min_duration_s=cfg.audio.min_duration_s)
+    words = transcriber.transcribe(x).words if transcriber is not None else []
+    return tone.baseline_from_audio(x, sr, words, kind="recording", source=str(path), config=cfg.tone)
+
+
+def check_baseline(baseline: tone.Baseline, cfg: Config, name: str) -> None:
+    """Raise :class:`UserError` when a calibration recording holds too little voiced speech to be a baseline."""
+    m = baseline.measures
+    if m.pitch_median_hz is None:
+        raise UserError(
+            f"{name}: only {m.voiced_s:.1f} s of voiced speech (need at least {cfg.tone.min_voiced_s:g} s); "
+            "speak in your normal voice for the whole recording, close to the microphone"
+        )
+
+
+def resolve_baseline(spec: str | None, cfg: Config, transcriber=None) -> tone.Baseline | None:
+    """The baseline for ``analyze``: ``--baseline`` (a profile JSON or a calm recording), else the stored profile.
+
+    Returns None when neither exists (the tone result then says ``baseline: none``).
+    """
+    if spec:
+        p = Path(spec)
+        if p.suffix.lower() == ".json":
+            return load_profile(p)
+        b = baseline_from_audio_file(p, cfg, transcriber)
+        check_baseline(b, cfg, str(p))
+        return b
+    stored = default_profile_path()
+    if stored.exists():
+        return load_profile(stored)
+    return None
