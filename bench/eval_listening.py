@@ -29,13 +29,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _eval import eval_dir  # noqa: E402
 
 from voice_trainer.config import ListeningConfig  # noqa: E402
-from voice_trainer.listening import analyze_listening  # noqa: E402
+from voice_trainer.listening import _normalise, _sentences, analyze_listening  # noqa: E402
 
 PARAPHRASE = {"Restatement or Paraphrasing", "Reflection of feelings"}
 
 
 def half(row_id: str) -> str:
     return "tune" if zlib.crc32(row_id.encode()) % 2 == 0 else "check"
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
 
 
 def prf(pairs: list[tuple[bool, bool]]) -> tuple[float, float, float, int]:
@@ -57,13 +62,25 @@ def main() -> int:
     d = eval_dir("listening-dev")
     cfg = ListeningConfig()
     embedder = None
+    esconv = read_csv(d / "esconv_supporter_turns.csv")
+    intents = read_csv(d / "empathetic_intents.csv")
     if args.embeddings:
-        from voice_trainer.embeddings import load_embedder
+        from _minilm import load_embedder
 
         cfg.use_embeddings = True
-        if args.threshold is not None:
-            cfg.embedding_min_similarity = args.threshold
+        cfg.embedding_min_similarity = -1.0  # record every candidate's similarity; thresholds are swept below
         embedder = load_embedder()
+        t0 = time.perf_counter()
+        texts = {_normalise(r["prev_seeker_text"]) for r in esconv}
+        for r in esconv:
+            norm = _normalise(r["supporter_text"])
+            texts.update(norm[a:b] for a, b in _sentences(norm))
+        order = sorted(texts, key=len)
+        for i in range(0, len(order), 64):
+            embedder(order[i:i + 64])
+        print(f"embedded {len(order)} sentences in {time.perf_counter() - t0:.1f} s "
+              f"({1000 * (time.perf_counter() - t0) / len(order):.1f} ms each on this machine)")
+    sweep: list[tuple[str, bool, bool, float]] = []  # (split, label, rule-positive, best embedding similarity)
 
     results: dict[str, dict[str, list[tuple[bool, bool]]]] = {}
     errors: dict[str, list[tuple[str, bool, str, str]]] = {}
@@ -76,25 +93,28 @@ def main() -> int:
 
     t0 = time.perf_counter()
     n = 0
-    with open(d / "esconv_supporter_turns.csv", newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            r = analyze_listening(row["supporter_text"], caller_text=row["prev_seeker_text"], config=cfg,
-                                  embedder=embedder)
-            ids = {t.id for t in r.techniques}
-            sp = half(row["id"])
-            add("paraphrase (ESConv)", sp, row["strategy"] in PARAPHRASE, "paraphrase" in ids,
-                row["supporter_text"], row["prev_seeker_text"])
-            add("questions (ESConv)", sp, row["strategy"] == "Questions", "question" in ids, row["supporter_text"])
-            n += 1
-    with open(d / "empathetic_intents.csv", newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            r = analyze_listening(row["text"], config=cfg, embedder=embedder)
-            ids = {t.id for t in r.techniques}
-            sp = half(row["id"])
-            add("questions (EmpatheticIntents)", sp, row["intent"] == "questioning", "question" in ids, row["text"])
-            add("acknowledgement (EmpatheticIntents)", sp, row["intent"] in ("acknowledging", "sympathizing"),
-                "acknowledge" in ids, row["text"])
-            n += 1
+    t0 = time.perf_counter()
+    for row in esconv:
+        r = analyze_listening(row["supporter_text"], caller_text=row["prev_seeker_text"], config=cfg,
+                              embedder=embedder)
+        paras = [t for t in r.techniques if t.id == "paraphrase"]
+        rule_pos = any(t.detail.get("kind") != "embedding" for t in paras)
+        ids = {t.id for t in r.techniques}
+        sp = half(row["id"])
+        y = row["strategy"] in PARAPHRASE
+        if embedder is not None:
+            sweep.append((sp, y, rule_pos, max((t.detail.get("similarity", -1.0) for t in paras), default=-1.0)))
+        add("paraphrase (ESConv)", sp, y, rule_pos, row["supporter_text"], row["prev_seeker_text"])
+        add("questions (ESConv)", sp, row["strategy"] == "Questions", "question" in ids, row["supporter_text"])
+        n += 1
+    for row in intents:
+        r = analyze_listening(row["text"], config=cfg)
+        ids = {t.id for t in r.techniques}
+        sp = half(row["id"])
+        add("questions (EmpatheticIntents)", sp, row["intent"] == "questioning", "question" in ids, row["text"])
+        add("acknowledgement (EmpatheticIntents)", sp, row["intent"] in ("acknowledging", "sympathizing"),
+            "acknowledge" in ids, row["text"])
+        n += 1
     dt = time.perf_counter() - t0
 
     mode = "rules + embeddings" if embedder else "rules only"
@@ -104,6 +124,20 @@ def main() -> int:
         for s in ("tune", "check", "all"):
             p, r, f1, npos = prf(splits[s])
             print(f"{task:38s} {s:6s} {npos:6d} {p:6.3f} {r:6.3f} {f1:6.3f}")
+    if sweep:
+        print("\nembedding experiment (paraphrase, ESConv): rules OR (cosine(reply sentence about 'you', caller line)"
+              " >= t); t chosen on the tune half")
+        best_t, best_f = 0.0, -1.0
+        for t in [x / 100 for x in range(20, 91, 5)]:
+            f1 = prf([(y, rp or sim >= t) for sp, y, rp, sim in sweep if sp == "tune"])[2]
+            if f1 > best_f:
+                best_t, best_f = t, f1
+        for s in ("tune", "check", "all"):
+            rows = [(y, rp, sim) for sp, y, rp, sim in sweep if s in (sp, "all")]
+            p0, r0, f0, _ = prf([(y, rp) for y, rp, _ in rows])
+            p1, r1, f1, _ = prf([(y, rp or sim >= best_t) for y, rp, sim in rows])
+            print(f"  {s:6s} rules P {p0:.3f} R {r0:.3f} F1 {f0:.3f} | rules+emb(t={best_t:.2f}) "
+                  f"P {p1:.3f} R {r1:.3f} F1 {f1:.3f} | diff F1 {f1 - f0:+.3f}")
     print("reference: counsellor-reflection detection 0.73 P / 0.93 R; TF-IDF baseline reflection F1 0.645")
     if args.errors:
         for task, errs in errors.items():

@@ -216,6 +216,7 @@ class Lexicon:
     red_flags: dict[str, Category]
     stock: Category
     paraphrase_frame: re.Pattern
+    paraphrase_weak_frame: re.Pattern
     checkback: re.Pattern
     feeling: re.Pattern
     caller_abuse: re.Pattern
@@ -335,6 +336,7 @@ def _build_lexicon(data: dict) -> Lexicon:
         red_flags=red_flags,
         stock=stock,
         paraphrase_frame=_alternation(para.get("frames", []), sets, "paraphrase.frames") or empty,
+        paraphrase_weak_frame=_alternation(para.get("weak_frames", []), sets, "paraphrase.weak_frames") or empty,
         checkback=_alternation(sets.get("checkback", []), sets, "sets.checkback") or empty,
         feeling=_alternation(sets.get("feeling", []), sets, "sets.feeling") or empty,
         caller_abuse=_alternation(caller.get("abuse", []), sets, "caller.abuse") or empty,
@@ -435,18 +437,17 @@ def tokenize(text: str, lex: Lexicon, *, named: bool = True) -> list[Token]:
     Capitalised words that do not open a sentence are "named" things (product or place names) when ``named``.
     """
     out: list[Token] = []
-    prev_end_char = "."
+    at_start = True  # the next word opens a sentence
     for m in _WORD_RE.finditer(text):
         raw = m.group(0)
         low = raw.lower().rstrip(".,:'-")
         kind, concepts = _word_concepts(low, lex)
-        if (named and kind == "word" and raw[:1].isupper() and prev_end_char not in ".!?\n" and low != "i"
-                and not raw.isupper()):
+        if named and kind == "word" and raw[:1].isupper() and not at_start and low != "i" and not raw.isupper():
             kind = "named"
             concepts = concepts | {"#x" + low}
         out.append(Token(raw, m.start(), m.end(), kind, concepts))
-        tail = text[m.end(): m.end() + 3].strip()
-        prev_end_char = tail[:1] if tail[:1] in ".!?" else ("\n" if "\n" in text[m.end(): m.end() + 2] else "")
+        gap = text[m.end(): m.end() + 3]
+        at_start = bool(re.match(r"\s*[.!?\n]", gap)) or raw.endswith(".")
     for pat, gid in lex.phrase_concepts:
         for m in pat.finditer(text):
             out.append(Token(m.group(0), m.start(), m.end(), "word", frozenset({gid})))
@@ -471,7 +472,8 @@ def _sentences(text: str) -> list[tuple[int, int]]:
 # ---------------------------------------------------------------------------------------------------------------
 
 _INTERROGATIVE = re.compile(
-    r"^(?:so,? |and,? |but,? |okay,? |ok,? |well,? |alright,? )?"
+    r"^(?:(?:hi|hello|hey|good (?:morning|afternoon|evening)|so|and|but|okay|ok|well|alright|oh|great|cool|"
+    r"thanks|thank you|sure|yes|yeah|i see)[,!.]* )*"
     r"(what|how|why|when|where|which|who|whose|whom|can|could|would|will|do|does|did|is|are|was|were|have|has|had|"
     r"should|shall|may|might|tell me|walk me)\b",
     re.IGNORECASE,
@@ -483,7 +485,9 @@ _SOCIAL_Q = re.compile(
     r"^(?:hi|hello|hey)?[ ,!]*(how are you|how('s| is) (it going|your day)|how can i help|how may i help|"
     r"what can i do for you|is there anything else)", re.IGNORECASE)
 _YOU = re.compile(r"\b(you|your|you're|you've|you'd|you'll|yourself)\b", re.IGNORECASE)
-_SO_START = re.compile(r"^\W*(?:(?:ok(?:ay)?|well|and|oh|yes|yeah|right|alright|hmm+|i see)\W+)?so\b", re.IGNORECASE)
+_ADVICE = re.compile(
+    r"\b(maybe|perhaps|try|if you|you (could|can|should|might|may|need to|have to|will|'ll|would|'d|ought)|"
+    r"i (hope|wish|think you should|suggest|recommend))\b", re.IGNORECASE)
 _SELF_START = re.compile(r"^\W*(?:(?:well|and|oh|yes|yeah|honestly|personally)\W+)?(?:i|i'm|i've|i'd|my|me|we|our)\b(?!"
                          r"'?m hearing| hear| can see| can tell| see| understand| get| gather| notice| imagine)",
                          re.IGNORECASE)
@@ -662,28 +666,41 @@ def _paraphrases(ctx: _Ctx, agent_tokens: list[Token], caller_tokens: list[Token
         toks = _content(agent_tokens, s, e)
         score, matched = _overlap(toks, caller_tokens, cfg.paraphrase_named_weight) if caller_given else (0.0, [])
         you = _YOU.search(sent)
-        frame = bool(lex.paraphrase_frame.search(sent)) or bool(you and _SO_START.match(sent))
+        strong = bool(lex.paraphrase_frame.search(sent))
+        advice = bool(_ADVICE.search(sent))
+        weak = bool(lex.paraphrase_weak_frame.search(sent)) and not advice
         checked = kind == "declarative_q" or (i + 1 < len(ctx.kinds) and ctx.kinds[i + 1] == "checkback") or bool(
             lex.checkback.search(sent))
         feeling = lex.feeling.search(sent)
         self_led = bool(_SELF_START.match(sent))
         reason = ""
-        if you and feeling and (frame or checked or _YOU_FEEL.search(sent)):
+        if you and feeling and (strong or ((weak or checked or _YOU_FEEL.search(sent)) and not advice)):
             reason = "reflection"  # "it sounds like you're worried about ..."
-        elif (frame or checked) and you and score >= cfg.paraphrase_frame_min_overlap:
-            reason = "restatement"
-        elif you and not self_led and score >= cfg.paraphrase_min_overlap:
+        elif ((strong or checked or weak) and you and not self_led and not (advice and not strong)
+              and score >= cfg.paraphrase_frame_min_overlap):
+            reason = "restatement"  # "so you were charged twice"
+        elif ((strong or checked) and not self_led and not advice
+              and score >= max(cfg.paraphrase_named_weight, 2 * cfg.paraphrase_frame_min_overlap)):
+            reason = "restatement"  # "so the Zenbook switches off when unplugged?" (the caller's thing, no "you")
+        elif you and not self_led and not advice and score >= cfg.paraphrase_min_overlap:
             reason = "overlap"
+        elif (strong or checked) and you and not self_led and not advice:
+            reason = "frame"  # restating in form; the caller's words it restates are not known
         elif (embed_sims is not None and embed_sims[i] >= cfg.embedding_min_similarity and you
               and not self_led):
             reason = "embedding"
         if not reason:
             continue
-        conf = 0.5 + 0.08 * min(score, 4.0) + (0.15 if frame or checked else 0.0)
+        conf = 0.5 + 0.08 * min(score, 4.0) + (0.15 if strong or checked else 0.05 if weak else 0.0)
         if reason == "reflection":
             conf = max(conf, 0.7)
-        out.append(ctx.detection("paraphrase", 3, lex.paraphrase_label, s, e, min(conf, 0.97), "",
-                                 kind=reason, caller_words=matched))
+        elif reason == "frame":
+            conf = 0.6
+        det = ctx.detection("paraphrase", 3, lex.paraphrase_label, s, e, min(conf, 0.97), "",
+                            kind=reason, caller_words=matched)
+        if embed_sims is not None:
+            det.detail["similarity"] = round(embed_sims[i], 3)
+        out.append(det)
     return out
 
 

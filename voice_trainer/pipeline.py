@@ -17,6 +17,7 @@ from . import audio as audio_io
 from . import tone as tone_analysis
 from .config import Config
 from .errors import UserError
+from .listening import analyze_listening
 from .result import AnalysisResult
 from .transcribe import Transcriber, merge
 from .transcript import Transcript
@@ -74,10 +75,12 @@ def analyze_file(
     *,
     channel: str = "mix",
     baseline: tone_analysis.Baseline | None = None,
+    caller_text: str = "",
 ) -> AnalysisResult:
     """Analyse one recording of the trainee (or any single speaker).
 
     ``baseline`` is the trainee's calm voice for the tone stage (None: tone reports ``baseline: none``).
+    ``caller_text`` is the caller's line the recording answers (the listening stage judges paraphrase against it).
 
     Raises
     ------
@@ -107,4 +110,5 @@ def analyze_file(
         model=transcriber.model_name,
         channel=channel,
         tone=tone_analysis.score_calmness(measures, baseline, cfg.tone),
+        listening=analyze_listening(transcript.text, transcript.words, caller_text, config=cfg.listening),
     )
