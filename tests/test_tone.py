@@ -292,3 +292,31 @@ def test_a_calm_wav_is_a_baseline_too(tmp_path):
     b = profile.resolve_baseline(str(p), config_from_dict({}))
     assert b.kind == "recording" and b.source == str(p)
     assert b.measures.pitch_median_hz == pytest.approx(150.0, rel=0.01)
+
+
+@pytest.mark.devices
+@needs_espeak
+def test_calibrate_records_from_the_virtual_microphone(virtual_audio, tmp_path, capsys, renders, transcriber):
+    speech = np.concatenate([renders["calm2"], renders["calm"], renders["calm2"]])
+    wav = write(tmp_path / "calm.wav", speech, SR)
+    out = tmp_path / "profile.json"
+    virtual_audio.paplay(wav)
+    assert cli_main(["calibrate", "--seconds", "6", "--out", str(out)]) == 0
+    assert "voice profile saved" in capsys.readouterr().out
+    recorded = profile.load_profile(out).measures
+    direct = T.summarize(T.measure_frames(renders["calm2"], SR))
+    assert 12 * abs(np.log2(recorded.pitch_median_hz / direct.pitch_median_hz)) < 1.0  # the same voice came through
+
+
+def test_calibrate_without_a_microphone_is_a_one_line_error(no_audio_env, tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "voice_trainer", "calibrate", "--out", str(tmp_path / "p.json")],
+        capture_output=True, text=True, env=no_audio_env, timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--from FILE" in lines[0] and "Traceback" not in proc.stderr
+    assert not (tmp_path / "p.json").exists()

@@ -40,6 +40,8 @@ HOP = 256
 WIN = 512
 """Analysis window for level and spectral tilt (32 ms), centred on each frame."""
 HOP_S = HOP / SAMPLE_RATE
+STFT_BLOCK_FRAMES = 4096
+"""Frames per STFT block in :func:`measure_frames` (~65 s; about 17 MB of spectrum at a time)."""
 
 TRACKER_PEAK = 0.5
 """The pitch tracker sees each chunk scaled to this peak (pitch and voicing must not depend on gain) ..."""
@@ -271,11 +273,8 @@ def measure_frames(
             voiced[cand[_periodicity(y, f0, cand) >= config.periodicity_voiced]] = True
     f0_out = np.where(voiced, f0, np.nan).astype(np.float32)
 
-    # Level and alpha ratio from one 32 ms Hann-windowed STFT centred on each frame (same centres as swift-f0).
-    spec = np.abs(librosa.stft(y, n_fft=WIN, hop_length=HOP, center=True, window="hann")) ** 2
-    spec = spec[:, :n]
-    if spec.shape[1] < n:
-        spec = np.pad(spec, ((0, 0), (0, n - spec.shape[1])))
+    # Level and alpha ratio from 32 ms windows centred on each frame (the same centres as swift-f0). The STFT
+    # runs over blocks of frames so memory stays small whatever the chunk length.
     rms = librosa.feature.rms(y=y, frame_length=WIN, hop_length=HOP, center=True)[0][:n]
     if len(rms) < n:
         rms = np.pad(rms, (0, n - len(rms)))
@@ -283,7 +282,13 @@ def measure_frames(
     freqs = librosa.fft_frequencies(sr=SAMPLE_RATE, n_fft=WIN)
     lo_band = (freqs >= config.tilt_low_band_hz[0]) & (freqs < config.tilt_low_band_hz[1])
     hi_band = (freqs >= config.tilt_high_band_hz[0]) & (freqs < min(config.tilt_high_band_hz[1], SAMPLE_RATE / 2))
-    e_lo, e_hi = spec[lo_band].sum(axis=0), spec[hi_band].sum(axis=0)
+    yp = np.pad(y, (WIN // 2, WIN // 2 + n * HOP))  # zero padding, as librosa's centred frames
+    e_lo, e_hi = np.zeros(n), np.zeros(n)
+    for a in range(0, n, STFT_BLOCK_FRAMES):
+        b = min(n, a + STFT_BLOCK_FRAMES)
+        seg = yp[a * HOP : (b - 1) * HOP + WIN]
+        power = np.abs(librosa.stft(seg, n_fft=WIN, hop_length=HOP, center=False, window="hann")) ** 2
+        e_lo[a:b], e_hi[a:b] = power[lo_band, : b - a].sum(axis=0), power[hi_band, : b - a].sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         tilt = np.where((e_lo > 1e-10) & (e_hi > 1e-12), 10.0 * np.log10(e_hi / e_lo), np.nan).astype(np.float32)
 
