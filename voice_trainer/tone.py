@@ -341,6 +341,8 @@ class ToneMeasures:
         Silences of at least ``pause_min_s`` between the first and last word (or speech frame).
     loudest_s, highest_pitch_s : tuple of float or None
         The 1 s window (start, end) with the highest level / the highest median pitch: evidence for feedback.
+    loudest_quote, highest_pitch_quote : str
+        The words spoken in those windows (empty without words).
     """
 
     duration_s: float = 0.0
@@ -362,6 +364,8 @@ class ToneMeasures:
     pause_total_s: float = 0.0
     loudest_s: tuple[float, float] | None = None
     highest_pitch_s: tuple[float, float] | None = None
+    loudest_quote: str = ""
+    highest_pitch_quote: str = ""
 
     @property
     def pitch_reliable(self) -> bool:
@@ -388,6 +392,8 @@ class ToneMeasures:
                     v = (float(v[0]), float(v[1]))
                 elif f.name in ("n_words", "pause_count"):
                     v = int(v)
+                elif f.name.endswith("_quote"):
+                    v = str(v or "")
                 elif v is not None:
                     v = float(v)
                 kw[f.name] = v
@@ -448,6 +454,13 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
         return []
     d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
+
+
+def _quote(words: Sequence[Word], window: tuple[float, float] | None) -> str:
+    """The words overlapping ``window`` (seconds)."""
+    if window is None:
+        return ""
+    return " ".join(w.word for w in words if w.end > window[0] and w.start < window[1])
 
 
 def summarize(frames: ToneFrames, words: Sequence[Word] = (), config: ToneConfig | None = None) -> ToneMeasures:
@@ -514,6 +527,8 @@ def summarize(frames: ToneFrames, words: Sequence[Word] = (), config: ToneConfig
     m.longest_pause_s = float(max(pauses, default=0.0))
 
     m.n_words = len(ws)
+    m.loudest_quote = _quote(ws, m.loudest_s)
+    m.highest_pitch_quote = _quote(ws, m.highest_pitch_s)
     span = span1 - span0
     if len(ws) >= config.min_words_for_pace and span >= config.min_span_for_pace_s:
         m.pace_wpm = 60.0 * len(ws) / span
@@ -610,10 +625,14 @@ def _ramp(excess: float, ok: float, full: float) -> float:
     return 1.0 - (excess - ok) / (full - ok)
 
 
-def _ev(value: float, window: tuple[float, float] | None) -> list[Evidence]:
+def _pace_text(m: ToneMeasures) -> str:
+    return f"{m.n_words} words, {m.pause_count} pauses (longest {m.longest_pause_s:.1f} s)"
+
+
+def _ev(value: float, window: tuple[float, float] | None, quote: str = "") -> list[Evidence]:
     if window is None:
-        return [Evidence(value=value)]
-    return [Evidence(start=window[0], end=window[1], value=value)]
+        return [Evidence(text=quote, value=value)]
+    return [Evidence(text=quote, start=window[0], end=window[1], value=value)]
 
 
 def score_calmness(
@@ -671,7 +690,7 @@ def score_calmness(
         d = m.level_dbfs - b.level_dbfs
         comp.value, comp.baseline, comp.threshold = m.level_dbfs, b.level_dbfs, b.level_dbfs + c.raised_voice_db
         comp.points = c.weight_raised_voice * _ramp(d, c.raised_voice_db, c.raised_voice_full_db)
-        comp.evidence = _ev(d, m.loudest_s)
+        comp.evidence = _ev(d, m.loudest_s, m.loudest_quote)
         comp.tip = (
             f"You were {d:+.1f} dB against your calm voice; when the caller gets louder, answer at your normal "
             "level and let them hear the contrast."
@@ -694,7 +713,7 @@ def score_calmness(
         comp.value, comp.baseline = m.pitch_median_hz, b.pitch_median_hz
         comp.threshold = b.pitch_median_hz * 2.0 ** (c.raised_pitch_st / 12.0)
         comp.points = c.weight_raised_pitch * _ramp(d, c.raised_pitch_st, c.raised_pitch_full_st)
-        comp.evidence = _ev(d, m.highest_pitch_s)
+        comp.evidence = _ev(d, m.highest_pitch_s, m.highest_pitch_quote)
         comp.tip = (
             f"Your pitch sat {d:+.1f} semitones above your calm voice; breathe out and drop back to your "
             "resting pitch before the next sentence."
@@ -717,7 +736,7 @@ def score_calmness(
         d = m.tilt_db - b.tilt_db
         comp.value, comp.baseline, comp.threshold = m.tilt_db, b.tilt_db, b.tilt_db + c.vocal_effort_db
         comp.points = c.weight_vocal_effort * _ramp(d, c.vocal_effort_db, c.vocal_effort_full_db)
-        comp.evidence = _ev(d, m.loudest_s)
+        comp.evidence = _ev(d, m.loudest_s, m.loudest_quote)
         comp.tip = (
             f"Your voice carried {d:+.1f} dB more high-frequency energy than when calm, a sign of pushing; "
             "relax the throat and speak from the breath, not the volume."
@@ -739,7 +758,7 @@ def score_calmness(
         d = m.pitch_sd_st - b.pitch_sd_st
         comp.value, comp.baseline, comp.threshold = m.pitch_sd_st, b.pitch_sd_st, b.pitch_sd_st + c.pitch_swings_st
         comp.points = c.weight_pitch_swings * _ramp(d, c.pitch_swings_st, c.pitch_swings_full_st)
-        comp.evidence = _ev(d, m.highest_pitch_s)
+        comp.evidence = _ev(d, m.highest_pitch_s, m.highest_pitch_quote)
         comp.tip = (
             f"Your pitch moved {d:+.1f} st more than when calm; keep sentences level and even, without sharp "
             "rises that can sound agitated or sarcastic."
@@ -759,7 +778,7 @@ def score_calmness(
         ratio = m.pace_wpm / b.pace_wpm
         comp.value, comp.baseline, comp.threshold = m.pace_wpm, b.pace_wpm, b.pace_wpm * c.rushed_pace_ratio
         comp.points = c.weight_rushed_pace * _ramp(ratio, c.rushed_pace_ratio, c.rushed_pace_full_ratio)
-        comp.evidence = [Evidence(value=m.pace_wpm)]
+        comp.evidence = [Evidence(text=_pace_text(m), value=m.pace_wpm)]
         comp.tip = (
             f"You spoke {100 * (ratio - 1):.0f}% faster than your calm pace; slow down and leave a short pause "
             "after each point so the caller can follow."
@@ -770,7 +789,7 @@ def score_calmness(
         # Population guideline (techniques.md: roughly 120-160 wpm) - honest without a personal baseline.
         comp.value, comp.threshold = m.pace_wpm, c.pace_max_wpm
         comp.points = c.weight_rushed_pace * _ramp(m.pace_wpm, c.pace_max_wpm, c.pace_full_wpm)
-        comp.evidence = [Evidence(value=m.pace_wpm)]
+        comp.evidence = [Evidence(text=_pace_text(m), value=m.pace_wpm)]
         comp.tip = (
             f"{m.pace_wpm:.0f} wpm is faster than the 120-160 wpm that sounds calm; slow down and pause between "
             "points."
