@@ -249,6 +249,10 @@ class TurnsConfig:
     """Points lost per interruption in the interruptions component (weight 30)."""
     dead_air_penalty: float = 10.0
     """Points lost per dead-air stretch in the dead-air component (weight 20)."""
+    review_beam_size: int = 1
+    """Whisper beam width when ``voice-trainer review`` transcribes the two tracks of a whole call. Greedy (1)
+    keeps a 3-minute call under 10 s on 2 cores (bench/bench_review.py); the quotes and word counts the
+    turn analysis needs barely change. 0 means: use ``[transcribe] beam_size``."""
     echo_max_delay_s: float = 0.5
     """Echo: the longest speaker-to-microphone delay searched (playback buffering plus air)."""
     echo_min_peak_ratio: float = 8.0

@@ -67,13 +67,17 @@ class EchoEstimate:
 def cross_correlation(mic: np.ndarray, reference: np.ndarray, max_lag: int) -> np.ndarray:
     """``c[k] = sum_n mic[n] * reference[n - k]`` for lags ``k = 0..max_lag`` samples (via FFT).
 
-    Positive lags mean the microphone lags the reference (an echo).
+    Positive lags mean the microphone lags the reference (an echo). Computed in single precision with an FFT
+    length of fast size (a 3-minute pair at 16 kHz takes a fraction of a second).
     """
+    from scipy import fft as sfft
+
     n = len(mic) + len(reference)
-    nfft = 1 << int(np.ceil(np.log2(max(n, 2))))
-    spec = np.fft.rfft(mic.astype(np.float64), nfft) * np.conj(np.fft.rfft(reference.astype(np.float64), nfft))
-    full = np.fft.irfft(spec, nfft)
-    return full[: max_lag + 1]
+    nfft = sfft.next_fast_len(max(n, 2), real=True)
+    a = sfft.rfft(np.asarray(mic, dtype=np.float32), nfft, workers=-1)
+    b = sfft.rfft(np.asarray(reference, dtype=np.float32), nfft, workers=-1)
+    full = sfft.irfft(a * np.conj(b), nfft, workers=-1)
+    return full[: max_lag + 1].astype(np.float64)
 
 
 def _delayed(reference: np.ndarray, lag: int, n: int) -> np.ndarray:

@@ -96,6 +96,7 @@ def transcribe_speech(
     *,
     pad_s: float = 0.15,
     gap_s: float = 1.0,
+    beam_size: int = 0,
 ) -> Transcript:
     """Transcribe only the speech segments of ``track``, keeping every word inside the segment it came from.
 
@@ -103,7 +104,7 @@ def transcribe_speech(
     decoded in one pass (one model, few 30 s windows); each recognised word is then mapped back to the
     segment its middle falls in. Whisper's own VAD is switched off for this pass: the segments already are
     the speech, and the silent gaps keep a word that Whisper times a little late from landing in the next
-    segment, seconds away in the call.
+    segment, seconds away in the call. ``beam_size`` (when > 0) overrides the transcriber's beam width.
 
     Returns
     -------
@@ -125,7 +126,10 @@ def transcribe_speech(
         spans.append((pos / sample_rate, (pos + b - a) / sample_rate, a / sample_rate - pos / sample_rate))
         pos += b - a + len(gap)
     joined = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
-    flat = Transcriber(dataclasses.replace(transcriber.config, vad_filter=False))
+    options = {"vad_filter": False}
+    if beam_size:
+        options["beam_size"] = beam_size
+    flat = Transcriber(dataclasses.replace(transcriber.config, **options))
     flat._model = transcriber.model  # the same loaded model
     raw = flat.transcribe(joined)
 
@@ -258,8 +262,9 @@ def review_tracks(
     tc = cfg.turns
     caller_segs = speech_segments(caller_gated, sample_rate, tc)
     agent_segs = speech_segments(agent_gated, sample_rate, tc)
-    caller_tx = transcribe_speech(transcriber, caller_sub, sample_rate, caller_segs)
-    agent_tx = transcribe_speech(transcriber, agent_sub, sample_rate, agent_segs)
+    beam = tc.review_beam_size
+    caller_tx = transcribe_speech(transcriber, caller_sub, sample_rate, caller_segs, beam_size=beam)
+    agent_tx = transcribe_speech(transcriber, agent_sub, sample_rate, agent_segs, beam_size=beam)
     turns = analyze_turns(caller_segs, agent_segs, agent_tx.words, caller_tx.words, tc, duration_s=duration)
     other = "right" if caller_channel == "left" else "left"
     notes = []
