@@ -93,6 +93,10 @@ def main() -> None:
         med, mean, p90 = (np.median(diffs), diffs.mean(), np.percentile(diffs, 90)) if len(diffs) else (np.nan,) * 3
         print(f"{backend:8s} {len(diffs):4d} {med:7.3f} {mean:7.3f} {p90:7.3f} {ma + mc:6d} {xa + xc:6d} "
               f"{len(pred_caller):4d}/{len(pred_agent):<4d} {dt:6.2f}")
+        if da and dc:
+            centred = np.abs(np.r_[np.array(da) - np.median(da), np.array(dc) - np.median(dc)])
+            print(f"    after removing each kind's median offset (the reference pads turns): |error| median "
+                  f"{np.median(centred):.3f}  mean {centred.mean():.3f}  p90 {np.percentile(centred, 90):.3f}")
         for name, dd in (("agent starts", da), ("caller ends", dc)):
             if dd:
                 ad = np.abs(dd)
