@@ -191,6 +191,8 @@ _STEMMER = snowballstemmer.stemmer("english")
 _WORD_RE = re.compile(r"[A-Za-z0-9$£€]+(?:[.,:'\-][A-Za-z0-9]+)*%?")
 _SENT_RE = re.compile(r"[^.!?\n]+(?:[.!?]+[\"')\]]*|\n|$)")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_SENT_END = re.compile(r"\s*[.!?\n]")
+_UPPER_LITERAL = re.compile(r"(?<!\\)[A-Z]")
 
 
 @dataclass
@@ -228,8 +230,9 @@ class Lexicon:
     numbers: dict[str, int]
     concepts: dict[str, frozenset[str]]
     """stem -> the concept ids (its own stem plus synonym groups) it belongs to."""
-    phrase_concepts: list[tuple[re.Pattern, str]]
-    """Multi-word synonyms ("money back") -> group id."""
+    phrase_regex: re.Pattern
+    """All multi-word synonyms ("money back") as one pattern; ``phrase_concepts`` maps each to its group ids."""
+    phrase_concepts: dict[str, frozenset[str]]
     paraphrase_tip: str
     paraphrase_label: str
     weights: dict[str, float]
@@ -258,12 +261,13 @@ def _alternation(patterns: Iterable[str], sets: dict[str, list[str]], where: str
                 raise UserError(f"listening lexicon {where}: pattern {p!r} names unknown set {{{name}}}")
             return "(?:" + "|".join(sets[name]) + ")"
 
-        pats.append(_PLACEHOLDER.sub(sub, p))
+        # patterns run on lower-cased text without IGNORECASE (4x faster): lower-case literal letters
+        pats.append(_UPPER_LITERAL.sub(lambda m: m.group(0).lower(), _PLACEHOLDER.sub(sub, p)))
     if not pats:
         return None
     body = "|".join(f"(?:{p})" for p in pats)
     try:
-        return re.compile(rf"(?<![\w'])(?:{body})(?![\w'])", re.IGNORECASE)
+        return re.compile(rf"(?<![\w'])(?:{body})(?![\w'])")
     except re.error as exc:
         raise UserError(f"listening lexicon {where}: bad regular expression ({exc}); fix the pattern") from None
 
@@ -319,15 +323,18 @@ def _build_lexicon(data: dict) -> Lexicon:
     para = data["paraphrase"]
     lemmas = {str(k).lower(): str(v).lower() for k, v in para.get("lemmas", {}).items()}
     concepts: dict[str, set[str]] = {}
-    phrase_concepts: list[tuple[re.Pattern, str]] = []
+    phrase_concepts: dict[str, set[str]] = {}
     for gi, group in enumerate(para.get("synonyms", [])):
         gid = f"#syn{gi}"
         for w in group:
             w = str(w).lower()
             if " " in w or "-" in w or "'" in w:
-                phrase_concepts.append((re.compile(rf"(?<![\w']){re.escape(w)}(?![\w'])", re.IGNORECASE), gid))
+                phrase_concepts.setdefault(w, set()).add(gid)
             else:
                 concepts.setdefault(_stem(w, lemmas), set()).add(gid)
+    phrases = sorted(phrase_concepts, key=len, reverse=True)
+    phrase_regex = re.compile(r"(?<![\w'])(?:" + "|".join(re.escape(p) for p in phrases) + r")(?![\w'])"
+                              ) if phrases else re.compile(r"(?!x)x")
     neg = data.get("negation", {})
     caller = data.get("caller", {})
     empty = re.compile(r"(?!x)x")
@@ -347,7 +354,8 @@ def _build_lexicon(data: dict) -> Lexicon:
         lemmas=lemmas,
         numbers={str(k).lower(): int(v) for k, v in para.get("numbers", {}).items()},
         concepts={k: frozenset(v) for k, v in concepts.items()},
-        phrase_concepts=phrase_concepts,
+        phrase_regex=phrase_regex,
+        phrase_concepts={k: frozenset(v) for k, v in phrase_concepts.items()},
         paraphrase_tip=str(para.get("tip", "")),
         paraphrase_label=str(para.get("label", "Restated the caller's facts")),
         weights={k: float(v) for k, v in data.get("weights", {}).items()},
@@ -447,10 +455,9 @@ def tokenize(text: str, lex: Lexicon, *, named: bool = True) -> list[Token]:
             concepts = concepts | {"#x" + low}
         out.append(Token(raw, m.start(), m.end(), kind, concepts))
         gap = text[m.end(): m.end() + 3]
-        at_start = bool(re.match(r"\s*[.!?\n]", gap)) or raw.endswith(".")
-    for pat, gid in lex.phrase_concepts:
-        for m in pat.finditer(text):
-            out.append(Token(m.group(0), m.start(), m.end(), "word", frozenset({gid})))
+        at_start = bool(_SENT_END.match(gap)) or raw.endswith(".")
+    for m in lex.phrase_regex.finditer(_lower(text)):
+        out.append(Token(text[m.start():m.end()], m.start(), m.end(), "word", lex.phrase_concepts[m.group(0)]))
     return out
 
 
@@ -721,7 +728,7 @@ def _stock_phrases(ctx: _Ctx, agent_tokens: list[Token], caller_tokens: list[Tok
         tail_end = ctx.sents[min(si + 1, len(ctx.sents) - 1)][1]
         tail = _content(agent_tokens, m.end(), tail_end)
         own_sentence_tail = ctx.norm[m.end():ctx.sents[si][1]]
-        tail_text = ctx.norm[m.end():tail_end]
+        tail_text = ctx.text[m.end():tail_end]
         is_specific = (
             len(tail) >= ctx.cfg.stock_tail_min_content
             or any(t.kind in ("number", "named") or t.concepts & caller_concepts for t in tail)
@@ -821,6 +828,14 @@ def _fact_matches(facts: Sequence[str], agent_tokens: list[Token], lex: Lexicon,
     return out
 
 
+def _lower(text: str) -> str:
+    """Lower-cased, same length as ``text`` (so offsets stay valid)."""
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+
+
 def _normalise(text: str) -> str:
     """Same length as ``text`` (offsets stay valid): curly quotes straightened."""
     return text.translate(str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'}))
@@ -868,8 +883,8 @@ def analyze_listening(
     text = agent_text or ""
     norm = _normalise(text)
     caller_norm = _normalise(caller_text or "")
-    ctx = _Ctx(text, norm, lex, cfg, _sentences(norm), _align_words(norm, words) if words else [])
-    ctx.kinds = [_sentence_kind(norm[a:b], lex) for a, b in ctx.sents]
+    ctx = _Ctx(text, _lower(norm), lex, cfg, _sentences(norm), _align_words(norm, words) if words else [])
+    ctx.kinds = [_sentence_kind(ctx.norm[a:b], lex) for a, b in ctx.sents]
     agent_tokens = tokenize(norm, lex)
     caller_tokens = _content(tokenize(caller_norm, lex)) if caller_norm.strip() else []
     caller_given = bool(caller_tokens)
@@ -916,7 +931,8 @@ def analyze_listening(
     flags = [f for f in flags if f.confidence >= cfg.min_confidence]
     flags.sort(key=lambda d: d.char_start)
     fact_matches = _fact_matches(facts, agent_tokens, lex, cfg)
-    abusive = bool(lex.caller_abuse.search(caller_norm)) or bool(lex.caller_authority.search(caller_norm))
+    caller_low = _lower(caller_norm)
+    abusive = bool(lex.caller_abuse.search(caller_low)) or bool(lex.caller_authority.search(caller_low))
     components = _components(techniques, flags, fact_matches, lex, closing=closing, caller_escalated=abusive,
                              caller_given=caller_given)
     return ListeningResult(text, caller_text, techniques, flags, fact_matches, score_from_components(components))
@@ -1149,7 +1165,7 @@ def analyze_call(
             flags.append(f)
     all_agent = " ".join(ts[i].text for i in agent_idx)
     fact_matches = _fact_matches(facts, tokenize(_normalise(all_agent), lex), lex, cfg)
-    caller_text = _normalise(" ".join(caller_all))
+    caller_text = _lower(_normalise(" ".join(caller_all)))
     escalated = bool(lex.caller_abuse.search(caller_text) or lex.caller_authority.search(caller_text))
     comps = _components(techs, flags, fact_matches, lex, closing=bool(agent_idx), caller_escalated=escalated,
                         caller_given=bool(caller_text.strip()))
