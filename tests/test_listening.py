@@ -112,7 +112,8 @@ def test_red_flags_carry_a_tip_tied_to_a_technique():
         # numbers by value and synonyms: parcel~package, two weeks~14 days
         ("The parcel was supposed to come two weeks ago.", "So the package is 14 days overdue, you said."),
         # a named product, restated by name
-        ("My new Zenbook keeps shutting down when I unplug it.", "So the Zenbook switches off once the charger is out?"),
+        ("My new Zenbook keeps shutting down when I unplug it.",
+         "So the Zenbook switches off once the charger is out?"),
     ],
 )
 def test_paraphrase_with_few_shared_words(caller, reply):
@@ -296,3 +297,21 @@ def test_cli_text_mode_errors_are_one_line(args, needle):
     p = cli("analyze", *args)
     assert p.returncode == 2
     assert needle in p.stderr and len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+
+
+@pytest.mark.slow
+def test_cli_audio_gains_listening_with_word_timings(tmp_path):
+    from speech import ESPEAK, espeak
+
+    if ESPEAK is None:
+        pytest.skip("espeak-ng is not installed (./bootstrap.sh installs it)")
+    wav = espeak("I am so sorry. So your order was charged twice. Calm down.", tmp_path / "reply.wav", speed=150,
+                 voice="en")
+    p = cli("analyze", str(wav), "--caller-text", "You charged my order twice!", "--json")
+    assert p.returncode == 0, p.stderr
+    lis = json.loads(p.stdout)["listening"]
+    assert 0 <= lis["score"] <= 100
+    flags = {f["id"]: f for f in lis["red_flags"]}
+    assert "calm_down" in flags
+    assert flags["calm_down"]["start"] is not None and flags["calm_down"]["end"] > flags["calm_down"]["start"]
+    assert any(t["id"] == "acknowledge" and t["start"] is not None for t in lis["techniques"])
