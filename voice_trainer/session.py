@@ -69,6 +69,8 @@ class TurnAudio:
     caller_pushed_on: bool = False
     source: str = ""
     answer_start_s: float | None = None
+    end_reason: str = "file"
+    """How the answer ended: ``silence``, ``no_speech``, ``max_length`` (live) or ``file`` (file mode)."""
 
 
 class AnswerSource(Protocol):
@@ -443,11 +445,9 @@ def tts_renderer(scenario: Scenario, cfg: Config) -> Renderer:
 
 
 class SessionWriter(Protocol):
-    """Where a session is kept (see ``store.py``)."""
+    """Where a session is kept (see :class:`SessionFolder`)."""
 
-    def write_turn(self, result: TurnResult) -> None: ...
-
-    def update(self, meta: dict) -> None: ...
+    def write_turn(self, result: TurnResult, card: Scorecard, caller: Caller) -> None: ...
 
 
 @dataclass
@@ -529,7 +529,7 @@ def run_session(
         tr.nudges = nudges_for(tr, cfg.session.nudges_per_turn)
         results.append(tr)
         if writer is not None:
-            writer.write_turn(tr)
+            writer.write_turn(tr, scorecard(results, scenario, caller, used_baseline, cfg), caller)
         emit("turn", {"result": tr})
         line = reply
     if not line.final:
@@ -548,3 +548,49 @@ def stereo(ta: TurnAudio) -> np.ndarray:
 def write_turn_audio(path: str | Path, ta: TurnAudio) -> Path:
     """Write the turn's stereo WAV atomically."""
     return audio_io.write_wav_atomic(path, stereo(ta), SR)
+
+
+class SessionFolder:
+    """Keeps a practice call in a session folder (``store.py``), atomically, as each turn ends.
+
+    Each turn's ``turn_NN.json`` holds a :class:`store.TurnRecord` whose ``analysis`` is
+    :meth:`TurnResult.to_dict`; ``session.json`` carries the running scorecard (``scores``), the anger
+    trajectory and, in ``settings["caller"]``, the caller's state with the reason for every anger change.
+    """
+
+    def __init__(self, directory: str | Path, scenario: Scenario, cfg: Config, *, mode: str, model: str | None,
+                 seed: int, settings: dict | None = None) -> None:
+        from . import store
+        from .config import to_dict
+
+        self._store = store
+        record = store.SessionRecord(
+            mode=mode, scenario=scenario.to_dict(), model=model, anger_trajectory=[float(scenario.persona.anger)],
+            settings={"seed": seed, **(settings or {}), "config": to_dict(cfg)},
+        )
+        self.writer = store.SessionWriter(directory, record)
+        self.dir = self.writer.dir
+
+    def write_turn(self, tr: TurnResult, card: Scorecard, caller: Caller) -> None:
+        a = tr.audio
+        rec = self._store.TurnRecord(
+            index=tr.index, caller_text=tr.caller_line.text, trainee_text=tr.transcript.text,
+            caller_start_s=0.0, caller_end_s=round(a.caller_end_s, 3),
+            barge_in_s=None if a.barge_in_s is None else round(a.barge_in_s, 3),
+            answer_start_s=None if a.answer_start_s is None else round(a.answer_start_s, 3),
+            end_reason=a.end_reason, anger_before=round(tr.anger_before, 3), anger_after=round(tr.anger_after, 3),
+            source=a.source or "microphone", words=[w.to_dict() for w in tr.transcript.words],
+            analysis=tr.to_dict(), nudges=list(tr.nudges),
+        )
+        self.writer.write_turn(rec, a.reference, a.mic, SR)
+        settings = dict(self.writer.record.settings)
+        settings["caller"] = caller.to_dict()
+        self.writer.update(scores=card.to_dict(), outcome=caller.outcome, settings=settings)
+
+    def finish(self, status: str, result: SessionResult | None = None, error: str | None = None) -> None:
+        changes: dict[str, Any] = {"error": error}
+        if result is not None:
+            settings = dict(self.writer.record.settings)
+            settings["caller"] = result.caller.to_dict()
+            changes.update(scores=result.scorecard.to_dict(), outcome=result.caller.outcome, settings=settings)
+        self.writer.finish(status, **changes)

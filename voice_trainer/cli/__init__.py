@@ -20,6 +20,11 @@ COMMANDS = [
     "batch",
     "calibrate",
     "review",
+    "devices",
+    "report",
+    "note",
+    "progress",
+    "run",
 ]
 
 EXIT_USAGE = 2
