@@ -1,0 +1,198 @@
+"""Devices through real PortAudio and a private PulseAudio daemon with null sinks (see conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+
+from voice_trainer.cli import main
+from voice_trainer.config import PracticeConfig
+from voice_trainer.devices import (
+    DeviceError,
+    DeviceLostError,
+    DuplexStream,
+    EnergyEndpointer,
+    level_dbfs,
+    list_devices,
+    resolve_device,
+)
+
+pytestmark = pytest.mark.devices
+SR = 16_000
+
+
+def render(tmp_path: Path, text: str, name: str = "speech.wav", *opts: str) -> tuple[Path, np.ndarray]:
+    """An espeak-ng render as a WAV file, and the same audio at 16 kHz."""
+    path = tmp_path / name
+    subprocess.run(["espeak-ng", *opts, "-w", str(path), text], check=True, capture_output=True)
+    x, rate = sf.read(str(path), dtype="float32")
+    return path, soxr.resample(x, rate, SR).astype(np.float32)
+
+
+def best_lag(a: np.ndarray, b: np.ndarray) -> tuple[int, float]:
+    """Lag of ``b`` inside ``a`` (samples) and the normalised correlation there (FFT cross-correlation)."""
+    n = len(a) + len(b)
+    c = np.fft.irfft(np.fft.rfft(a, n) * np.conj(np.fft.rfft(b, n)), n)
+    lag = int(np.argmax(np.abs(c)))
+    lag = lag - n if lag > len(a) else lag
+    seg = a[max(0, lag) : max(0, lag) + len(b)]
+    ref = b[: len(seg)]
+    norm = float(np.linalg.norm(seg) * np.linalg.norm(ref)) or 1.0
+    return lag, float(np.dot(seg, ref) / norm)
+
+
+def chirp(duration_s: float = 0.5, amp: float = 0.5) -> np.ndarray:
+    t = np.arange(int(duration_s * SR)) / SR
+    return (amp * np.sin(2 * np.pi * (300 * t + 2500 * t**2))).astype(np.float32)
+
+
+def test_records_speech_played_into_the_virtual_microphone(virtual_audio, tmp_path):
+    path, speech = render(tmp_path, "I can see the package was due last Tuesday and it never came.")
+    levels = []
+    with DuplexStream() as duplex:
+        assert duplex.device_rate in (44_100, 48_000)  # the native rate, not 16 kHz
+        start = duplex.now_s
+        player = virtual_audio.paplay(path)  # recording is already running
+        while player.poll() is None:
+            levels.append(duplex.level_dbfs)
+            duplex.wait_until(duplex.now_s + 0.05)
+        duplex.wait_until(duplex.now_s + 0.5)
+        rec = duplex.tracks(start)[1]
+    lag, corr = best_lag(rec, speech)
+    assert corr > 0.9, f"the recording does not contain the played speech (correlation {corr:.2f})"
+    assert 0 <= lag < len(rec) - len(speech)
+    assert level_dbfs(rec[lag : lag + len(speech)]) == pytest.approx(level_dbfs(speech), abs=1.5)
+    assert max(levels) > -40.0 and min(levels) == -np.inf  # the meter saw speech and digital silence
+
+
+def test_reference_is_aligned_with_the_microphone(virtual_audio, tmp_path):
+    # The caller plays into the microphone's sink (a desk without a headset, with no acoustic delay), while the
+    # trainee's known speech is played into it too: the echo in the mic must line up with the reference track.
+    path, speech = render(tmp_path, "Okay, I hear you.")
+    virtual_audio.set_defaults(sink="mic_feed", source="mic_feed.monitor")
+    line = np.concatenate([np.zeros(int(0.2 * SR), np.float32), chirp(0.4), np.zeros(int(0.8 * SR), np.float32)])
+    with DuplexStream() as duplex:
+        player = virtual_audio.paplay(path)
+        turn = duplex.record_turn(line, should_stop=lambda answer: player.poll() is not None and len(answer) > SR)
+        duplex.wait_until(duplex.now_s + 0.3)
+    assert turn.caller_start_s is not None and turn.caller_end_s is not None
+    assert turn.caller_end_s - turn.caller_start_s == pytest.approx(len(line) / SR, abs=0.03)
+    n = int(0.4 * SR)
+    ref_chirp_at = best_lag(turn.reference, chirp(0.4))[0]
+    mic_chirp_at = best_lag(turn.mic, chirp(0.4))[0]
+    assert ref_chirp_at / SR == pytest.approx(turn.caller_start_s + 0.2, abs=0.005)
+    assert abs(mic_chirp_at - ref_chirp_at) <= 0.002 * SR, (mic_chirp_at, ref_chirp_at)
+    # the reference's chirp sits in the microphone track at (nearly) zero lag
+    seg = slice(ref_chirp_at - n // 2, ref_chirp_at + 3 * n // 2)
+    lag, corr = best_lag(turn.mic[seg], turn.reference[seg])
+    assert abs(lag) <= 0.002 * SR and corr > 0.5, (lag, corr)
+    mic_without_chirp = turn.mic.copy()
+    mic_without_chirp[ref_chirp_at - 80 : ref_chirp_at + n + 80] = 0.0
+    assert best_lag(mic_without_chirp, speech)[1] > 0.6  # and the trainee's speech is in the microphone track
+
+
+def test_barge_in_fades_the_caller_out(virtual_audio, tmp_path):
+    path, speech = render(tmp_path, "Sorry, can I just check the order number?")
+    cfg = PracticeConfig()
+    line = 0.3 * np.sin(2 * np.pi * 220 * np.arange(4 * SR) / SR).astype(np.float32)
+    with DuplexStream(cfg=cfg) as duplex:
+        events = []
+
+        def on_event(name: str, t: float) -> None:
+            events.append(name)
+            if name == "caller_start":
+                virtual_audio.paplay(path)
+
+        turn = duplex.record_turn(
+            line,
+            barge_in=lambda mic, ref: level_dbfs(mic[-800:]) > -35.0,
+            on_event=on_event,
+        )
+    assert turn.barge_in_s is not None and "barge_in" in events
+    assert turn.barge_in_s < 2.0  # long before the 4 s line would have ended
+    # the fade starts with the next output block, which is heard one output latency later
+    assert turn.caller_end_s - turn.barge_in_s <= cfg.fade_out_s + 0.15
+    after = turn.reference[int((turn.caller_end_s + 0.01) * SR) :]
+    assert level_dbfs(after) == -np.inf  # the caller is silent after the fade
+    assert turn.end_reason == "silence"
+    assert best_lag(turn.mic, speech)[1] > 0.8
+
+
+def test_energy_endpointer_ends_the_turn_after_silence(virtual_audio, tmp_path):
+    path, speech = render(tmp_path, "Let me put that right for you today.")
+    cfg = PracticeConfig(end_silence_s=0.8)
+    with DuplexStream(cfg=cfg) as duplex:
+        virtual_audio.paplay(path)
+        stop = EnergyEndpointer(SR, cfg)
+        turn = duplex.record_turn(None, should_stop=stop)
+    assert turn.end_reason == "silence" and stop.speech_started
+    lag, corr = best_lag(turn.mic, speech)
+    assert corr > 0.9
+    speech_end = (lag + len(speech)) / SR
+    assert speech_end + 0.5 <= turn.duration_s <= speech_end + 0.8 + 0.6
+
+
+def test_devices_command_lists_the_virtual_devices(virtual_audio, capsys):
+    assert main(["devices"]) == 0
+    out = capsys.readouterr().out
+    assert "default" in out and "input, output" in out and "44100" in out
+    assert main(["devices", "--json"]) == 0
+    devices = json.loads(capsys.readouterr().out)
+    default = [d for d in devices if d["is_default_input"]]
+    assert len(default) == 1 and default[0]["max_input_channels"] > 0
+
+
+def test_unknown_device_is_a_one_line_error_listing_choices(virtual_audio):
+    devices = list_devices()
+    with pytest.raises(DeviceError) as err:
+        resolve_device("no-such-card", "input", devices)
+    msg = str(err.value)
+    assert "\n" not in msg and "no-such-card" in msg and "'default'" in msg
+    with pytest.raises(DeviceError, match="no output device with index 99"):
+        DuplexStream(output_device=99).open()
+    assert resolve_device("DEF", "output", devices).name == "default"  # substring, any case
+    assert resolve_device(str(devices[0].index), "input", devices) == devices[0]
+
+
+def _run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    code = "import sys; from voice_trainer.cli import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_no_sound_server_gives_a_one_line_error(no_audio_env):
+    proc = _run_cli(["devices"], no_audio_env)
+    assert proc.returncode == 2, proc.stderr
+    lines = [x for x in proc.stderr.splitlines() if x.startswith("voice-trainer")]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr
+    assert "`voice-trainer devices`" in lines[0] and "demo" in lines[0] and "--answers" in lines[0]
+
+
+def test_daemon_gone_after_listing_gives_a_one_line_error(virtual_audio):
+    assert list_devices()  # PortAudio listed the devices while the daemon ran...
+    virtual_audio.kill()
+    with pytest.raises(DeviceError) as err:  # ...but opening them now fails cleanly
+        DuplexStream().open()
+    assert "\n" not in str(err.value) and "voice-trainer demo" in str(err.value)
+
+
+def test_device_lost_mid_call_raises_a_clean_error(virtual_audio):
+    cfg = PracticeConfig(device_timeout_s=1.0)
+    duplex = DuplexStream(cfg=cfg).open()
+    try:
+        killer = threading.Timer(1.0, virtual_audio.kill)
+        killer.start()
+        with pytest.raises(DeviceLostError):
+            duplex.record_turn(chirp(0.3), should_stop=lambda answer: False, max_answer_s=20)
+        killer.join()
+        ref, mic = duplex.recorded(0.0)
+        assert len(mic) > 0.8 * SR and len(ref) == len(mic)  # what was recorded before the loss is kept
+    finally:
+        duplex.close()

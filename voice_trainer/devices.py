@@ -1,0 +1,990 @@
+"""Audio devices: listing, choosing, and the full-duplex call stream of live practice (I/O room).
+
+One PortAudio stream (``sounddevice.Stream``) plays the caller and records the microphone on one clock. Every
+callback hands over an input block and the output block written in the same callback, so microphone frame ``k``
+and output frame ``k`` belong together. The callback's ``inputBufferAdcTime`` / ``outputBufferDacTime`` say how
+far apart they are in real time (the device round trip ``d``); the microphone sample captured at frame ``k`` was
+recorded while output frame ``k - d`` was sounding. The stream keeps two 16 kHz tracks on one *call timeline*
+(seconds since the stream started, in microphone time):
+
+* ``mic``: the microphone, resampled from the device's native rate;
+* ``reference``: what was played (the caller, including fades), delayed by ``d``, so that ``reference[i]`` is
+  what the loudspeaker emitted while ``mic[i]`` was being captured — aligned sample for sample.
+
+Devices are opened at their native rate (44.1/48 kHz, PulseAudio's default) with ``latency='high'`` and resampled
+here with soxr: through PulseAudio 16 kHz with ``'low'`` underran. PortAudio's ALSA route to PulseAudio stalls
+for 0.5-2 s right after a stream starts; :meth:`DuplexStream.open` waits until callbacks flow steadily, so open
+one stream per session and keep it running.
+
+Errors reach the user as :class:`DeviceError` (a :class:`UserError`): one line, with where to go next.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import soxr
+
+from .config import PracticeConfig
+from .errors import UserError
+
+SAMPLE_RATE = 16_000
+NEXT_STEPS = (
+    "list devices with `voice-trainer devices` and pick one with --input-device/--output-device; "
+    "without a microphone try `voice-trainer demo` or `voice-trainer practice --answers A1.wav A2.wav ...`"
+)
+
+
+class DeviceError(UserError):
+    """No usable audio device, a device that cannot be opened, or a device lost during a call."""
+
+
+class DeviceLostError(DeviceError):
+    """The device stopped delivering audio during a call (unplugged, sound server gone)."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# PortAudio access
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _quiet_c_stderr() -> Iterator[None]:
+    """Silence the C libraries' stderr chatter (ALSA probing every plugin) for the duration of the block."""
+    try:
+        fd = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(fd, 2)
+        os.close(fd)
+
+
+def _sd() -> Any:
+    """The sounddevice module, or a DeviceError when PortAudio itself is missing."""
+    try:
+        with _quiet_c_stderr():
+            import sounddevice
+    except OSError as exc:
+        raise DeviceError(
+            f"the PortAudio library is not installed ({exc}); install it (Debian/Ubuntu: apt install "
+            "libportaudio2), or without audio devices try `voice-trainer demo` or `--answers` file mode"
+        ) from None
+    return sounddevice
+
+
+def reinitialize() -> None:
+    """Re-scan devices: PortAudio reads the device list (and the sound server's address) only when it starts.
+
+    Call this after a sound server started or its environment (``XDG_RUNTIME_DIR``, ``PULSE_SERVER``) changed;
+    a PulseAudio daemon started after ``import sounddevice`` is otherwise invisible.
+    """
+    sd = _sd()
+    with _quiet_c_stderr():
+        sd._terminate()
+        sd._initialize()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Listing and choosing devices
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """One PortAudio device."""
+
+    index: int
+    name: str
+    hostapi: str
+    max_input_channels: int
+    max_output_channels: int
+    default_samplerate_hz: float
+    is_default_input: bool = False
+    is_default_output: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def label(self) -> str:
+        return f"{self.index} {self.name!r}"
+
+
+def list_devices() -> list[DeviceInfo]:
+    """Every device PortAudio knows, with its channels, native rate and whether it is the default.
+
+    An empty list means no device at all (no sound card and no sound server reachable).
+    """
+    sd = _sd()
+    with _quiet_c_stderr():
+        raw = list(sd.query_devices())
+        apis = [h["name"] for h in sd.query_hostapis()]
+        try:
+            din, dout = sd.default.device
+        except Exception:
+            din, dout = -1, -1
+    out = []
+    for d in raw:
+        i = int(d["index"])
+        out.append(
+            DeviceInfo(
+                index=i,
+                name=str(d["name"]),
+                hostapi=apis[d["hostapi"]] if 0 <= d["hostapi"] < len(apis) else "?",
+                max_input_channels=int(d["max_input_channels"]),
+                max_output_channels=int(d["max_output_channels"]),
+                default_samplerate_hz=float(d["default_samplerate"]),
+                is_default_input=i == din,
+                is_default_output=i == dout,
+            )
+        )
+    return out
+
+
+def _no_devices_error(kind: str) -> DeviceError:
+    return DeviceError(
+        f"no audio {kind} device found (no sound card, or the sound server (PulseAudio/PipeWire) is not running "
+        f"or not reachable); {NEXT_STEPS}"
+    )
+
+
+def resolve_device(spec: int | str | None, kind: str, devices: list[DeviceInfo] | None = None) -> DeviceInfo:
+    """Choose an input or output device from a command-line value.
+
+    Parameters
+    ----------
+    spec : int, str or None
+        A device index (``3`` or ``"3"``), a case-insensitive substring of its name (``"usb"``), or None for the
+        system default.
+    kind : {"input", "output"}
+        Which direction the device must support.
+    devices : list of DeviceInfo, optional
+        The device list (default: :func:`list_devices`).
+
+    Raises
+    ------
+    DeviceError
+        No device, an unknown index or name (the message lists the choices), an ambiguous name, or a device
+        without channels in that direction.
+    """
+    if kind not in ("input", "output"):
+        raise ValueError(f"kind must be 'input' or 'output', not {kind!r}")
+    devs = list_devices() if devices is None else devices
+
+    def channels(d: DeviceInfo) -> int:
+        return d.max_input_channels if kind == "input" else d.max_output_channels
+
+    usable = [d for d in devs if channels(d) > 0]
+    if not usable:
+        raise _no_devices_error(kind)
+    choices = ", ".join(d.label() for d in usable)
+    if spec is None or (isinstance(spec, str) and not spec.strip()):
+        for d in usable:
+            if d.is_default_input if kind == "input" else d.is_default_output:
+                return d
+        return usable[0]
+    text = str(spec).strip()
+    if isinstance(spec, int) or text.lstrip("-").isdigit():
+        idx = int(text)
+        for d in devs:
+            if d.index == idx:
+                if channels(d) == 0:
+                    raise DeviceError(f"device {d.label()} has no {kind} channels; {kind} devices: {choices}")
+                return d
+        raise DeviceError(f"no {kind} device with index {idx}; {kind} devices: {choices}")
+    matches = [d for d in usable if text.lower() in d.name.lower()]
+    exact = [d for d in matches if d.name.lower() == text.lower()]
+    if len(exact) == 1:
+        return exact[0]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise DeviceError(f"no {kind} device matches {text!r}; {kind} devices: {choices}")
+    raise DeviceError(
+        f"{text!r} matches several {kind} devices ({', '.join(d.label() for d in matches)}); give the index"
+    )
+
+
+def _open_error(exc: Exception, what: str) -> DeviceError:
+    reason = " ".join(str(exc).split())[:160]
+    return DeviceError(f"cannot open the audio {what} ({reason}); {NEXT_STEPS}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Levels and the default end-of-turn detector (pure functions of arrays)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def level_dbfs(audio: np.ndarray) -> float:
+    """RMS level of ``audio`` in dB relative to full scale (-inf for digital silence or no samples)."""
+    if audio.size == 0:
+        return -math.inf
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
+    return 20.0 * math.log10(rms) if rms > 0 else -math.inf
+
+
+class EnergyEndpointer:
+    """End-of-turn by frame energy: speech, then ``end_silence_s`` of silence (or no speech at all for a while).
+
+    A stateful ``should_stop(audio_16k) -> bool`` for :meth:`DuplexStream.record_turn`: each call receives the
+    whole answer so far and only the new tail is examined. Use one instance per turn. A frame (20 ms) is speech
+    when its RMS level is above both ``speech_threshold_dbfs`` and the noise floor (10th percentile of the frame
+    levels heard so far) plus ``noise_margin_db``.
+
+    Attributes
+    ----------
+    speech_started : bool
+        At least ``min_speech_s`` of speech frames were heard.
+    speech_start_s, speech_end_s : float or None
+        Start of the first and end of the last speech frame, seconds from the start of the answer audio.
+    reason : str or None
+        ``"silence"`` or ``"no_speech"`` once it said stop.
+    """
+
+    FRAME_S = 0.02
+
+    def __init__(self, sample_rate: int = SAMPLE_RATE, cfg: PracticeConfig | None = None) -> None:
+        self.cfg = cfg or PracticeConfig()
+        self.sample_rate = sample_rate
+        self.frame = max(1, int(round(self.FRAME_S * sample_rate)))
+        self._levels: list[float] = []
+        self._speech_frames = 0
+        self.speech_started = False
+        self.speech_start_s: float | None = None
+        self.speech_end_s: float | None = None
+        self.reason: str | None = None
+
+    def __call__(self, audio: np.ndarray) -> bool:
+        n_frames = len(audio) // self.frame
+        for k in range(len(self._levels), n_frames):
+            lev = level_dbfs(audio[k * self.frame : (k + 1) * self.frame])
+            self._levels.append(lev)
+            finite = [x for x in self._levels if math.isfinite(x)]
+            floor = float(np.percentile(finite, 10)) if len(finite) >= 10 else -math.inf
+            if lev > self.cfg.speech_threshold_dbfs and lev > floor + self.cfg.noise_margin_db:
+                self._speech_frames += 1
+                if self.speech_start_s is None:
+                    self.speech_start_s = k * self.FRAME_S
+                self.speech_end_s = (k + 1) * self.FRAME_S
+                if self._speech_frames * self.FRAME_S >= self.cfg.min_speech_s:
+                    self.speech_started = True
+        now_s = n_frames * self.FRAME_S
+        if self.speech_started and self.speech_end_s is not None:
+            if now_s - self.speech_end_s >= self.cfg.end_silence_s:
+                self.reason = "silence"
+                return True
+        elif now_s >= self.cfg.no_speech_timeout_s:
+            self.reason = "no_speech"
+            return True
+        return False
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The duplex stream
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class _Track:
+    """A growing float32 array with an absolute start index; views of written samples never change."""
+
+    def __init__(self) -> None:
+        self._buf = np.zeros(SAMPLE_RATE * 8, np.float32)
+        self._offset = 0  # absolute index of _buf[0]
+        self._len = 0
+
+    @property
+    def end(self) -> int:
+        return self._offset + self._len
+
+    @property
+    def start(self) -> int:
+        return self._offset
+
+    def append(self, x: np.ndarray) -> None:
+        need = self._len + len(x)
+        if need > len(self._buf):
+            new = np.zeros(max(need, 2 * len(self._buf)), np.float32)
+            new[: self._len] = self._buf[: self._len]
+            self._buf = new  # old views stay valid: they keep the old array
+        self._buf[self._len : need] = x
+        self._len = need
+
+    def get(self, a: int, b: int) -> np.ndarray:
+        """Samples [a, b) in absolute indices; zeros where nothing was recorded (before start, after end)."""
+        b = max(a, b)
+        lo, hi = max(a, self._offset), min(b, self.end)
+        if lo == a and hi == b:
+            return self._buf[a - self._offset : b - self._offset]
+        out = np.zeros(b - a, np.float32)
+        if hi > lo:
+            out[lo - a : hi - a] = self._buf[lo - self._offset : hi - self._offset]
+        return out
+
+    def discard_before(self, a: int) -> None:
+        cut = min(max(0, a - self._offset), self._len)
+        if cut <= 0:
+            return
+        keep = self._buf[cut : self._len].copy()
+        self._buf = np.zeros(max(len(keep) * 2, SAMPLE_RATE * 8), np.float32)
+        self._buf[: len(keep)] = keep
+        self._offset += cut
+        self._len = len(keep)
+
+
+class Playback:
+    """A caller line handed to :meth:`DuplexStream.play`; times are on the call timeline (seconds)."""
+
+    def __init__(self, data: np.ndarray, device_rate: int, fade_frames: int) -> None:
+        self._data = data
+        self._fade_frames = max(1, fade_frames)
+        self._pos = 0
+        self._fade_done = -1  # >= 0 while fading
+        self._stop_requested = False
+        self._start_frame: int | None = None
+        self._end_frame: int | None = None
+        self._stream: DuplexStream | None = None
+        self.start_s: float | None = None
+        """When the first sample was heard on the call timeline, or None before it started."""
+        self.end_s: float | None = None
+        """When the last sample (after any fade) was heard, or None while still playing."""
+        self.stopped_early = False
+        self.duration_s = len(data) / device_rate
+
+    def _fill(self, out: np.ndarray, frame0: int) -> None:
+        """Write the next block (audio callback thread only)."""
+        if self._start_frame is None:
+            self._start_frame = frame0
+        n = min(len(out), len(self._data) - self._pos)
+        out[:n] = self._data[self._pos : self._pos + n]
+        out[n:] = 0.0
+        if self._stop_requested and self._fade_done < 0:
+            self._fade_done = 0
+            self.stopped_early = True
+        if self._fade_done >= 0:
+            left = self._fade_frames - self._fade_done
+            k = np.arange(self._fade_done, self._fade_done + n, dtype=np.float32)
+            out[:n] *= np.clip(1.0 - k / self._fade_frames, 0.0, 1.0)
+            self._fade_done += n
+            if left <= n:
+                out[left:] = 0.0
+                n = left
+                self._pos = len(self._data)
+        self._pos += n
+        if self._pos >= len(self._data):
+            self._end_frame = frame0 + n
+
+    @property
+    def started(self) -> bool:
+        return self.start_s is not None
+
+    @property
+    def done(self) -> bool:
+        """The line has finished sounding, as heard on the microphone's timeline."""
+        return self.end_s is not None and self._stream is not None and self._stream.now_s >= self.end_s
+
+    def stop(self) -> None:
+        """Fade the line out over ``fade_out_s`` (about 50 ms): the caller stops talking."""
+        self._stop_requested = True
+
+
+@dataclass
+class TurnAudio:
+    """One turn as recorded by :meth:`DuplexStream.record_turn` (times in seconds from ``start_s``)."""
+
+    sample_rate: int
+    start_s: float
+    """Start of the turn on the call timeline."""
+    reference: np.ndarray
+    """What the loudspeaker played (the caller), aligned sample for sample with ``mic``."""
+    mic: np.ndarray
+    caller_start_s: float | None = None
+    caller_end_s: float | None = None
+    """When the caller's line ended (naturally or faded out after a barge-in)."""
+    barge_in_s: float | None = None
+    """When the session decided the trainee had cut in (None: no barge-in, or the caller pushed on)."""
+    answer_start_s: float = 0.0
+    """Start of the answer window: the caller's end, or the barge-in."""
+    end_reason: str = "silence"
+    """``silence`` | ``no_speech`` | ``max_length``."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.mic) / self.sample_rate
+
+    def stereo(self) -> np.ndarray:
+        """(frames, 2): caller/reference left, trainee/microphone right — the per-turn WAV layout."""
+        return np.stack([self.reference, self.mic], axis=1)
+
+    def timing_dict(self) -> dict:
+        return {
+            "start_s": round(self.start_s, 3),
+            "duration_s": round(self.duration_s, 3),
+            "caller_start_s": _r(self.caller_start_s),
+            "caller_end_s": _r(self.caller_end_s),
+            "barge_in_s": _r(self.barge_in_s),
+            "answer_start_s": round(self.answer_start_s, 3),
+            "end_reason": self.end_reason,
+        }
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, 3)
+
+
+ShouldStop = Callable[[np.ndarray], bool]
+BargeIn = Callable[[np.ndarray, np.ndarray], bool]
+
+
+class DuplexStream:
+    """Play the caller and record the microphone together on one clock.
+
+    Parameters
+    ----------
+    input_device, output_device : int, str or None
+        As for :func:`resolve_device` (index, name substring, or None for the default).
+    cfg : PracticeConfig, optional
+        Latency, block size, warm-up, fade, end-of-turn thresholds.
+    sample_rate : int
+        Rate of the tracks handed out (Hz); the device itself runs at its native rate.
+
+    Use as a context manager (``with DuplexStream() as duplex:``), or call :meth:`open` and :meth:`close`. Open
+    one stream per session and keep it running: starting one costs 0.5-2 s through PulseAudio.
+    Every method may raise :class:`DeviceLostError` once the device has gone away.
+
+    Notes
+    -----
+    The microphone track is the call timeline. For each microphone block the stream asks which output frame was
+    sounding at the block's ``inputBufferAdcTime``, using the output blocks' ``outputBufferDacTime``: the
+    difference between the two frame counters is the round trip ``d`` (the median of the last few blocks, in
+    16 kHz samples), and the reference sample beside microphone sample ``i`` is the output sample ``i - d``.
+    ``d`` is not frozen: through PulseAudio it drifts by about 0.5 ms per second and jumps after a resync, and
+    the callbacks' times followed the measured loopback delay within about 1 ms (bench/bench_devices.py).
+
+    With ``duplex_mode="single"`` one ``sounddevice.Stream`` drives both directions on one clock (``d`` is then
+    simply ``outputBufferDacTime - inputBufferAdcTime`` of each callback). Through PortAudio's ALSA route to
+    PulseAudio that stream stalled for about 1.9 s at start and kept the microphone 1.9 s late for the whole
+    call, so the default is ``"pair"``: an InputStream and an OutputStream on the same devices, whose callback
+    times share PortAudio's clock.
+    """
+
+    _LAT_HISTORY = 5  # microphone blocks in the running median of the round trip
+    _STALL_GAP_S = 0.25  # a pause between callbacks longer than this restarts the warm-up
+
+    def __init__(
+        self,
+        input_device: int | str | None = None,
+        output_device: int | str | None = None,
+        *,
+        cfg: PracticeConfig | None = None,
+        sample_rate: int = SAMPLE_RATE,
+    ) -> None:
+        self.cfg = cfg or PracticeConfig()
+        if self.cfg.duplex_mode not in ("pair", "single"):
+            raise UserError(f"practice.duplex_mode must be 'pair' or 'single', not {self.cfg.duplex_mode!r}")
+        self.sample_rate = sample_rate
+        self._input_spec = input_device
+        self._output_spec = output_device
+        self.input_device: DeviceInfo | None = None
+        self.output_device: DeviceInfo | None = None
+        self.device_rate = 0
+        self.blocksize = 0
+        self.latency: tuple[float, float] | None = None
+        """PortAudio's nominal (input, output) latency in seconds."""
+        self.input_delay_s = math.nan
+        """How late microphone audio reaches the callback (currentTime - inputBufferAdcTime), latest block."""
+        self.xruns = 0
+        """Callbacks that reported an underflow or overflow."""
+        self.timing_from_callbacks = True
+        """False while PortAudio gives no usable ADC/DAC times (the nominal latencies are used instead)."""
+        self._streams: list[Any] = []
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._mic = _Track()  # microphone, call timeline
+        self._ref = _Track()  # played signal aligned with _mic, call timeline
+        self._out = _Track()  # played signal, output timeline
+        self._rs_in: Any = None
+        self._rs_out: Any = None
+        self._in_frames = 0  # callback-side frame counters (device rate)
+        self._out_frames = 0
+        self._delay16 = 0
+        self._lat_hist: list[float] = []
+        self._dac_hist: list[tuple[int, float]] = []  # (output frame, its DAC time) of recent output blocks
+        self._warm: list[tuple[float, float, float]] = []
+        self._current: Playback | None = None
+        self._pending: Playback | None = None
+        self._error: DeviceError | None = None
+        self._ready = threading.Event()
+        self._stop_pump = threading.Event()
+        self._pump_thread: threading.Thread | None = None
+        self._closing = False
+        self._last_wall = {"in": 0.0, "out": 0.0}
+        self._run_start = {"in": math.inf, "out": math.inf}
+        self._level = -math.inf
+
+    # ---- life cycle ------------------------------------------------------------------------------------------
+
+    def __enter__(self) -> DuplexStream:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _make_streams(self, sd: Any, rate: int, lat: str | float) -> list[Any]:
+        common = {
+            "samplerate": rate,
+            "blocksize": max(64, int(round(self.cfg.block_s * rate))),
+            "dtype": "float32",
+            "latency": lat,
+            "finished_callback": self._finished,
+        }
+        assert self.input_device is not None and self.output_device is not None
+        if self.cfg.duplex_mode == "single":
+            dev = (self.input_device.index, self.output_device.index)
+            return [sd.Stream(channels=(1, 1), device=dev, callback=self._cb_duplex, **common)]
+        streams = [sd.InputStream(channels=1, device=self.input_device.index, callback=self._cb_in, **common)]
+        try:
+            streams.append(
+                sd.OutputStream(channels=1, device=self.output_device.index, callback=self._cb_out, **common)
+            )
+        except Exception:
+            streams[0].close()
+            raise
+        return streams
+
+    def open(self) -> DuplexStream:
+        """Open the devices, start streaming and wait until audio flows steadily in both directions.
+
+        Raises
+        ------
+        DeviceError
+            No device, an unknown device, or a device that cannot be opened or never starts.
+        """
+        sd = _sd()
+        devs = list_devices()
+        self.input_device = resolve_device(self._input_spec, "input", devs)
+        self.output_device = resolve_device(self._output_spec, "output", devs)
+        if self.input_device.hostapi != self.output_device.hostapi:
+            raise DeviceError(
+                f"input {self.input_device.label()} ({self.input_device.hostapi}) and output "
+                f"{self.output_device.label()} ({self.output_device.hostapi}) use different audio systems; "
+                "choose two devices of the same one (see `voice-trainer devices`)"
+            )
+        lat: str | float = self.cfg.stream_latency
+        with contextlib.suppress(ValueError):
+            lat = float(lat)
+        rates = [int(self.input_device.default_samplerate_hz), int(self.output_device.default_samplerate_hz)]
+        last_exc: Exception | None = None
+        for rate in dict.fromkeys(r for r in [*rates, 48_000, 44_100] if r > 0):
+            try:
+                with _quiet_c_stderr():
+                    self._streams = self._make_streams(sd, rate, lat)
+                self.device_rate = rate
+                break
+            except (sd.PortAudioError, ValueError) as exc:
+                last_exc = exc
+        if not self._streams:
+            assert last_exc is not None
+            raise _open_error(last_exc, f"devices {self.input_device.label()} / {self.output_device.label()}")
+        first = self._streams[0]
+        self.blocksize = int(first.blocksize)
+        lats = [first.latency] if len(self._streams) == 1 else [s.latency for s in self._streams]
+        self.latency = (float(np.ravel(lats[0])[0]), float(np.ravel(lats[-1])[-1]))
+        self._rs_in = soxr.ResampleStream(self.device_rate, self.sample_rate, 1, dtype="float32")
+        self._rs_out = soxr.ResampleStream(self.device_rate, self.sample_rate, 1, dtype="float32")
+        self._pump_thread = threading.Thread(target=self._pump_loop, name="duplex-pump", daemon=True)
+        self._pump_thread.start()
+        try:
+            with _quiet_c_stderr():
+                for s in self._streams:
+                    s.start()
+        except sd.PortAudioError as exc:
+            self.close()
+            raise _open_error(exc, "audio stream") from None
+        if not self._ready.wait(self.cfg.start_timeout_s) or self._error is not None:
+            err = self._error
+            self.close()
+            if err is not None:
+                raise DeviceError(str(err).split("; the call was ended")[0] + f"; {NEXT_STEPS}")
+            raise DeviceError(
+                f"the audio devices opened but delivered no steady audio within {self.cfg.start_timeout_s:g} s "
+                f"(microphone delay {self.input_delay_s:.2f} s); {NEXT_STEPS}"
+            )
+        return self
+
+    def close(self) -> None:
+        """Stop streaming and release the devices (safe to call twice)."""
+        self._closing = True
+        for s in self._streams:
+            with contextlib.suppress(Exception), _quiet_c_stderr():
+                s.abort()
+            with contextlib.suppress(Exception), _quiet_c_stderr():
+                s.close()
+        self._stop_pump.set()
+        if self._pump_thread is not None and self._pump_thread is not threading.current_thread():
+            self._pump_thread.join(timeout=2.0)
+
+    # ---- audio threads: fill the output, hand the blocks over ------------------------------------------------
+
+    def _fill_out(self, out: np.ndarray, status: Any, dac: float) -> None:
+        frame0 = self._out_frames
+        events: list[tuple[str, Playback, int]] = []
+        pb = self._current
+        if pb is None and self._pending is not None:
+            pb = self._current = self._pending
+            self._pending = None
+        if pb is not None:
+            started = pb._start_frame is not None
+            pb._fill(out, frame0)
+            if not started:
+                events.append(("start", pb, frame0))
+            if pb._end_frame is not None:
+                events.append(("end", pb, pb._end_frame))
+                self._current = None
+        else:
+            out.fill(0.0)
+        self._q.put(("out", frame0, out.copy(), dac, bool(status), time.monotonic(), events))
+        self._out_frames = frame0 + len(out)
+
+    def _put_in(self, block: np.ndarray, status: Any, adc: float, cur: float) -> None:
+        self._q.put(("in", self._in_frames, block.copy(), adc, cur, bool(status), time.monotonic()))
+        self._in_frames += len(block)
+
+    def _cb_duplex(self, indata, outdata, frames, ti, status) -> None:  # noqa: ANN001 (PortAudio's)
+        self._fill_out(outdata[:, 0], status, ti.outputBufferDacTime)
+        self._put_in(indata[:, 0], status, ti.inputBufferAdcTime, ti.currentTime)
+
+    def _cb_in(self, indata, frames, ti, status) -> None:  # noqa: ANN001
+        self._put_in(indata[:, 0], status, ti.inputBufferAdcTime, ti.currentTime)
+
+    def _cb_out(self, outdata, frames, ti, status) -> None:  # noqa: ANN001
+        self._fill_out(outdata[:, 0], status, ti.outputBufferDacTime)
+
+    def _finished(self) -> None:
+        if not self._closing:
+            self._q.put(None)
+
+    # ---- pump thread: resample, align, meter, watchdog --------------------------------------------------------
+
+    def _pump_loop(self) -> None:
+        while not self._stop_pump.is_set():
+            try:
+                items = [self._q.get(timeout=0.02)]
+            except queue.Empty:
+                items = []
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    items.append(self._q.get_nowait())
+            for item in items:
+                if item is None:
+                    self._fail("the audio device stopped (unplugged, or the sound server went away)")
+                    return
+                if item[0] == "out":
+                    self._process_out(*item[1:])
+                else:
+                    self._process_in(*item[1:])
+            if items:
+                n = int(self.cfg.meter_window_s * self.sample_rate)
+                with self._lock:
+                    self._level = level_dbfs(self._mic.get(max(self._mic.start, self._mic.end - n), self._mic.end))
+            if self._ready.is_set() and not self._closing and self._streams:
+                if time.monotonic() - min(self._last_wall.values()) > self.cfg.device_timeout_s:
+                    self._fail(f"the audio device delivered nothing for {self.cfg.device_timeout_s:g} s")
+                    return
+                if not all(s.active for s in self._streams):
+                    self._fail("the audio device stopped (unplugged, or the sound server went away)")
+                    return
+
+    def _note_wall(self, kind: str, wall: float) -> None:
+        if wall - self._last_wall[kind] > self._STALL_GAP_S:
+            self._run_start[kind] = wall
+            self._warm = []
+        self._last_wall[kind] = wall
+
+    def _process_out(self, frame0: int, outb: np.ndarray, dac: float, xrun: bool, wall: float, events: list) -> None:
+        self._note_wall("out", wall)
+        self.xruns += int(xrun)
+        if dac > 0:
+            self._dac_hist = [*self._dac_hist[-7:], (frame0, float(dac))]
+        y = self._rs_out.resample_chunk(outb)
+        with self._lock:
+            self._out.append(y)
+        for kind, pb, frame in events:
+            t = (frame * self.sample_rate / self.device_rate + self._delay16) / self.sample_rate
+            if kind == "start":
+                pb.start_s = t
+            else:
+                pb.end_s = t
+
+    def _round_trip_reading(self, frame0: int, adc: float) -> float:
+        """Microphone frame minus the output frame sounding at its ADC time, in seconds (nan if unknown)."""
+        if adc <= 0 or not self._dac_hist:
+            return math.nan
+        # the newest output block, extrapolated at the nominal rate: older blocks' times can date from the
+        # start-up stall, when PortAudio's times were off by up to seconds
+        frame_out, dac = self._dac_hist[-1]
+        return (frame0 - (frame_out + (adc - dac) * self.device_rate)) / self.device_rate
+
+    def _process_in(self, frame0: int, inb: np.ndarray, adc: float, cur: float, xrun: bool, wall: float) -> None:
+        self._note_wall("in", wall)
+        if self.cfg.duplex_mode == "pair":
+            self.xruns += int(xrun)
+        if adc > 0 and cur > 0:
+            self.input_delay_s = float(cur - adc)
+        lat = self._round_trip_reading(frame0, adc)
+        if math.isfinite(lat) and abs(lat) < 5.0:
+            self._lat_hist = [*self._lat_hist[-(self._LAT_HISTORY - 1) :], lat]
+            self.timing_from_callbacks = True
+        elif not self._lat_hist:
+            self.timing_from_callbacks = False
+        d = float(np.median(self._lat_hist)) if self._lat_hist else sum(self.latency or (0.0, 0.0))
+        self._delay16 = int(round(d * self.sample_rate))
+        y = self._rs_in.resample_chunk(inb)
+        with self._lock:
+            a = self._mic.end
+            self._mic.append(y)
+            self._ref.append(self._out.get(a - self._delay16, self._mic.end - self._delay16))
+        if not self._ready.is_set():
+            self._warm.append((wall, d, self.input_delay_s if math.isfinite(self.input_delay_s) else 0.0))
+            window = [(x, y) for w, x, y in self._warm if w >= wall - self.cfg.warmup_s]
+            spread_ms = 1000 * max(max(v) - min(v) for v in zip(*window, strict=True)) if window else math.inf
+            flowing = wall - max(self._run_start.values()) >= self.cfg.warmup_s
+            max_delay = max(self.cfg.max_input_delay_s, 2 * (self.latency or (0.0, 0.0))[0])
+            fresh = not math.isfinite(self.input_delay_s) or self.input_delay_s <= max_delay
+            if flowing and fresh and spread_ms <= self.cfg.timing_settle_ms:
+                self._ready.set()
+
+    def _fail(self, why: str) -> None:
+        if self._error is None:
+            self._error = DeviceLostError(
+                f"{why}; the call was ended and what was recorded so far was kept; check the device and "
+                "`voice-trainer devices`"
+            )
+        self._ready.set()
+
+    def check(self) -> None:
+        """Raise :class:`DeviceLostError` if the device has gone away."""
+        if self._error is not None:
+            raise self._error
+
+    # ---- timeline ----------------------------------------------------------------------------------------------
+
+    @property
+    def now_s(self) -> float:
+        """How much microphone audio has been recorded: the current end of the call timeline (s)."""
+        return self._mic.end / self.sample_rate
+
+    @property
+    def alignment_s(self) -> float:
+        """Current offset between the tracks: ``reference[i]`` is the output sample ``i - alignment`` (s).
+
+        With one full-duplex stream this is the device round trip (DAC time minus ADC time); with a stream pair
+        it also holds the difference between the two streams' start times.
+        """
+        return self._delay16 / self.sample_rate
+
+    @property
+    def level_dbfs(self) -> float:
+        """Live microphone level, RMS over the last ``meter_window_s`` (dBFS; -inf for digital silence)."""
+        return self._level
+
+    def tracks(self, start_s: float, end_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(reference, mic)`` between two timeline times (end defaults to now); 16 kHz, same length.
+
+        The arrays are read-only views; copy them to keep them past :meth:`discard_before`. Raises
+        :class:`DeviceLostError` after a device loss; :meth:`recorded` reads what is there regardless.
+        """
+        self.check()
+        return self.recorded(start_s, end_s)
+
+    def recorded(self, start_s: float, end_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`tracks` but never raises: what was recorded, also after the device was lost."""
+        with self._lock:
+            a = int(round(start_s * self.sample_rate))
+            b = self._mic.end if end_s is None else min(self._mic.end, int(round(end_s * self.sample_rate)))
+            b = max(a, b)
+            return self._ref.get(a, b), self._mic.get(a, b)
+
+    def discard_before(self, t_s: float) -> None:
+        """Forget audio before ``t_s`` on the timeline (memory stays bounded over long sessions)."""
+        with self._lock:
+            a = int(t_s * self.sample_rate)
+            self._mic.discard_before(a)
+            self._ref.discard_before(a)
+            self._out.discard_before(a - self._delay16 - 2 * self.sample_rate)  # room for the round trip to move
+
+    # ---- playback ------------------------------------------------------------------------------------------------
+
+    def play(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Playback:
+        """Start playing a caller line (mono float32 in [-1, 1]) as soon as possible; returns at once.
+
+        A line given while another is playing starts when that one ends (one line may wait).
+        """
+        self.check()
+        if self._pending is not None:
+            raise RuntimeError("a caller line is already waiting to play")
+        x = np.asarray(audio, dtype=np.float32).reshape(-1)
+        if sample_rate != self.device_rate:
+            x = soxr.resample(x, sample_rate, self.device_rate).astype(np.float32, copy=False)
+        pb = Playback(np.clip(x, -1.0, 1.0), self.device_rate, int(self.cfg.fade_out_s * self.device_rate))
+        pb._stream = self
+        self._pending = pb
+        return pb
+
+    @property
+    def playing(self) -> Playback | None:
+        """The line being played (or waiting), if any."""
+        return self._current or self._pending
+
+    def stop_playback(self) -> float | None:
+        """Barge-in hook: fade out the caller's line within ``fade_out_s`` (about 50 ms).
+
+        Returns the timeline time at which the stop was asked (now), or None when nothing was playing.
+        """
+        pending, current = self._pending, self._current
+        self._pending = None
+        if current is None and pending is None:
+            return None
+        if pending is not None:
+            pending.stop()
+            pending.stopped_early = True
+        if current is not None:
+            current.stop()
+        return self.now_s
+
+    def wait_until(self, t_s: float, timeout_s: float | None = None) -> None:
+        """Block until the timeline reaches ``t_s`` (or ``timeout_s`` passes)."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while self.now_s < t_s and (deadline is None or time.monotonic() < deadline):
+            self.check()
+            time.sleep(0.005)
+        self.check()
+
+    # ---- recording -------------------------------------------------------------------------------------------
+
+    def record(self, duration_s: float, on_tick: Callable[[], None] | None = None) -> np.ndarray:
+        """Record ``duration_s`` seconds of microphone (e.g. the calm calibration clip); 16 kHz float32."""
+        start = self.now_s
+        while self.now_s < start + duration_s:
+            self.check()
+            if on_tick is not None:
+                on_tick()
+            time.sleep(self.cfg.poll_s)
+        return self.tracks(start, start + duration_s)[1].copy()
+
+    def record_turn(
+        self,
+        line: np.ndarray | None = None,
+        line_rate: int = SAMPLE_RATE,
+        *,
+        should_stop: ShouldStop | None = None,
+        barge_in: BargeIn | None = None,
+        max_answer_s: float | None = None,
+        start_s: float | None = None,
+        on_tick: Callable[[], None] | None = None,
+        on_event: Callable[[str, float], None] | None = None,
+    ) -> TurnAudio:
+        """One turn: play the caller's line (if any) while recording, then record the answer until it ends.
+
+        Parameters
+        ----------
+        line : np.ndarray, optional
+            The caller's line, mono float32 at ``line_rate`` Hz. None records an answer only.
+        should_stop : callable, optional
+            ``should_stop(answer_16k) -> bool``, called every ``poll_s`` with the microphone audio of the answer
+            window so far (from the caller's end, or the barge-in, to now; a read-only view). It may carry a
+            ``reason`` attribute naming why it stopped. Default: a fresh :class:`EnergyEndpointer`.
+        barge_in : callable, optional
+            ``barge_in(mic_16k, reference_16k) -> bool``, called every ``poll_s`` while the caller's line sounds,
+            with the turn's aligned tracks so far. True fades the caller out (``fade_out_s``) and opens the
+            answer window there; a caller who pushes on is a ``barge_in`` that returns False.
+        max_answer_s : float, optional
+            Longest answer window (default ``cfg.max_answer_s``).
+        start_s : float, optional
+            Where the turn starts on the timeline (default: now). Audio before it is discarded.
+        on_tick : callable, optional
+            Called every ``poll_s`` (e.g. to refresh a level meter from :attr:`level_dbfs`).
+        on_event : callable, optional
+            ``on_event(name, t_s)`` with name ``caller_start``, ``barge_in``, ``caller_end``, ``your_turn``,
+            ``end``; ``t_s`` relative to the turn start.
+
+        Raises
+        ------
+        DeviceLostError
+            The device went away; what was recorded stays readable through :meth:`recorded`.
+        """
+        self.check()
+        t0 = self.now_s if start_s is None else start_s
+        self.discard_before(t0)
+        stop = should_stop if should_stop is not None else EnergyEndpointer(self.sample_rate, self.cfg)
+        max_s = self.cfg.max_answer_s if max_answer_s is None else max_answer_s
+        ev = on_event or (lambda name, t: None)
+        pb = self.play(line, line_rate) if line is not None and len(line) else None
+        barge_at: float | None = None
+        answer_start: float | None = None if pb is not None else t0
+        announced: set[str] = set()
+        reason = "max_length"
+        while True:
+            time.sleep(self.cfg.poll_s)
+            self.check()
+            if on_tick is not None:
+                on_tick()
+            now = self.now_s
+            if pb is not None:
+                if "caller_start" not in announced and pb.start_s is not None and now >= pb.start_s:
+                    announced.add("caller_start")
+                    ev("caller_start", pb.start_s - t0)
+                if pb.done and "caller_end" not in announced:
+                    announced.add("caller_end")
+                    ev("caller_end", (pb.end_s or now) - t0)
+            if answer_start is None:
+                assert pb is not None
+                if barge_in is not None and "caller_start" in announced and not pb.done:
+                    ref, mic = self.tracks(t0)
+                    if barge_in(mic, ref):
+                        barge_at = self.stop_playback() or now
+                        answer_start = barge_at
+                        ev("barge_in", barge_at - t0)
+                        continue
+                if pb.done:
+                    answer_start = pb.end_s if pb.end_s is not None else now
+                    ev("your_turn", answer_start - t0)
+                continue
+            _, answer = self.tracks(answer_start)
+            if stop(answer):
+                reason = getattr(stop, "reason", None) or "silence"
+                break
+            if now - answer_start >= max_s:
+                reason = "max_length"
+                break
+        if pb is not None and not pb.done:
+            pb.stop()
+        end = self.now_s
+        ref, mic = self.tracks(t0, end)
+        ev("end", end - t0)
+        return TurnAudio(
+            sample_rate=self.sample_rate,
+            start_s=t0,
+            reference=ref.copy(),
+            mic=mic.copy(),
+            caller_start_s=None if pb is None or pb.start_s is None else pb.start_s - t0,
+            caller_end_s=None if pb is None or pb.end_s is None else pb.end_s - t0,
+            barge_in_s=None if barge_at is None else barge_at - t0,
+            answer_start_s=answer_start - t0,
+            end_reason=reason,
+            extra={"alignment_s": round(self.alignment_s, 4), "xruns": self.xruns},
+        )

@@ -1,0 +1,363 @@
+"""The session folder: written atomically as each turn ends, read back whatever state a crash left it in.
+
+Layout of one session folder::
+
+    session.json        the session: scenario, settings, model, status, scores, anger trajectory, turn index
+    turn_01.wav         stereo 16 kHz 16-bit: caller (the played reference) left, trainee (microphone) right
+    turn_01.json        that turn's record (texts, timings, analysis)
+    turn_02.wav ...
+
+Every file is written to a temporary name in the same folder, flushed and fsynced, then renamed over the final
+name (``os.replace``), and the folder is fsynced: a reader sees either the old file or the new one, never a
+half-written one. For each turn the WAV is written first, then its JSON, then ``session.json``; the turn's JSON
+is the mark that the turn is complete. A killed run loses at most the turn in progress: :func:`load_session`
+rebuilds the turn list from the ``turn_NN.json`` files, ignores temporary files, and tolerates a missing or
+damaged ``session.json``.
+
+Statuses: ``in_progress`` (being written, or the writer was killed), ``completed``, ``interrupted`` (Ctrl-C),
+``device_lost`` (the audio device went away mid-call).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from .errors import UserError
+
+SCHEMA_VERSION = 1
+STATUSES = ("in_progress", "completed", "interrupted", "device_lost")
+SESSION_FILE = "session.json"
+TURN_RE = re.compile(r"^turn_(\d{2,})\.json$")
+SAMPLE_RATE = 16_000
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):  # not supported on every platform/filesystem
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _atomic_write(path: Path, write: Any, suffix: str) -> None:
+    """Write through ``write(tmp_path)`` to a temporary file, fsync it, and rename it over ``path``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def write_json_atomic(path: str | os.PathLike, data: dict) -> Path:
+    """Write ``data`` as UTF-8 JSON, atomically (temporary file, fsync, rename, fsync of the folder)."""
+    p = Path(path)
+    text = json.dumps(data, ensure_ascii=False, indent=1, allow_nan=False)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+
+    _atomic_write(p, write, ".json")
+    return p
+
+
+def write_turn_wav(path: str | os.PathLike, reference: np.ndarray, mic: np.ndarray, sample_rate: int) -> Path:
+    """Write a turn's stereo WAV atomically: reference (caller) left, microphone (trainee) right, 16-bit PCM."""
+    n = max(len(reference), len(mic))
+    stereo = np.zeros((n, 2), np.float32)
+    stereo[: len(reference), 0] = reference
+    stereo[: len(mic), 1] = mic
+    p = Path(path)
+
+    def write(tmp: str) -> None:
+        sf.write(tmp, np.clip(stereo, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
+
+    _atomic_write(p, write, ".wav")
+    return p
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Records
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _from_known(cls: type, data: dict) -> dict:
+    """The keys of ``data`` that are fields of ``cls`` (newer files may carry keys this version lacks)."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+@dataclass
+class TurnRecord:
+    """One completed turn. Times are seconds from the start of the turn's WAV."""
+
+    index: int
+    """1-based turn number (``turn_01``)."""
+    caller_text: str = ""
+    trainee_text: str = ""
+    wav: str = ""
+    """File name of the stereo WAV, relative to the session folder."""
+    duration_s: float = 0.0
+    caller_start_s: float | None = None
+    caller_end_s: float | None = None
+    barge_in_s: float | None = None
+    """When the trainee cut in and the caller stopped (None: no barge-in)."""
+    answer_start_s: float | None = None
+    end_reason: str | None = None
+    """How the answer ended: ``silence``, ``no_speech``, ``max_length``, ``file`` (file mode)."""
+    anger_before: float | None = None
+    anger_after: float | None = None
+    source: str = "microphone"
+    """``microphone`` or the answer file used in file mode."""
+    words: list[dict] = field(default_factory=list)
+    """The trainee's words with timings (``Word.to_dict()``)."""
+    analysis: dict[str, Any] = field(default_factory=dict)
+    """The analyses' ``to_dict()`` outputs (tone, listening, turns, score components)."""
+    nudges: list[str] = field(default_factory=list)
+    """The short on-screen feedback shown after the turn."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    written_at: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"turn_{self.index:02d}"
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TurnRecord:
+        if not isinstance(data, dict) or not isinstance(data.get("index"), int):
+            raise ValueError("not a turn record (no integer 'index')")
+        return cls(**_from_known(cls, data))
+
+
+@dataclass
+class SessionRecord:
+    """A practice session as written to (and read back from) its folder."""
+
+    schema_version: int = SCHEMA_VERSION
+    session_id: str = ""
+    status: str = "in_progress"
+    mode: str = "live"
+    """``live`` (microphone), ``file`` (``--answers``), ``demo``."""
+    scenario: dict[str, Any] = field(default_factory=dict)
+    """At least ``id`` and ``title``; whatever the scenario module gives."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Command-line settings and the config sections that shaped the session."""
+    model: str | None = None
+    started_at: str = ""
+    updated_at: str = ""
+    ended_at: str | None = None
+    anger_trajectory: list[float] = field(default_factory=list)
+    """The caller's anger at the start and after each turn."""
+    scores: dict[str, Any] = field(default_factory=dict)
+    """The final scores' ``to_dict()`` (empty until the end)."""
+    outcome: str | None = None
+    """How the call ended: ``resolved``, ``referred``, ``hung_up``, ... (from the caller)."""
+    error: str | None = None
+    """Why the session stopped early (device lost, Ctrl-C)."""
+    turns: list[TurnRecord] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)
+    """Filled by :func:`load_session` only: what it had to repair (never written)."""
+    path: str | None = None
+    """Filled by :func:`load_session` only: the folder read."""
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("turns", "recovered", "path")}
+        out["turns"] = [t.to_dict() for t in self.turns]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SessionRecord:
+        if not isinstance(data, dict):
+            raise ValueError("not a session record")
+        version = data.get("schema_version", SCHEMA_VERSION)
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise ValueError(f"session schema_version {version!r} is newer than this voice-trainer reads")
+        kw = _from_known(cls, data)
+        kw.pop("recovered", None)
+        kw.pop("path", None)
+        kw["turns"] = [TurnRecord.from_dict(t) for t in data.get("turns", [])]
+        return cls(**kw)
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "in_progress"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class SessionWriter:
+    """Write one session folder, turn by turn.
+
+    Parameters
+    ----------
+    directory : path-like
+        The session folder; created if missing. It must not already hold a session.
+    record : SessionRecord
+        The session's header (scenario, settings, model, mode, initial anger). Its turns must be empty.
+
+    Examples
+    --------
+    >>> w = SessionWriter(folder, SessionRecord(scenario={"id": "late_package"}, model="tiny.en"))
+    >>> w.write_turn(TurnRecord(index=1, caller_text="...", trainee_text="..."), reference, mic)
+    >>> w.finish("completed", scores=score.to_dict())
+    """
+
+    def __init__(self, directory: str | os.PathLike, record: SessionRecord) -> None:
+        self.dir = Path(directory)
+        if (self.dir / SESSION_FILE).exists():
+            raise UserError(f"{self.dir}: already holds a session; choose another --session-dir")
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"{self.dir}: cannot create the session folder ({exc.strerror})") from None
+        if not os.access(self.dir, os.W_OK):
+            raise UserError(f"{self.dir}: the session folder is not writable; choose another --session-dir")
+        self.record = record
+        if not record.session_id:
+            record.session_id = self.dir.name
+        record.started_at = record.started_at or _now()
+        record.status = "in_progress"
+        self._save()
+
+    def _save(self) -> None:
+        self.record.updated_at = _now()
+        write_json_atomic(self.dir / SESSION_FILE, self.record.to_dict())
+
+    def write_turn(
+        self, turn: TurnRecord, reference: np.ndarray, mic: np.ndarray, sample_rate: int = SAMPLE_RATE
+    ) -> TurnRecord:
+        """Write a completed turn: its stereo WAV, then its JSON, then the updated ``session.json``.
+
+        ``turn.wav``, ``turn.duration_s`` and ``turn.written_at`` are filled in. When ``turn.anger_after`` is set
+        it is appended to the anger trajectory.
+        """
+        turn.wav = f"{turn.name}.wav"
+        turn.duration_s = round(max(len(reference), len(mic)) / sample_rate, 3)
+        turn.written_at = _now()
+        write_turn_wav(self.dir / turn.wav, reference, mic, sample_rate)
+        write_json_atomic(self.dir / f"{turn.name}.json", turn.to_dict())
+        self.record.turns = [t for t in self.record.turns if t.index != turn.index] + [turn]
+        if turn.anger_after is not None:
+            self.record.anger_trajectory.append(float(turn.anger_after))
+        self._save()
+        return turn
+
+    def update(self, **changes: Any) -> None:
+        """Change header fields (``scores``, ``anger_trajectory``, ``outcome``, ...) and rewrite session.json."""
+        for key, value in changes.items():
+            if key in ("turns", "recovered", "path") or not hasattr(self.record, key):
+                raise AttributeError(f"SessionRecord has no writable field {key!r}")
+            setattr(self.record, key, value)
+        self._save()
+
+    def finish(self, status: str = "completed", **changes: Any) -> SessionRecord:
+        """Mark the session ended (``completed``, ``interrupted`` or ``device_lost``) and write it."""
+        if status not in STATUSES or status == "in_progress":
+            raise ValueError(f"status must be one of {STATUSES[1:]}, not {status!r}")
+        self.record.status = status
+        self.record.ended_at = _now()
+        self.update(**changes)
+        return self.record
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def load_session(directory: str | os.PathLike) -> SessionRecord:
+    """Read a session folder, also one left behind by a killed or crashed run.
+
+    Every turn whose ``turn_NN.json`` parses and whose WAV exists is returned, in order, whether or not
+    ``session.json`` lists it. Temporary files are ignored. What had to be repaired is listed in
+    ``record.recovered``.
+
+    Raises
+    ------
+    UserError
+        Not a folder, or no session in it at all.
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        raise UserError(f"{d}: not a session folder (no such folder)")
+    recovered: list[str] = []
+    record: SessionRecord | None = None
+    sp = d / SESSION_FILE
+    if sp.exists():
+        try:
+            record = SessionRecord.from_dict(json.loads(sp.read_text(encoding="utf-8")))
+        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+            recovered.append(f"{SESSION_FILE} unreadable ({str(exc)[:80]}); rebuilt from the turn files")
+    else:
+        recovered.append(f"{SESSION_FILE} missing; rebuilt from the turn files")
+    listed = {t.index: t for t in record.turns} if record else {}
+    turns: dict[int, TurnRecord] = {}
+    for p in sorted(d.iterdir()):
+        m = TURN_RE.match(p.name)
+        if not m:
+            if ".tmp" in p.name:
+                recovered.append(f"ignored the unfinished temporary file {p.name}")
+            continue
+        try:
+            turn = TurnRecord.from_dict(json.loads(p.read_text(encoding="utf-8")))
+        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+            recovered.append(f"skipped {p.name} ({str(exc)[:60]})")
+            continue
+        if not (d / (turn.wav or f"{turn.name}.wav")).exists():
+            recovered.append(f"skipped {p.name}: its WAV is missing")
+            continue
+        turns[turn.index] = turn
+        if turn.index not in listed:
+            recovered.append(f"{p.name} was written but not yet listed in {SESSION_FILE}")
+    if record is None:
+        if not turns:
+            raise UserError(f"{d}: holds no voice-trainer session (no {SESSION_FILE}, no turn files)")
+        record = SessionRecord(session_id=d.name)
+    record.turns = [turns[i] for i in sorted(turns)]
+    if record.status not in STATUSES:
+        recovered.append(f"unknown status {record.status!r}")
+    record.recovered = recovered
+    record.path = str(d)
+    return record
+
+
+def load_turn_audio(directory: str | os.PathLike, turn: TurnRecord | int) -> tuple[np.ndarray, np.ndarray, int]:
+    """A turn's ``(reference, mic, sample_rate)`` from its stereo WAV (float32 tracks)."""
+    d = Path(directory)
+    name = f"turn_{turn:02d}.wav" if isinstance(turn, int) else (turn.wav or f"{turn.name}.wav")
+    try:
+        data, sr = sf.read(str(d / name), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise UserError(f"{d / name}: cannot read the turn's audio ({exc})") from None
+    if data.shape[1] < 2:
+        raise UserError(f"{d / name}: expected a stereo turn file (caller left, trainee right)")
+    return np.ascontiguousarray(data[:, 0]), np.ascontiguousarray(data[:, 1]), int(sr)
