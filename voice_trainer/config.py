@@ -363,9 +363,24 @@ class PracticeConfig:
     """PortAudio latency of the duplex stream: ``"high"``, ``"low"`` or seconds as text (``"0.2"``). Devices are
     opened at their native rate (44.1/48 kHz) and resampled to 16 kHz in code; 16 kHz with ``"low"`` underran
     through PulseAudio."""
+    duplex_mode: str = "pair"
+    """``"pair"``: an InputStream and an OutputStream, aligned through their callbacks' ADC/DAC times (the
+    default: through PortAudio's ALSA route to PulseAudio one full-duplex Stream left the microphone 1.9 s
+    stale for good, a backlog from its start-up stall). ``"single"``: one full-duplex ``sounddevice.Stream``
+    (one clock; try it on a real sound card)."""
+    max_input_delay_s: float = 0.25
+    """The stream only counts as started when microphone audio reaches the callback less than this late (or
+    twice PortAudio's nominal input latency, if larger): after its start-up stall PortAudio's ALSA route to
+    PulseAudio first delivered the microphone 0.4-1.9 s late, then caught up."""
+    block_s: float = 0.02
+    """Fixed callback block length. With a variable block size PortAudio's ALSA route to PulseAudio called back
+    with blocks of 1-2 frames."""
     warmup_s: float = 0.3
-    """The stream counts as started once callbacks have arrived without a stall for this long (PortAudio's ALSA
-    route to PulseAudio stalls for 0.5-2 s just after start)."""
+    """The stream counts as started once callbacks have arrived without a stall, and the callbacks' ADC/DAC
+    times have agreed within ``timing_settle_ms``, for this long (PortAudio's ALSA route to PulseAudio stalls
+    for 0.5-2 s just after start and then drains a backlog of input)."""
+    timing_settle_ms: float = 10.0
+    """Largest spread of the round-trip readings over the warm-up window for the stream to count as settled."""
     start_timeout_s: float = 6.0
     """No steady callbacks within this time after opening: the device is reported as unusable."""
     device_timeout_s: float = 3.0
