@@ -25,6 +25,8 @@ COMMANDS = [
     "note",
     "progress",
     "run",
+    "scenarios",
+    "say",
 ]
 
 EXIT_USAGE = 2
