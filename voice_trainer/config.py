@@ -426,6 +426,32 @@ class SessionConfig:
     """Share of that component's weight lost (0-1) from which the caller reacts to a raised voice."""
     nudges_per_turn: int = 3
     """How many short on-screen nudges a turn gets at most."""
+    barge_in_window_s: float = 0.5
+    """Live: the stretch of microphone audio (after echo removal) checked for the trainee talking over the caller."""
+    barge_in_min_s: float = 0.3
+    """Live: this much speech within the window counts as a barge-in (shorter: a cough, a backchannel)."""
+    early_asr_after_s: float = 0.3
+    """Live: after this much silence following speech, transcription starts in the background, so the answer is
+    ready when the end-of-turn silence (``practice.end_silence_s``) is complete."""
+
+
+@dataclass
+class ReportConfig:
+    """Trainer review: terminal scorecard, HTML report and progress (``voice_trainer/report/``)."""
+
+    good_share: float = 0.8
+    """A score component that earned at least this share of its points is listed under "went well"."""
+    change_share: float = 0.6
+    """A score component that earned less than this share of its points is listed under "what to change"."""
+    max_items: int = 4
+    """At most this many "went well" and this many "what to change" items per turn (largest effect first)."""
+    embed_audio_max_mb: float = 40.0
+    """The HTML report embeds the turns' WAVs (base64) up to this total size; larger sessions link them
+    relatively (the report then has to stay beside the session folder)."""
+    curve_points: int = 500
+    """Most points drawn per curve (waveform, pitch, loudness) in the report's SVG plots."""
+    loudness_smooth_s: float = 0.1
+    """The loudness curve is the frame level averaged (in power) over this window."""
 
 
 @dataclass
@@ -441,6 +467,7 @@ class Config:
     tts: TTSConfig = field(default_factory=TTSConfig)
     practice: PracticeConfig = field(default_factory=PracticeConfig)
     session: SessionConfig = field(default_factory=SessionConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
 
 
 class ConfigError(ValueError):

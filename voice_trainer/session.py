@@ -71,6 +71,12 @@ class TurnAudio:
     answer_start_s: float | None = None
     end_reason: str = "file"
     """How the answer ended: ``silence``, ``no_speech``, ``max_length`` (live) or ``file`` (file mode)."""
+    speech_end_s: float | None = None
+    """When the trainee's last speech ended, where the source knows it (live: from the endpointer)."""
+    transcript: Transcript | None = None
+    """A transcription the source already made (live practice starts it during the final silence)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Source-specific facts kept in the turn record (device alignment, latency of the previous reply...)."""
 
 
 class AnswerSource(Protocol):
@@ -206,6 +212,9 @@ class TurnResult:
             "caller_pushed_on": a.caller_pushed_on,
             "answer_source": a.source,
             "answer_start_s": None if a.answer_start_s is None else round(a.answer_start_s, 3),
+            "speech_end_s": None if a.speech_end_s is None else round(a.speech_end_s, 3),
+            "end_reason": a.end_reason,
+            "source_extra": a.extra,
             "transcript": self.transcript.text,
             "words": [w.to_dict() for w in self.transcript.words],
             "scores": {
@@ -313,7 +322,11 @@ def analyze_turn(
     agent_segs = speech_segments(mic, SR, cfg.turns)
     t["vad"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    tx = transcriber.transcribe(mic) if agent_segs else Transcript()
+    if ta.transcript is not None:
+        tx = ta.transcript
+        t["transcribe_early"] = 1.0
+    else:
+        tx = transcriber.transcribe(mic) if agent_segs else Transcript()
     t["transcribe"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     caller_words = _spread_words(line.text, caller_segs)

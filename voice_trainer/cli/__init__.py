@@ -25,6 +25,7 @@ COMMANDS = [
     "note",
     "progress",
     "run",
+    "practice",
     "scenarios",
     "say",
 ]

@@ -9,9 +9,9 @@ import sys
 from rich.console import Console
 
 from ..script import default_session_dir, execute, load_script
+from ..terminal import print_turn
 from ..transcribe import Transcriber
 from .common import add_model_options, config_from_args
-from .live import print_turn
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from ..session import SessionResult, TurnResult
+from .session import SessionResult, TurnResult
 
 
 def _score(v: float | None) -> str:

@@ -1,0 +1,321 @@
+"""Live practice: the call loop of ``session.py`` on real audio devices (microphone and speakers).
+
+:class:`LiveAnswers` is the answer source for the microphone: it plays the caller's line on the duplex stream
+(``devices.py``) while recording, stops the caller when the trainee talks over them (unless the caller is angry
+enough to push on), ends the answer after a stretch of silence, and starts transcribing during that final
+silence so the caller can answer sooner. :func:`practice_call` runs a whole call with a live terminal display
+and keeps every finished turn on disk.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import devices
+from .caller import CallerLine
+from .config import Config
+from .echo import EchoEstimate, estimate_echo, suppress_echo
+from .session import SR, TurnAudio
+from .transcribe import Transcriber
+from .transcript import Transcript
+
+FRAME = SR // 50  # 20 ms
+
+
+def _frame_levels(x: np.ndarray) -> np.ndarray:
+    n = len(x) // FRAME
+    if n == 0:
+        return np.zeros(0)
+    fr = x[: n * FRAME].reshape(n, FRAME).astype(np.float64)
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(np.mean(fr * fr, axis=1) + 1e-12)
+
+
+class BargeInDetector:
+    """Decides, while the caller speaks, that the trainee has started talking over them.
+
+    The microphone may hear the caller through the speakers: the echo is estimated from the played reference
+    (once enough of it has sounded) and removed before the check. The trainee is talking when at least
+    ``barge_in_min_s`` of the last frames are speech (above ``speech_threshold_dbfs``).
+
+    Called as ``detector(mic, reference) -> bool`` by ``DuplexStream.record_turn``. A caller at or above
+    ``push_on_anger`` keeps talking: the detector then records the moment but answers False.
+    """
+
+    def __init__(self, cfg: Config, anger: float) -> None:
+        self.cfg = cfg
+        self.push_on = anger >= cfg.session.push_on_anger
+        self.detected_s: float | None = None
+        self._estimate: EchoEstimate | None = None
+        self._estimated_at = 0
+
+    def __call__(self, mic: np.ndarray, reference: np.ndarray) -> bool:
+        pc = self.cfg.practice
+        n = len(mic)
+        if n < FRAME * 5:
+            return False
+        if np.any(reference) and (self._estimate is None or n - self._estimated_at > SR):
+            self._estimate = estimate_echo(mic, reference, SR, self.cfg.turns)
+            self._estimated_at = n
+        window = int(self.cfg.session.barge_in_window_s * SR)
+        lo = max(0, n - window)
+        clean = mic[lo:]
+        if self._estimate is not None:
+            clean, _ = suppress_echo(mic[lo:], reference[lo:], SR, self.cfg.turns, estimate=self._estimate)
+        levels = _frame_levels(clean)
+        speech = float(np.sum(levels > pc.speech_threshold_dbfs)) * 0.02
+        if speech < self.cfg.session.barge_in_min_s:
+            return False
+        if self.detected_s is None:
+            self.detected_s = max(0.0, (n - window) / SR + float(np.argmax(levels > pc.speech_threshold_dbfs)) * 0.02)
+        return not self.push_on
+
+
+class EarlyTranscription:
+    """The end-of-turn check that also starts Whisper during the trainee's final silence.
+
+    Wraps the device module's energy endpointer. When speech has been followed by ``early_asr_after_s`` of
+    silence, the turn so far (echo removed) is transcribed in a background thread; if no more speech comes
+    before the turn ends, that transcript is used and the caller answers without waiting for Whisper.
+    """
+
+    def __init__(self, cfg: Config, duplex: devices.DuplexStream, transcriber: Transcriber, turn_start_s: float,
+                 pool: ThreadPoolExecutor) -> None:
+        self.cfg = cfg
+        self.endpointer = devices.EnergyEndpointer(SR, cfg.practice)
+        self.duplex = duplex
+        self.transcriber = transcriber
+        self.turn_start_s = turn_start_s
+        self.pool = pool
+        self.job: tuple[float, Future] | None = None
+        self.reason: str | None = None
+
+    def __call__(self, answer: np.ndarray) -> bool:
+        stop = self.endpointer(answer)
+        self.reason = self.endpointer.reason
+        ep = self.endpointer
+        if ep.speech_started and ep.speech_end_s is not None and (self.job is None or self.job[0] != ep.speech_end_s):
+            silent_for = len(answer) / SR - ep.speech_end_s
+            if silent_for >= self.cfg.session.early_asr_after_s and (self.job is None or self.job[1].done()):
+                ref, mic = self.duplex.tracks(self.turn_start_s)
+                ref, mic = ref.copy(), mic.copy()
+                self.job = (ep.speech_end_s, self.pool.submit(self._transcribe, mic, ref))
+        return stop
+
+    def _transcribe(self, mic: np.ndarray, ref: np.ndarray) -> Transcript:
+        clean, _ = suppress_echo(mic, ref, SR, self.cfg.turns)
+        return self.transcriber.transcribe(clean)
+
+    def result(self) -> Transcript | None:
+        """The early transcript, if it covers all the speech of the answer."""
+        ep = self.endpointer
+        if self.job is None or self.job[0] != ep.speech_end_s:
+            return None
+        try:
+            return self.job[1].result(timeout=30)
+        except Exception:
+            return None
+
+
+@dataclass
+class LiveStatus:
+    """What the live display shows; updated from the call loop and the audio poll."""
+
+    who: str = "connecting"
+    anger: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    level_dbfs: float = -math.inf
+    turn: int = 0
+    message: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class LiveAnswers:
+    """The microphone as an answer source (see the module docstring)."""
+
+    def __init__(self, duplex: devices.DuplexStream, cfg: Config, transcriber: Transcriber,
+                 status: LiveStatus | None = None, on_tick=None) -> None:
+        self.duplex = duplex
+        self.cfg = cfg
+        self.transcriber = transcriber
+        self.status = status or LiveStatus()
+        self.on_tick = on_tick
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="early-asr")
+        self._last_speech_end: float | None = None  # on the call timeline
+
+    def remaining(self, index: int) -> bool:
+        return True
+
+    def take(self, index: int, caller_audio: np.ndarray, line: CallerLine) -> TurnAudio:
+        d = self.duplex
+        t0 = d.now_s
+        barge = BargeInDetector(self.cfg, line.anger)
+        early = EarlyTranscription(self.cfg, d, self.transcriber, t0, self.pool)
+        st = self.status
+        st.turn = index
+        caller_start: list[float] = []
+
+        def on_event(name: str, t: float) -> None:
+            with st.lock:
+                if name == "caller_start":
+                    st.who = "caller"
+                    caller_start.append(t)
+                elif name in ("your_turn", "barge_in", "caller_end"):
+                    st.who = "you"
+                    st.message = "your turn" if name != "barge_in" else "you cut in: the caller stopped"
+                elif name == "end":
+                    st.who = "analysing"
+
+        def tick() -> None:
+            st.level_dbfs = d.level_dbfs
+            if self.on_tick:
+                self.on_tick()
+
+        rec = d.record_turn(caller_audio, SR, should_stop=early, barge_in=barge, on_tick=tick, on_event=on_event)
+        extra = dict(rec.extra)
+        if self._last_speech_end is not None and caller_start:
+            extra["reply_latency_s"] = round(t0 + caller_start[0] - self._last_speech_end, 3)
+        ep = early.endpointer
+        speech_end = None if ep.speech_end_s is None else rec.answer_start_s + ep.speech_end_s
+        if speech_end is not None:
+            self._last_speech_end = t0 + speech_end
+        if barge.detected_s is not None:
+            extra["barge_in_detected_s"] = round(barge.detected_s, 3)
+        d.discard_before(d.now_s - 1.0)
+        return TurnAudio(
+            reference=rec.reference, mic=rec.mic,
+            caller_end_s=rec.caller_end_s if rec.caller_end_s is not None else 0.0,
+            barge_in_s=rec.barge_in_s if rec.barge_in_s is not None else barge.detected_s,
+            caller_pushed_on=barge.push_on and barge.detected_s is not None,
+            source="microphone", answer_start_s=rec.answer_start_s, end_reason=rec.end_reason,
+            speech_end_s=speech_end, transcript=early.result(), extra=extra,
+        )
+
+    def play_final(self, audio: np.ndarray) -> float | None:
+        """Play the caller's closing line; returns the latency from the trainee's last word to it (s)."""
+        d = self.duplex
+        pb = d.play(audio, SR)
+        deadline = time.monotonic() + len(audio) / SR + 5.0
+        while not pb.done and time.monotonic() < deadline:
+            d.check()
+            time.sleep(self.cfg.practice.poll_s)
+        if pb.start_s is None or self._last_speech_end is None:
+            return None
+        return round(pb.start_s - self._last_speech_end, 3)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _meter(level: float, width: int = 24) -> str:
+    if not math.isfinite(level):
+        return "." * width
+    filled = int(round(min(max((level + 60.0) / 60.0, 0.0), 1.0) * width))
+    return "#" * filled + "." * (width - filled)
+
+
+def practice_call(
+    scenario,
+    cfg: Config,
+    transcriber: Transcriber,
+    *,
+    session_dir,
+    input_device=None,
+    output_device=None,
+    max_turns: int | None = None,
+    seed: int = 0,
+    show_anger: bool = True,
+    calibrate_s: float = 0.0,
+    baseline=None,
+    console=None,
+):
+    """Run one live call on the audio devices; every finished turn is on disk before the next starts.
+
+    Returns
+    -------
+    (SessionResult or None, status, session folder)
+        ``status`` is ``completed``, ``interrupted`` (Ctrl-C) or ``device_lost``.
+    """
+    from rich.console import Console
+    from rich.live import Live
+    from rich.text import Text
+
+    from . import tone
+    from .session import SessionFolder, run_session, tts_renderer
+
+    console = console or Console()
+    status = LiveStatus(anger=float(scenario.persona.anger))
+    duplex = devices.DuplexStream(input_device, output_device, cfg=cfg.practice)
+    console.print(f"[bold]{scenario.title}[/bold] - opening the audio devices...")
+    duplex.open()
+    folder = SessionFolder(session_dir, scenario, cfg, mode="live", model=transcriber.model_name, seed=seed,
+                           settings={"input_device": duplex.input_device.label() if duplex.input_device else None,
+                                     "output_device": duplex.output_device.label() if duplex.output_device else None,
+                                     "device_rate_hz": duplex.device_rate, "show_anger": show_anger})
+    render = tts_renderer(scenario, cfg)
+    answers = LiveAnswers(duplex, cfg, transcriber, status)
+    transcriber.model  # noqa: B018 - load Whisper before the caller speaks
+    tone.warm_up(cfg.tone)
+
+    def view() -> Text:
+        el = time.monotonic() - status.started
+        t = Text()
+        t.append(f"turn {status.turn}  {int(el // 60):02d}:{int(el % 60):02d}  ", style="bold")
+        t.append(f"speaking: {status.who:<9} ", style="cyan" if status.who == "you" else "red")
+        t.append(f"mic [{_meter(status.level_dbfs)}] ")
+        if show_anger:
+            t.append(f"anger [{_meter(status.anger - 60, 20)}] {status.anger:3.0f}", style="red")
+        if status.message:
+            t.append(f"  {status.message}", style="yellow")
+        return t
+
+    result = None
+    state = "completed"
+    error = None
+    from .terminal import print_caller, print_turn
+
+    try:
+        with Live(view(), console=console, refresh_per_second=10, transient=True) as live:
+            answers.on_tick = lambda: live.update(view())
+            if calibrate_s > 0:
+                status.who, status.message = "you", "calibration: read any text aloud in your normal voice"
+                clip = duplex.record(calibrate_s, on_tick=lambda: (setattr(status, "level_dbfs", duplex.level_dbfs),
+                                                                     live.update(view())))
+                words = transcriber.transcribe(clip).words
+                baseline = tone.baseline_from_audio(clip, SR, words, kind="recording", source="calibration",
+                                                    config=cfg.tone)
+                status.message = ""
+
+            def on_event(name: str, data: dict) -> None:
+                if name == "caller_line":
+                    status.anger = data["line"].anger
+                    status.message = ""
+                elif name == "turn":
+                    tr = data["result"]
+                    status.anger = tr.anger_after
+                    live.console.print(Text(""))
+                    print_turn(live.console, tr, show_anger)
+
+            result = run_session(scenario, cfg, transcriber, answers, render=render, baseline=baseline, seed=seed,
+                                 max_turns=max_turns, writer=folder, on_event=on_event)
+            final = result.turns[-1].reply if result.turns else None
+            if final is not None and final.final:
+                print_caller(live.console, len(result.turns) + 1, final.text, final.anger, show_anger)
+                latency = answers.play_final(render(final.text, final.anger))
+                if latency is not None:
+                    result.turns[-1].audio.extra["final_reply_latency_s"] = latency
+    except KeyboardInterrupt:
+        state, error = "interrupted", "stopped with Ctrl-C"
+    except devices.DeviceError as exc:
+        state, error = "device_lost", str(exc)
+    finally:
+        answers.close()
+        duplex.close()
+    folder.finish(state, result if state == "completed" else None, error=error)
+    return result, state, folder.dir, error
