@@ -1,0 +1,28 @@
+"""``voice-trainer note``: a trainer's comment on a session or one of its turns, shown in its reports."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..report.notes import add_note, parse_turn
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "note",
+        help="add a trainer note to a session (or one turn); it appears in the report",
+        description="Store a trainer's comment beside a session (notes.json in its folder). TURN is a turn number, "
+        "or '-' (or 0) for the whole session.",
+    )
+    p.add_argument("session", metavar="SESSION", help="session folder (or a 'review --json' result file)")
+    p.add_argument("turn", metavar="TURN", help="turn number, or '-' for the whole session")
+    p.add_argument("text", metavar="TEXT", help="the note (quote it)")
+    p.add_argument("--author", default="", metavar="NAME", help="who wrote the note")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    note = add_note(args.session, parse_turn(args.turn), args.text, args.author)
+    where = "the whole session" if note["turn"] is None else f"turn {note['turn']}"
+    print(f"note added to {where} of {args.session}")
+    return 0

@@ -1,0 +1,433 @@
+"""The HTML report: one self-contained file that works offline.
+
+Per turn: an audio player for the stereo turn (embedded as a base64 WAV data URI, or linked relatively when the
+session is larger than ``report.embed_audio_max_mb``); an SVG plot of the waveform with the trainee's pitch and
+loudness against their calm baseline band, interruptions and dead air marked; the transcript with techniques
+and red flags highlighted, each word seeking the audio when clicked; what went well and what to change with
+clickable times; the caller's anger change and its reasons; trainer notes. For the call: the scores and the
+caller's anger curve.
+
+Safety: every string from a transcript, a scenario file or a note goes through :func:`html.escape`; the one
+inline script and style are pinned by a Content-Security-Policy hash, so injected markup could not run even if
+it slipped through. No network: no CDN, no fonts, no external files other than (optionally) the turns' WAVs.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import urllib.parse
+from html import escape
+from pathlib import Path
+
+import numpy as np
+
+from ..config import Config
+from ..errors import UserError
+from .curves import TurnCurves, turn_curves
+from .feedback import TECHNIQUES, Item, technique_name, turn_feedback
+from .record import ReportRecord, TurnView, load_record
+from .svg import line_chart, turn_plot
+
+MIME = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg", ".opus": "audio/ogg",
+        ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".mp4": "audio/mp4", ".aac": "audio/mp4", ".webm": "audio/webm"}
+
+CSS = """
+body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:980px;padding:16px;
+color:#1d2330;background:#fafbfc}
+h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.2em;margin:.2em 0}h3{font-size:1em;margin:.8em 0 .3em}
+.meta{color:#5b6475;font-size:.9em}.scores{display:flex;gap:12px;margin:12px 0;flex-wrap:wrap}
+.score{background:#fff;border:1px solid #d9dde5;border-radius:8px;padding:8px 14px;min-width:110px;text-align:center}
+.score b{display:block;font-size:1.8em}.good{color:#1a7f37}.mid{color:#9a6700}.bad{color:#cf222e}
+.na{fill:#8a93a3;color:#8a93a3}
+section.turn{background:#fff;border:1px solid #d9dde5;border-radius:10px;padding:12px 16px;margin:18px 0}
+audio{width:100%;margin:6px 0}svg{width:100%;height:auto;display:block}
+.panel{fill:#f4f6f9;stroke:#d9dde5}.grid{stroke:#e3e6eb;stroke-width:1}.tick,.ylab,.legend{font-size:11px;fill:#5b6475}
+.wcaller{fill:#9aa3b2;opacity:.55}.wagent{fill:#2f6fde;opacity:.6}.lcaller{fill:#7a8392}.lagent{fill:#2f6fde}
+.band{fill:#2da44e;opacity:.16}.baseline{stroke:#2da44e;stroke-dasharray:4 3}
+.pitch{fill:none;stroke:#8250df;stroke-width:1.6}.level{fill:none;stroke:#bc4c00;stroke-width:1.6}
+.intr{fill:#cf222e;opacity:.18;cursor:pointer}.dead{fill:#d4a72c;opacity:.25;cursor:pointer}
+.playhead{stroke:#1d2330;stroke-width:1.5}svg.turnplot{cursor:crosshair}
+.transcript{background:#f6f8fa;border-radius:6px;padding:8px 10px;line-height:1.9}
+.w{cursor:pointer;border-radius:3px;padding:1px 0}.w:hover{background:#dbe7fb}.w.now{background:#ffe58a}
+.tech{background:#d6f5dd;border-bottom:2px solid #2da44e}.flag{background:#ffdcd7;border-bottom:2px solid #cf222e}
+.caller{color:#5b6475;font-style:italic}ul.fb{padding-left:1.2em;margin:.2em 0}ul.fb li{margin:.25em 0}
+button.ts{font:inherit;font-size:.85em;border:1px solid #c4cad4;background:#fff;border-radius:4px;cursor:pointer;
+padding:0 5px}.tn{color:#0a58ca;font-size:.85em;white-space:nowrap}.tip{color:#5b6475}
+.note{background:#fbefff;border-left:4px solid #8250df;padding:6px 10px;margin:6px 0;white-space:pre-wrap}
+.legendbox span{margin-right:14px;font-size:.9em}.key{display:inline-block;width:12px;height:12px;border-radius:2px;
+vertical-align:middle;margin-right:4px}.k-tech{background:#d6f5dd}.k-flag{background:#ffdcd7}.k-intr{background:#f3b9bd}
+.k-dead{background:#f0dca0}.k-band{background:#cdebd5}.k-pitch{background:#8250df}.k-level{background:#bc4c00}
+svg path.line{fill:none;stroke-width:2}.pt{stroke:#fff;stroke-width:1.5}
+.s0{stroke:#1d2330;fill:#1d2330}.s1{stroke:#2f6fde;fill:#2f6fde}.s2{stroke:#2da44e;fill:#2da44e}
+.s3{stroke:#bc4c00;fill:#bc4c00}.s4{stroke:#8250df;fill:#8250df}.s5{stroke:#cf222e;fill:#cf222e}
+text.legend.s0,text.legend.s1,text.legend.s2,text.legend.s3,text.legend.s4,text.legend.s5{stroke:none;font-size:12px}
+.b-upset{fill:#d4a72c;opacity:.12}.b-furious{fill:#cf222e;opacity:.12}table{border-collapse:collapse}
+td,th{padding:3px 10px;border-bottom:1px solid #e3e6eb;text-align:right}td:first-child,th:first-child{text-align:left}
+"""
+
+JS = """
+(function(){
+  function audioFor(el){return document.getElementById(el.getAttribute('data-audio'));}
+  function seek(a,t){if(!a||!isFinite(t))return;a.currentTime=Math.max(0,t);follow(a);}
+  document.addEventListener('click',function(ev){
+    var el=ev.target.closest?ev.target.closest('[data-t]'):null;
+    if(el){seek(audioFor(el),parseFloat(el.getAttribute('data-t')));ev.preventDefault();return;}
+    var svg=ev.target.closest?ev.target.closest('svg.turnplot'):null;
+    if(!svg)return;
+    var r=svg.getBoundingClientRect(),vb=svg.viewBox.baseVal,x=(ev.clientX-r.left)/r.width*vb.width;
+    var x0=+svg.getAttribute('data-x0'),x1=+svg.getAttribute('data-x1');
+    var t0=+svg.getAttribute('data-t0'),t1=+svg.getAttribute('data-t1');
+    if(x<x0||x>x1)return;
+    seek(audioFor(svg),t0+(x-x0)/(x1-x0)*(t1-t0));
+  });
+  function follow(a){
+    var t=a.currentTime;
+    document.querySelectorAll('svg.turnplot[data-audio="'+a.id+'"]').forEach(function(svg){
+      var x0=+svg.getAttribute('data-x0'),x1=+svg.getAttribute('data-x1');
+      var t0=+svg.getAttribute('data-t0'),t1=+svg.getAttribute('data-t1');
+      var x=x0+(Math.min(Math.max(t,t0),t1)-t0)/(t1-t0)*(x1-x0);
+      var ph=svg.querySelector('.playhead');if(ph){ph.setAttribute('x1',x);ph.setAttribute('x2',x);}
+    });
+    document.querySelectorAll('.w[data-audio="'+a.id+'"]').forEach(function(w){
+      var s=+w.getAttribute('data-t'),e=+w.getAttribute('data-end');
+      w.classList.toggle('now',t>=s&&t<e);
+    });
+  }
+  document.querySelectorAll('audio').forEach(function(a){
+    a.addEventListener('timeupdate',function(){follow(a);});
+    a.addEventListener('seeked',function(){follow(a);});
+  });
+})();
+"""
+
+
+def _e(x: object) -> str:
+    return escape(str(x), quote=True)
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def _cls(v: object) -> str:
+    if not isinstance(v, int | float):
+        return "na"
+    return "good" if v >= 75 else "mid" if v >= 50 else "bad"
+
+
+def _fmt(v: object) -> str:
+    return f"{v:.0f}" if isinstance(v, int | float) else "-"
+
+
+def _ts(t: float | None, audio_id: str | None) -> str:
+    if t is None:
+        return ""
+    if not audio_id:
+        return f"<span class=\"tsx\">{t:.1f} s</span>"
+    return f'<button class="ts" type="button" data-t="{t:.3f}" data-audio="{_e(audio_id)}">{t:.1f} s</button>'
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Transcript with highlights and seekable words
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _word_spans(text: str, words: list[dict]) -> list[tuple[int, int, float, float]]:
+    """Character spans of the timed words in ``text`` (found left to right; unmatched words are skipped)."""
+    out = []
+    low = text.lower()
+    cur = 0
+    for w in words:
+        token = str(w.get("word", "")).strip()
+        s, e = w.get("start"), w.get("end")
+        if not token or not isinstance(s, int | float) or not isinstance(e, int | float):
+            continue
+        pos = low.find(token.lower(), cur)
+        if pos < 0 or pos - cur > 40:
+            continue
+        out.append((pos, pos + len(token), float(s), float(e)))
+        cur = pos + len(token)
+    return out
+
+
+def transcript_html(text: str, words: list[dict], listening: dict | None, audio_id: str | None) -> str:
+    """The transcript as HTML: techniques (green) and red flags (red) highlighted from their character offsets;
+    each recognised word is a span whose click seeks ``audio_id`` to the word's start."""
+    if not text:
+        return '<p class="transcript na">(no words recognised)</p>'
+    marks: list[tuple[int, int, str, str]] = []
+    for kind, key in (("tech", "techniques"), ("flag", "red_flags")):
+        for d in (listening or {}).get(key) or []:
+            a, b = d.get("char_start"), d.get("char_end")
+            if isinstance(a, int) and isinstance(b, int) and 0 <= a < b <= len(text):
+                marks.append((a, b, kind, f"{d.get('label', d.get('id', ''))} ({technique_name(d.get('technique'))})"))
+    spans = _word_spans(text, words) if audio_id else []
+    cuts = sorted({0, len(text), *[m[0] for m in marks], *[m[1] for m in marks], *[s[0] for s in spans],
+                   *[s[1] for s in spans]})
+    out = ['<p class="transcript">']
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        piece = _e(text[a:b])
+        cls = [m[2] for m in marks if m[0] <= a and b <= m[1]]
+        titles = [m[3] for m in marks if m[0] <= a and b <= m[1]]
+        word = next((s for s in spans if s[0] <= a and b <= s[1]), None)
+        attrs = ""
+        classes = sorted(set(cls))
+        if word is not None:
+            classes.insert(0, "w")
+            attrs += f' data-t="{word[2]:.3f}" data-end="{word[3]:.3f}" data-audio="{_e(audio_id)}"'
+            titles.insert(0, f"{word[2]:.2f} s")
+        if classes or titles:
+            cl = f' class="{_e(" ".join(classes))}"' if classes else ""
+            tt = f' title="{_e("; ".join(titles))}"' if titles else ""
+            out.append(f"<span{cl}{tt}{attrs}>{piece}</span>")
+        else:
+            out.append(piece)
+    out.append("</p>")
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pieces
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _item_html(i: Item, audio_id: str | None) -> str:
+    parts = [f"<b>{_e(i.what)}</b>"]
+    if i.start is not None:
+        parts.append(_ts(i.start, audio_id))
+    if i.quote:
+        parts.append(f"&ldquo;{_e(i.quote)}&rdquo;")
+    if i.number:
+        parts.append(f"({_e(i.number)})")
+    if i.technique:
+        parts.append(f'<span class="tn">{_e(i.technique_label)}</span>')
+    s = " ".join(parts)
+    if i.tip:
+        s += f'<br><span class="tip">{_e(i.tip)}</span>'
+    return f"<li>{s}</li>"
+
+
+def _bands(tone: dict | None) -> tuple[tuple[float, float, float] | None, tuple[float, float, float] | None]:
+    """(pitch band Hz, level band dBFS) from the tone components' baseline and threshold: the band reaches as far
+    below the baseline as the threshold lies above it (in semitones for pitch, dB for level)."""
+    pitch = level = None
+    for c in (tone or {}).get("components") or []:
+        b, t = c.get("baseline"), c.get("threshold")
+        if not isinstance(b, int | float) or not isinstance(t, int | float) or c.get("withheld"):
+            continue
+        if c.get("id") == "raised_pitch" and b > 0 and t > 0:
+            pitch = (b * b / t, float(b), float(t))
+        elif c.get("id") == "raised_voice":
+            level = (2 * b - t, float(b), float(t))
+    return pitch, level
+
+
+def _read_audio(path: Path, agent_channel: int, start_s: float, end_s: float | None,
+                sr_cache: dict) -> tuple[np.ndarray, np.ndarray, int] | None:
+    key = str(path)
+    if key not in sr_cache:
+        try:
+            from .. import audio as audio_io
+
+            sr = 16_000
+            left, right = audio_io.load_tracks(path, sample_rate=sr, channels=("left", "right"))
+            sr_cache[key] = (left, right, sr)
+        except (UserError, OSError, RuntimeError, ValueError):
+            sr_cache[key] = None
+    got = sr_cache[key]
+    if got is None:
+        return None
+    left, right, sr = got
+    a = int(max(start_s, 0) * sr)
+    b = len(left) if end_s is None else int(end_s * sr)
+    caller, agent = (left, right) if agent_channel == 1 else (right, left)
+    return caller[a:b], agent[a:b], sr
+
+
+def _audio_src(path: Path, out_dir: Path, embed: bool) -> str:
+    if embed:
+        mime = MIME.get(path.suffix.lower(), "audio/wav")
+        return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    rel = os.path.relpath(path.resolve(), out_dir.resolve())
+    return urllib.parse.quote(Path(rel).as_posix())
+
+
+def _notes_html(notes: list[dict]) -> str:
+    out = []
+    for n in notes:
+        who = f" &mdash; {_e(n['author'])}" if n.get("author") else ""
+        when = f' <span class="meta">{_e(n.get("created_at", ""))}</span>' if n.get("created_at") else ""
+        out.append(f'<div class="note"><b>Trainer note{who}:</b>{when}\n{_e(n["text"])}</div>')
+    return "".join(out)
+
+
+def _turn_html(rec: ReportRecord, t: TurnView, cfg: Config, audio_id: str | None, src: str | None,
+               cache: dict) -> str:
+    sc = t.scores
+    out = [f'<section class="turn" id="turn-{t.index}">']
+    where = f" ({t.start_s:.1f}&ndash;{t.end_s:.1f} s)" if t.end_s is not None else ""
+    out.append(f"<h2>Turn {t.index}{where}</h2>")
+    out.append('<div class="meta">' + " &middot; ".join(
+        f'{lab} <b class="{_cls(sc.get(k))}">{_fmt(sc.get(k))}</b>'
+        for k, lab in (("calmness", "calmness"), ("listening", "listening"), ("turn_taking", "turn-taking")))
+        + (f" &middot; caller anger {t.anger_before:.0f} &rarr; {t.anger_after:.0f}"
+           if t.anger_before is not None and t.anger_after is not None else "") + "</div>")
+    if t.caller_text:
+        out.append(f'<p class="caller">Caller: &ldquo;{_e(t.caller_text)}&rdquo;</p>')
+    if src:
+        out.append(f'<audio id="{_e(audio_id)}" controls preload="metadata" src="{_e(src)}"></audio>')
+    tt = t.turns or {}
+    if t.audio is not None and audio_id:
+        got = _read_audio(t.audio, t.agent_channel, t.start_s, t.end_s, cache)
+        if got is not None:
+            caller, agent, sr = got
+            curves = turn_curves(caller, agent, sr, cfg, offset_s=t.start_s)
+        else:
+            curves = TurnCurves(duration_s=0.0)
+        if curves.duration_s > 0:
+            pb, lb = _bands(t.tone)
+            out.append(turn_plot(curves, audio_id=audio_id, t0=t.start_s, pitch_band=pb, level_band=lb,
+                                 interruptions=tt.get("interruptions") or [], dead_air=tt.get("dead_air") or [],
+                                 title=f"Turn {t.index}: waveform, pitch and loudness"))
+            if pb is None or lb is None:
+                out.append('<p class="meta">No calm baseline for '
+                           + " and ".join(x for x, b in (("pitch", pb), ("loudness", lb)) if b is None)
+                           + " in this turn: the band is not drawn.</p>")
+    out.append("<h3>What you said</h3>")
+    out.append(transcript_html(t.transcript, t.words, t.listening, audio_id))
+    good, change = turn_feedback(t, cfg.report)
+    out.append("<h3>Went well</h3>")
+    out.append('<ul class="fb good-list">' + "".join(_item_html(i, audio_id) for i in good) + "</ul>"
+               if good else '<p class="meta">Nothing stood out in this turn.</p>')
+    out.append("<h3>What to change</h3>")
+    out.append('<ul class="fb change-list">' + "".join(_item_html(i, audio_id) for i in change) + "</ul>"
+               if change else '<p class="meta">Nothing to change in this turn.</p>')
+    if t.anger_changes:
+        out.append("<h3>How the caller reacted</h3><ul class=\"fb\">" + "".join(
+            f"<li>{float(c.get('delta', 0)):+.1f} anger: {_e(c.get('detail') or c.get('reason', ''))}</li>"
+            for c in t.anger_changes if isinstance(c, dict)) + "</ul>")
+    if t.reply:
+        out.append(f'<p class="caller">Caller replied: &ldquo;{_e(t.reply)}&rdquo;</p>')
+    out.append(_notes_html([n for n in rec.notes if n.get("turn") == t.index]))
+    out.append("</section>")
+    return "".join(out)
+
+
+def render_html(rec: ReportRecord, out_path: str | os.PathLike, cfg: Config | None = None, *,
+                embed_audio: bool | None = None) -> str:
+    """The report of a loaded record as one HTML document.
+
+    Parameters
+    ----------
+    rec : ReportRecord
+    out_path : path-like
+        Where the file will be written (relative audio links are made from its folder).
+    cfg : Config, optional
+    embed_audio : bool, optional
+        Embed the audio as data URIs (True) or link it relatively (False); default: embed up to
+        ``report.embed_audio_max_mb`` in total.
+    """
+    cfg = cfg or Config()
+    out_dir = Path(out_path).parent
+    files = []
+    for t in rec.turns:
+        if t.audio is not None and t.audio not in files:
+            files.append(t.audio)
+    if embed_audio is None:
+        total = sum(f.stat().st_size for f in files)
+        embed_audio = total <= cfg.report.embed_audio_max_mb * 1e6
+    srcs = {f: _audio_src(f, out_dir, embed_audio) for f in files}
+    s = rec.scores or {}
+    body = [f"<h1>{_e(rec.title)}</h1>"]
+    meta = [x for x in (rec.created_at, rec.mode and f"mode {rec.mode}", rec.status and f"status {rec.status}",
+                        rec.outcome and f"outcome {rec.outcome}", rec.model and f"model {rec.model}") if x]
+    body.append(f'<p class="meta">{_e(" · ".join(meta))}</p>')
+    if rec.scenario.get("summary"):
+        body.append(f"<p>{_e(rec.scenario['summary'])}</p>")
+    for r in rec.recovered:
+        body.append(f'<p class="meta">Recovered: {_e(r)}</p>')
+    body.append('<div class="scores">' + "".join(
+        f'<div class="score" id="score-{k}">{lab}<b class="{_cls(s.get(k))}">{_fmt(s.get(k))}</b></div>'
+        for k, lab in (("overall", "Overall"), ("calmness", "Calmness"), ("listening", "Listening"),
+                       ("turn_taking", "Turn-taking"))) + "</div>")
+    if rec.scores_source == "turns":
+        body.append('<p class="meta">No end-of-call scorecard was saved; these are the means of the turns.</p>')
+    cont = s.get("contagion")
+    if isinstance(cont, dict) and cont.get("tip") and not cont.get("withheld"):
+        body.append(f'<p>Tone contagion: {_e(cont["tip"])} <span class="tn">{_e(technique_name(4))}</span></p>')
+    body.append(_notes_html([n for n in rec.notes if n.get("turn") is None]))
+    anger = rec.anger_points()
+    if anger:
+        reasons = {t.index: "; ".join(f"{float(c.get('delta', 0)):+.0f} {c.get('detail') or c.get('reason')}"
+                                      for c in t.anger_changes if isinstance(c, dict)) for t in rec.turns}
+        titles = [f"{'start' if i == 0 else f'after turn {i}'}: anger {a:.0f}"
+                  + (f" ({reasons[i]})" if reasons.get(i) else "") for i, a in anger]
+        cc = cfg.caller
+        body.append("<h2>Caller's anger over the call</h2>")
+        body.append(line_chart({"anger": [a for _, a in anger]}, ["start" if i == 0 else f"turn {i}" for i, _ in anger],
+                               title="Caller anger (0 calm to 100 furious) after each turn",
+                               bands=[(cc.band_upset_at, cc.band_furious_at, "b-upset"),
+                                      (cc.band_furious_at, 100.0, "b-furious")],
+                               point_titles={"anger": titles}, css_class="chart anger", height=200))
+    if rec.kind == "call_review":
+        for n in rec.extra.get("notes") or []:
+            body.append(f'<p class="meta">{_e(n)}</p>')
+    body.append('<p class="legendbox"><span><i class="key k-tech"></i>technique</span>'
+                '<span><i class="key k-flag"></i>red flag</span><span><i class="key k-intr"></i>interruption</span>'
+                '<span><i class="key k-dead"></i>dead air</span><span><i class="key k-band"></i>your calm band</span>'
+                '<span><i class="key k-pitch"></i>pitch</span><span><i class="key k-level"></i>loudness</span>'
+                "<span>Click a word, a time or the plot to play from there.</span></p>")
+    cache: dict = {}
+    shared = rec.kind == "call_review"
+    if shared and files:
+        body.append(f'<audio id="audio-call" controls preload="metadata" src="{_e(srcs[files[0]])}"></audio>')
+    for t in rec.turns:
+        if t.audio is None:
+            audio_id, src = None, None
+        elif shared:
+            audio_id, src = "audio-call", None
+        else:
+            audio_id, src = f"audio-{t.index}", srcs[t.audio]
+        body.append(_turn_html(rec, t, cfg, audio_id, src, cache))
+    if not rec.turns:
+        body.append('<p class="meta">This session has no completed turns.</p>')
+    body.append("<h2>Techniques</h2><ol>" + "".join(f"<li>{_e(TECHNIQUES[n])}</li>" for n in range(1, 11)) + "</ol>")
+    csp = (f"default-src 'none'; img-src data:; media-src data: file: 'self'; style-src {_csp_hash(CSS)}; "
+           f"script-src {_csp_hash(JS)}")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f'<meta http-equiv="Content-Security-Policy" content="{_e(csp)}">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{_e('voice-trainer report: ' + rec.title)}</title><style>{CSS}</style></head>\n<body>"
+            + "\n".join(body) + f"\n<script>{JS}</script></body></html>\n")
+
+
+def write_html(session_dir: str | os.PathLike | ReportRecord, out_path: str | os.PathLike,
+               cfg: Config | None = None, *, embed_audio: bool | None = None) -> Path:
+    """Write the HTML report of a session folder (or a ``review --json`` file, or a loaded record) atomically.
+
+    Returns
+    -------
+    Path
+        ``out_path``.
+
+    Raises
+    ------
+    UserError
+        Not a session / review result, a corrupted one, or the output cannot be written.
+    """
+    rec = session_dir if isinstance(session_dir, ReportRecord) else load_record(session_dir)
+    out = Path(out_path)
+    if out.is_dir():
+        raise UserError(f"{out}: is a folder; give the HTML file to write (e.g. {out / 'report.html'})")
+    text = render_html(rec, out, cfg, embed_audio=embed_audio)
+    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"{out}: cannot write the report ({exc.strerror})") from None
+    return out
