@@ -47,7 +47,7 @@ audio{width:100%;margin:6px 0}svg{width:100%;height:auto;display:block}
 .wcaller{fill:#9aa3b2;opacity:.55}.wagent{fill:#2f6fde;opacity:.6}.lcaller{fill:#7a8392}.lagent{fill:#2f6fde}
 .band{fill:#2da44e;opacity:.16}.baseline{stroke:#2da44e;stroke-dasharray:4 3}
 .pitch{fill:none;stroke:#8250df;stroke-width:1.6}.level{fill:none;stroke:#bc4c00;stroke-width:1.6}
-.intr{fill:#cf222e;opacity:.18;cursor:pointer}.dead{fill:#d4a72c;opacity:.25;cursor:pointer}
+.intr{fill:#cf222e;opacity:.14;cursor:pointer}.overlap{fill:#cf222e;opacity:.35;cursor:pointer}.dead{fill:#d4a72c;opacity:.25;cursor:pointer}
 .playhead{stroke:#1d2330;stroke-width:1.5}svg.turnplot{cursor:crosshair}
 .transcript{background:#f6f8fa;border-radius:6px;padding:8px 10px;line-height:1.9}
 .w{cursor:pointer;border-radius:3px;padding:1px 0}.w:hover{background:#dbe7fb}.w.now{background:#ffe58a}

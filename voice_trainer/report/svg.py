@@ -105,6 +105,12 @@ def turn_plot(
         parts.append(f'<rect x="{xa:.1f}" y="{y_wave:.1f}" width="{max(xb - xa, 1.5):.1f}" '
                      f'height="{y_axis - y_wave:.1f}" class="{cls}" data-t="{a:.3f}" data-audio="{_e(audio_id)}">'
                      f"<title>{_e(label)}</title></rect>")
+        ov = ev.get("overlap_s")
+        if cls == "intr" and isinstance(ov, int | float) and ov > 0:  # the stretch both talked at once
+            xo = fx(min(a + ov, t1))
+            parts.append(f'<rect x="{xa:.1f}" y="{y_wave:.1f}" width="{max(xo - xa, 1.5):.1f}" height="{wave_h:.1f}" '
+                         f'class="overlap" data-t="{a:.3f}" data-audio="{_e(audio_id)}">'
+                         f"<title>{_e(f'both talking for {ov:.1f} s')}</title></rect>")
     # waveform: symmetric envelopes around the panel's middle
     mid, half = y_wave + wave_h / 2, wave_h / 2 - 2
     for env, cls in ((c.caller_env, "wcaller"), (c.agent_env, "wagent")):
