@@ -194,7 +194,7 @@ class LiveAnswers:
             barge_in_s=rec.barge_in_s if rec.barge_in_s is not None else barge.detected_s,
             caller_pushed_on=barge.push_on and barge.detected_s is not None,
             source="microphone", answer_start_s=rec.answer_start_s, end_reason=rec.end_reason,
-            speech_end_s=speech_end, transcript=early.result(), extra=extra,
+            speech_end_s=speech_end, transcript=early.result(), extra=extra, caller_line_s=len(caller_audio) / SR,
         )
 
     def play_final(self, audio: np.ndarray) -> float | None:
@@ -278,7 +278,7 @@ def practice_call(
     result = None
     state = "completed"
     error = None
-    from .terminal import print_caller, print_turn
+    from .terminal import print_turn
 
     try:
         with Live(view(), console=console, refresh_per_second=10, transient=True) as live:
@@ -306,7 +306,6 @@ def practice_call(
                                  max_turns=max_turns, writer=folder, on_event=on_event)
             final = result.turns[-1].reply if result.turns else None
             if final is not None and final.final:
-                print_caller(live.console, len(result.turns) + 1, final.text, final.anger, show_anger)
                 latency = answers.play_final(render(final.text, final.anger))
                 if latency is not None:
                     result.turns[-1].audio.extra["final_reply_latency_s"] = latency

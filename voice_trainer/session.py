@@ -77,6 +77,8 @@ class TurnAudio:
     """A transcription the source already made (live practice starts it during the final silence)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Source-specific facts kept in the turn record (device alignment, latency of the previous reply...)."""
+    caller_line_s: float | None = None
+    """Length of the caller's line as rendered, before any barge-in cut it short (s)."""
 
 
 class AnswerSource(Protocol):
@@ -145,7 +147,8 @@ def place_answer(
     ref[: len(reference)] = reference
     mic = np.zeros(total, np.float32)
     mic[s0: s0 + len(answer)] = answer
-    return TurnAudio(ref, mic, caller_end, barge_in, bool(pushed_on), answer_start_s=start)
+    return TurnAudio(ref, mic, caller_end, barge_in, bool(pushed_on), answer_start_s=start,
+                     caller_line_s=caller_len / SR)
 
 
 class FileAnswers:
@@ -329,7 +332,7 @@ def analyze_turn(
         tx = transcriber.transcribe(mic) if agent_segs else Transcript()
     t["transcribe"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    caller_words = _spread_words(line.text, caller_segs)
+    caller_words = _spread_words(line.text, caller_segs, ta.caller_line_s)
     tr = turns.analyze_turns(caller_segs, agent_segs, tx.words, caller_words, cfg.turns, duration_s=len(mic) / SR)
     taking = score_from_components(turns.turn_components(tr, cfg.turns))
     t["turns"] = time.perf_counter() - t0
@@ -350,14 +353,20 @@ def analyze_turn(
     )
 
 
-def _spread_words(text: str, segments: Sequence[Any]) -> list[Word]:
-    """The caller's known words spread evenly over their speech (TTS timing is not recorded word by word)."""
+def _spread_words(text: str, segments: Sequence[Any], line_s: float | None = None) -> list[Word]:
+    """The caller's known words spread evenly over their speech (TTS timing is not recorded word by word).
+
+    When the line was cut short by a barge-in, the words are spread over the whole line as rendered
+    (``line_s`` seconds) and only those that had started before the caller stopped are kept.
+    """
     tokens = text.split()
     if not tokens or not segments:
         return []
-    start, end = float(segments[0][0]), float(segments[-1][1])
+    start, heard_end = float(segments[0][0]), float(segments[-1][1])
+    end = max(heard_end, start + line_s - 0.1) if line_s else heard_end
     step = (end - start) / len(tokens)
-    return [Word(w, start + i * step, start + (i + 1) * step) for i, w in enumerate(tokens)]
+    words = [Word(w, start + i * step, start + (i + 1) * step) for i, w in enumerate(tokens)]
+    return [w for w in words if w.start < heard_end]
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ COMMANDS = [
     "progress",
     "run",
     "practice",
+    "demo",
     "scenarios",
     "say",
 ]
