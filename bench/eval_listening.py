@@ -80,7 +80,8 @@ def main() -> int:
             embedder(order[i:i + 64])
         print(f"embedded {len(order)} sentences in {time.perf_counter() - t0:.1f} s "
               f"({1000 * (time.perf_counter() - t0) / len(order):.1f} ms each on this machine)")
-    sweep: list[tuple[str, bool, bool, float]] = []  # (split, label, rule-positive, best embedding similarity)
+    # (split, label, rule-positive, best similarity of a non-rule candidate, best similarity of a rule detection)
+    sweep: list[tuple[str, bool, bool, float, float]] = []
 
     results: dict[str, dict[str, list[tuple[bool, bool]]]] = {}
     errors: dict[str, list[tuple[str, bool, str, str]]] = {}
@@ -103,7 +104,9 @@ def main() -> int:
         sp = half(row["id"])
         y = row["strategy"] in PARAPHRASE
         if embedder is not None:
-            sweep.append((sp, y, rule_pos, max((t.detail.get("similarity", -1.0) for t in paras), default=-1.0)))
+            sims = [(t.detail.get("kind") == "embedding", t.detail.get("similarity", -1.0)) for t in paras]
+            sweep.append((sp, y, rule_pos, max((v for e, v in sims if e), default=-1.0),
+                          max((v for e, v in sims if not e), default=-1.0)))
         add("paraphrase (ESConv)", sp, y, rule_pos, row["supporter_text"], row["prev_seeker_text"])
         add("questions (ESConv)", sp, row["strategy"] == "Questions", "question" in ids, row["supporter_text"])
         n += 1
@@ -125,19 +128,31 @@ def main() -> int:
             p, r, f1, npos = prf(splits[s])
             print(f"{task:38s} {s:6s} {npos:6d} {p:6.3f} {r:6.3f} {f1:6.3f}")
     if sweep:
-        print("\nembedding experiment (paraphrase, ESConv): rules OR (cosine(reply sentence about 'you', caller line)"
-              " >= t); t chosen on the tune half")
-        best_t, best_f = 0.0, -1.0
-        for t in [x / 100 for x in range(20, 91, 5)]:
-            f1 = prf([(y, rp or sim >= t) for sp, y, rp, sim in sweep if sp == "tune"])[2]
-            if f1 > best_f:
-                best_t, best_f = t, f1
-        for s in ("tune", "check", "all"):
-            rows = [(y, rp, sim) for sp, y, rp, sim in sweep if s in (sp, "all")]
-            p0, r0, f0, _ = prf([(y, rp) for y, rp, _ in rows])
-            p1, r1, f1, _ = prf([(y, rp or sim >= best_t) for y, rp, sim in rows])
-            print(f"  {s:6s} rules P {p0:.3f} R {r0:.3f} F1 {f0:.3f} | rules+emb(t={best_t:.2f}) "
-                  f"P {p1:.3f} R {r1:.3f} F1 {f1:.3f} | diff F1 {f1 - f0:+.3f}")
+        thresholds = [x / 100 for x in range(20, 91, 5)]
+
+        def f1_at(rows: list, rule: str, t: float) -> tuple[float, float, float, int]:
+            if rule == "or":  # rules OR a similar sentence about "you"
+                return prf([(y, rp or es >= t) for _, y, rp, es, _ in rows])
+            if rule == "veto":  # rules, kept only when the restating sentence is similar to the caller's line
+                return prf([(y, rp and rs >= t) for _, y, rp, _, rs in rows])
+            return prf([(y, max(es, rs) >= t) for _, y, _, es, rs in rows])  # embedding alone
+
+        tune = [r for r in sweep if r[0] == "tune"]
+        check = [r for r in sweep if r[0] == "check"]
+        base_t = prf([(y, rp) for _, y, rp, _, _ in tune])
+        base_c = prf([(y, rp) for _, y, rp, _, _ in check])
+        print("\nembedding experiment (paraphrase, ESConv; all-MiniLM-L6-v2 cosine between a reply sentence and the "
+              "caller's line; threshold t chosen on the tune half)")
+        print(f"  rules only:                          tune F1 {base_t[2]:.3f}   check P {base_c[0]:.3f} "
+              f"R {base_c[1]:.3f} F1 {base_c[2]:.3f}")
+        for rule, name in (("or", "rules OR similar sentence"), ("veto", "rules AND similar sentence"),
+                           ("alone", "embedding alone")):
+            curve = {t: f1_at(tune, rule, t)[2] for t in thresholds}
+            best = max(curve, key=lambda t: curve[t])
+            p, r, f1, _ = f1_at(check, rule, best)
+            print(f"  {name:27s} t={best:.2f}: tune F1 {curve[best]:.3f}   check P {p:.3f} R {r:.3f} F1 {f1:.3f}"
+                  f"   (check F1 vs rules {f1 - base_c[2]:+.3f})")
+            print("     tune F1 by t: " + " ".join(f"{t:.2f}:{v:.3f}" for t, v in curve.items()))
     print("reference: counsellor-reflection detection 0.73 P / 0.93 R; TF-IDF baseline reflection F1 0.645")
     if args.errors:
         for task, errs in errors.items():

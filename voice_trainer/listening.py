@@ -869,8 +869,9 @@ def analyze_listening(
     closing : bool
         This is the closing turn of a call: thanks / follow-up are then expected and judged.
     embedder : callable, optional
-        ``embedder(list_of_str) -> (n, d) array`` of unit vectors, used for paraphrase only when
-        ``config.use_embeddings`` is on (see ``voice_trainer.embeddings``).
+        ``embedder(list_of_str) -> (n, d) array`` of unit vectors (e.g. all-MiniLM-L6-v2, see
+        ``bench/_minilm.py``), used for paraphrase only when ``config.use_embeddings`` is on. Not shipped: it did
+        not improve paraphrase F1 on the development data (``bench/eval_listening.py --embeddings``).
 
     Returns
     -------
