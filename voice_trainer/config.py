@@ -190,8 +190,10 @@ class ListeningConfig:
     """A stock phrase ("I understand") is specific when it is followed, in its sentence or the next, by at least
     this many content words, or by one of the caller's own words, a number or a feeling word."""
     use_embeddings: bool = False
-    """Also use a sentence-embedding similarity (optional extra ``voice-trainer[embeddings]``) for paraphrase.
-    Off by default: it did not measurably improve paraphrase F1 on the development data (bench/eval_listening.py)."""
+    """Also accept a sentence about "you" whose embedding similarity to the caller's line reaches
+    ``embedding_min_similarity`` as a paraphrase. Needs an ``embedder`` passed to ``analyze_listening`` (Python API;
+    none ships): on the development data it did not improve paraphrase F1 (``bench/eval_listening.py
+    --embeddings``) and costs ~40 ms per sentence on 2 cores against ~0.7 ms per reply for the rules."""
     embedding_min_similarity: float = 0.5
     """Cosine similarity between a reply sentence and the caller's line that counts as a restatement when
     ``use_embeddings`` is on."""
