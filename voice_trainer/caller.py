@@ -232,7 +232,7 @@ def anger_update(
     clamped = min(100.0, max(low, new))
     if clamped != new:
         why = "anger floor of this caller" if clamped == low and low > 0 else "anger stays within 0-100"
-        changes.append(AngerChange("clamp", round(clamped - new, 3), why))
+        changes.append(AngerChange("clamp", clamped - new, why))
     return clamped, tuple(changes)
 
 
@@ -372,7 +372,10 @@ class Caller:
             "turns": self.state.turn,
             "outcome": self.state.outcome,
             "goal": self.scenario.goal,
-            "trajectory": [asdict(s) for s in self.trajectory],
+            "trajectory": [
+                asdict(s) | {"changes": [asdict(c) | {"delta": round(c.delta, 3)} for c in s.changes]}
+                for s in self.trajectory
+            ],
         }
 
 

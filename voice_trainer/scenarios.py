@@ -205,12 +205,14 @@ class _LineIndex:
             m = _HEADER_RE.match(raw)
             if m and not raw.lstrip().startswith("#"):
                 table = _split_key(m.group(1))
-                self.where.setdefault(table, n)
+                for k in range(1, len(table) + 1):  # [lines.opening] also locates "lines"
+                    self.where.setdefault(table[:k], n)
                 continue
             m = _KEY_RE.match(raw)
             if m:
                 path = table + _split_key(m.group(1))
-                self.where.setdefault(path, n)
+                for k in range(len(table) + 1, len(path) + 1):
+                    self.where.setdefault(path[:k], n)
                 for k in _INLINE_KEY_RE.findall(raw[m.end():]):  # keys of an inline table on the same line
                     self.where.setdefault(path + _split_key(k), n)
 

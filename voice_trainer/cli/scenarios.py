@@ -11,12 +11,13 @@ from ..scenarios import ScenarioError, get_scenario, load_library, load_scenario
 from .common import config_from_args
 
 
-def add_scenarios_dir_option(p: argparse.ArgumentParser) -> None:
+def add_scenarios_dir_option(p: argparse.ArgumentParser, *, nested: bool = False) -> None:
+    """``--scenarios-dir DIR`` (repeatable). ``nested``: on a sub-action (given there, it replaces the parent's)."""
     p.add_argument(
         "--scenarios-dir",
         metavar="DIR",
         action="append",
-        default=[],
+        default=argparse.SUPPRESS if nested else [],
         help="extra folder of scenario *.toml files (repeatable; also the caller.scenario_dirs config key)",
     )
 
@@ -44,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     val = actions.add_parser("validate", help="check scenario files; prints FILE:LINE: problem for each problem")
     val.add_argument("files", nargs="*", metavar="FILE", help="files to check (default: every known scenario)")
     for q in (lst, show, val):
-        add_scenarios_dir_option(q)
+        add_scenarios_dir_option(q, nested=True)
         q.set_defaults(run=run)
     p.set_defaults(run=run)
 

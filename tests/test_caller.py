@@ -1,0 +1,236 @@
+"""The caller state machine: anger bounds and direction (property tests), endings, determinism, trajectory."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from voice_trainer import ids
+from voice_trainer.caller import Caller, TurnObservation, anger_update, band_of
+from voice_trainer.config import CallerConfig
+from voice_trainer.scenarios import load_library
+
+CFG = CallerConfig()
+LIB = load_library()
+GOOD_TECHNIQUES = sorted(t for t in ids.TECHNIQUES if ids.canonical(t) == t and t != ids.REFERRAL)
+FLAGS = sorted(f for f in ids.RED_FLAGS if ids.canonical(f) == f)
+
+anger_st = st.floats(min_value=0, max_value=100, allow_nan=False)
+uses_st = st.dictionaries(st.sampled_from(GOOD_TECHNIQUES), st.integers(0, 20), max_size=5)
+weights = st.floats(min_value=0.1, max_value=5)
+
+good_turn = st.builds(
+    TurnObservation,
+    techniques=st.lists(st.sampled_from(GOOD_TECHNIQUES), min_size=1, max_size=5).map(tuple),
+    calmness=st.one_of(st.none(), st.floats(min_value=CFG.tense_calmness + 0.01, max_value=1.0)),
+    dead_air_s=st.floats(min_value=0, max_value=CFG.dead_air_s),
+    paraphrased_facts=st.integers(0, 5),
+)
+poor_turn = st.builds(
+    TurnObservation,
+    interrupted=st.booleans(),
+    red_flags=st.lists(st.sampled_from(FLAGS), max_size=4).map(tuple),
+    raised_voice=st.booleans(),
+    calmness=st.one_of(st.none(), st.floats(min_value=0.0, max_value=CFG.calm_calmness - 0.01)),
+    dead_air_s=st.floats(min_value=0, max_value=30),
+)
+any_turn = st.builds(
+    TurnObservation,
+    interrupted=st.booleans(),
+    red_flags=st.lists(st.sampled_from(FLAGS), max_size=4).map(tuple),
+    techniques=st.lists(st.sampled_from(sorted(ids.TECHNIQUES)), max_size=6).map(tuple),
+    calmness=st.one_of(st.none(), st.floats(min_value=0.0, max_value=1.0)),
+    raised_voice=st.booleans(),
+    dead_air_s=st.floats(min_value=0, max_value=60),
+    paraphrased_facts=st.integers(0, 10),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(anger=anger_st, obs=any_turn, difficulty=st.integers(1, 3), uses=uses_st, floor=st.floats(0, 99),
+       trig=st.dictionaries(st.sampled_from(FLAGS), weights, max_size=3))
+def test_anger_always_stays_within_0_100(anger, obs, difficulty, uses, floor, trig):
+    new, changes = anger_update(anger, obs, CFG, difficulty=difficulty, uses=uses, floor=floor, triggers=trig)
+    assert 0.0 <= new <= 100.0
+    assert new == pytest.approx(anger + sum(c.delta for c in changes), abs=1e-6)  # every change has a reason
+
+
+def _is_poor(obs: TurnObservation) -> bool:
+    return (obs.interrupted or bool(obs.red_flags) or obs.raised_voice or obs.dead_air_s > CFG.dead_air_s
+            or (obs.calmness is not None and obs.calmness <= CFG.tense_calmness))
+
+
+@settings(max_examples=300, deadline=None)
+@given(anger=anger_st, obs=good_turn, difficulty=st.integers(1, 3), uses=uses_st, floor=st.floats(0, 99),
+       sooth=st.dictionaries(st.sampled_from(GOOD_TECHNIQUES), weights, max_size=3))
+def test_good_turn_never_raises_anger_and_lowers_it_above_the_floor(anger, obs, difficulty, uses, floor, sooth):
+    new, changes = anger_update(anger, obs, CFG, difficulty=difficulty, uses=uses, floor=floor, soothers=sooth)
+    assert new <= anger
+    if anger > floor + 1.0:
+        assert new < anger
+    assert all(c.delta <= 0 for c in changes if c.reason != "clamp")
+
+
+@settings(max_examples=300, deadline=None)
+@given(anger=anger_st, obs=poor_turn, difficulty=st.integers(1, 3))
+def test_poor_turn_never_lowers_anger_and_raises_it_below_100(anger, obs, difficulty):
+    new, changes = anger_update(anger, obs, CFG, difficulty=difficulty)
+    assert new >= anger
+    if anger < 99.0:
+        assert new > anger  # a turn with nothing good counts as no progress, so it always costs something
+    if _is_poor(obs) and anger < 99.0:
+        assert any(c.reason != "no_progress" and c.delta > 0 for c in changes)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), turns=st.lists(any_turn, min_size=1, max_size=12),
+       sid=st.sampled_from(sorted(LIB)))
+def test_whole_calls_stay_in_range_and_replay_identically(seed, turns, sid):
+    def play() -> tuple[list, dict]:
+        c = Caller(LIB[sid], CFG, seed=seed)
+        lines = [c.opening()]
+        for obs in turns:
+            if c.ended:
+                break
+            lines.append(c.respond(obs))
+        return lines, c.to_dict()
+
+    a, b = play(), play()
+    assert a == b
+    lines, record = a
+    assert all(0 <= ln.anger <= 100 for ln in lines)
+    assert lines[-1].final == (record["outcome"] is not None)
+    for ln in lines:
+        assert ln.text in LIB[sid].lines_for(ln.stage, ln.band)
+
+
+def test_stronger_effects_with_scenario_weights():
+    obs = TurnObservation(red_flags=(ids.POLICY_WALL,))
+    plain, _ = anger_update(50, obs, CFG)
+    weighted, _ = anger_update(50, obs, CFG, triggers={ids.POLICY_WALL: 2.0})
+    assert weighted - 50 == pytest.approx(2 * (plain - 50))
+
+
+def test_repeating_a_technique_soothes_less_each_time():
+    obs = TurnObservation(techniques=(ids.ACKNOWLEDGE,))
+    falls = [50 - anger_update(50, obs, CFG, uses={ids.ACKNOWLEDGE: n})[0] for n in range(4)]
+    assert falls[0] > falls[1] > falls[2] > falls[3] > 0
+
+
+def test_dead_air_counts_only_beyond_the_threshold():
+    short, _ = anger_update(50, TurnObservation(techniques=(ids.QUESTION,), dead_air_s=CFG.dead_air_s), CFG)
+    long_, ch = anger_update(50, TurnObservation(techniques=(ids.QUESTION,), dead_air_s=CFG.dead_air_s + 4), CFG)
+    assert long_ > short
+    assert any(c.reason == "dead_air" and "7.0 s" in c.detail for c in ch)
+
+
+def test_a_good_agent_resolves_the_late_package():
+    c = Caller(LIB["late-package"], CFG, seed=3)
+    first = c.opening()
+    assert first.stage == "opening" and first.band == band_of(60, CFG) == "upset"
+    r = c.respond(TurnObservation(techniques=(ids.ACKNOWLEDGE, ids.QUESTION), calmness=0.8))
+    assert r.stage == "details" and not r.final
+    r = c.respond(TurnObservation(techniques=(ids.PARAPHRASE,), paraphrased_facts=3, calmness=0.8))
+    r = c.respond(TurnObservation(techniques=(ids.CHOICES, ids.RESOLUTION_TIMELINE, ids.OWNERSHIP), calmness=0.8))
+    assert r.final and r.outcome == ids.RESOLVED and r.stage == "resolved"
+    assert [s.after for s in c.trajectory] == sorted([s.after for s in c.trajectory], reverse=True)
+    with pytest.raises(RuntimeError):
+        c.respond(TurnObservation())
+
+
+def test_an_offer_while_still_angry_is_negotiated_not_accepted():
+    c = Caller(LIB["late-package"], CFG, seed=0)
+    c.opening()
+    r = c.respond(TurnObservation(techniques=(ids.CHOICES,)))
+    assert r.stage == "negotiate" and not r.final
+
+
+def test_required_technique_gates_acceptance():
+    sc = LIB["cannot-grant-waiver"]  # requires acknowledge and explain_limit
+    c = Caller(sc, CFG, seed=0, anger=20)
+    c.opening()
+    r = c.respond(TurnObservation(techniques=(ids.CHOICES, ids.RESOLUTION_TIMELINE, ids.ACKNOWLEDGE)))
+    assert r.stage == "negotiate"  # calm enough, but never said what cannot be done
+    r = c.respond(TurnObservation(techniques=(ids.EXPLAIN_LIMIT, ids.CHOICES)))
+    assert r.outcome == ids.RESOLVED
+
+
+def test_a_rude_agent_gets_hung_up_on():
+    c = Caller(LIB["no-callback"], CFG, seed=1)
+    c.opening()
+    rude = TurnObservation(interrupted=True, red_flags=(ids.CALM_DOWN, ids.OVER_PROMISE), raised_voice=True)
+    for _ in range(5):
+        r = c.respond(rude)
+        if r.final:
+            break
+    assert r.outcome == ids.HUNG_UP and r.stage == "hung_up"
+    reasons = {ch.reason for step in c.trajectory for ch in step.changes}
+    assert {"interrupted", "red_flag:calm_down", "red_flag:over_promise", "raised_voice"} <= reasons
+
+
+def test_caller_gives_up_after_the_turn_limit():
+    sc = LIB["late-package"]
+    c = Caller(sc, CFG, seed=0, anger=50)
+    c.opening()
+    for _ in range(sc.reactions.max_turns):
+        r = c.respond(TurnObservation(techniques=(ids.THANKS,)))  # mild, never an offer
+    assert r.final and r.outcome == ids.HUNG_UP and c.state.turn == sc.reactions.max_turns
+
+
+def test_abusive_caller_cannot_be_placated_but_accepts_referral():
+    sc = LIB["abusive-caller"]
+    c = Caller(sc, CFG, seed=0)
+    c.opening()
+    best = TurnObservation(techniques=(ids.ACKNOWLEDGE, ids.BOUNDARY, ids.CHOICES, ids.RESOLUTION_TIMELINE),
+                           calmness=0.9, paraphrased_facts=3)
+    for _ in range(3):
+        r = c.respond(best)
+        assert r.outcome != ids.RESOLVED
+        assert c.anger >= sc.reactions.anger_floor
+    r = c.respond(TurnObservation(techniques=(ids.BOUNDARY, ids.REFERRAL), calmness=0.9))
+    assert r.outcome == ids.REFERRED and r.final
+    assert any(ch.reason == "clamp" for s in c.trajectory for ch in s.changes)
+
+
+def test_trajectory_record_is_plain_data():
+    c = Caller(LIB["double-charge"], CFG, seed=5)
+    c.opening()
+    c.respond(TurnObservation(techniques=(ids.ACKNOWLEDGE,)))
+    rec = c.to_dict()
+    assert rec["scenario"] == "double-charge" and rec["start_anger"] == 65 and rec["seed"] == 5
+    step = rec["trajectory"][0]
+    assert step["before"] == 65 and step["after"] < 65
+    assert step["changes"][0]["reason"] == "technique:acknowledge" and step["changes"][0]["delta"] < 0
+
+
+def test_different_seeds_can_pick_different_lines():
+    sc = LIB["late-package"]
+    picked = set()
+    for s in range(20):
+        c = Caller(sc, CFG, seed=s, anger=80)
+        c.opening()
+        picked.add(c.respond(TurnObservation()).text)  # vent, furious: two options
+    assert len(picked) == 2
+
+
+def test_unknown_ids_are_rejected_and_aliases_accepted():
+    with pytest.raises(ValueError, match="unknown technique id"):
+        TurnObservation(techniques=("telepathy",))
+    with pytest.raises(ValueError, match="unknown red-flag id"):
+        TurnObservation(red_flags=("yelling",))
+    with pytest.raises(ValueError):
+        TurnObservation(techniques="acknowledge")  # a bare string is a mistake
+    obs = TurnObservation(techniques=("resolution", "invite_venting"), red_flags=["guarantee"])
+    assert obs.techniques == (ids.RESOLUTION_TIMELINE, ids.LET_VENT) and obs.red_flags == (ids.OVER_PROMISE,)
+    with pytest.raises(ValueError):
+        TurnObservation(calmness=1.5)
+
+
+def test_config_coefficients_drive_the_dynamics():
+    soft = dataclasses.replace(CFG, interrupt_up=1.0)
+    hard = dataclasses.replace(CFG, interrupt_up=30.0)
+    obs = TurnObservation(interrupted=True)
+    assert anger_update(50, obs, soft)[0] < anger_update(50, obs, hard)[0]
