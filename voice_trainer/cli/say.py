@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..caller import Caller, band_of
+from ..errors import UserError
 from ..scenarios import STAGES, get_scenario
 from ..tts import play, render_line, voice_for
 from .common import config_from_args
@@ -31,8 +32,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import UserError
-
     cfg = config_from_args(args)
     scenario = get_scenario(args.scenario, extra_dirs(args))
     anger = float(scenario.persona.anger if args.anger is None else args.anger)
@@ -60,5 +59,9 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(device, str) and device.isdigit():
         device = int(device)
     path = render_line(text, voice, cache=cache)
-    play(path, device=device)
+    try:
+        play(path, device=device)
+    finally:
+        if not cache:  # an uncached render is a temporary file
+            path.unlink(missing_ok=True)
     return 0
