@@ -36,11 +36,18 @@ class Job:
     sha256: str
 
 
+SESSION_CONTENT = ("session.json", "turn_*.json", "turn_*.wav")
+"""What a session's hash covers: its recording and results, not notes or reports added later."""
+
+
 def content_hash(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes, or of a session folder's files (names and bytes, sorted)."""
+    """SHA-256 of a file's bytes, or of a session folder's recorded content (names and bytes, sorted)."""
     p = Path(path)
     h = hashlib.sha256()
-    files = sorted(f for f in p.rglob("*") if f.is_file() and ".tmp" not in f.name) if p.is_dir() else [p]
+    if p.is_dir():
+        files = sorted({f for pat in SESSION_CONTENT for f in p.glob(pat) if f.is_file() and ".tmp" not in f.name})
+    else:
+        files = [p]
     for f in files:
         if p.is_dir():
             h.update(str(f.relative_to(p)).encode() + b"\0")
