@@ -725,12 +725,14 @@ def _stock_phrases(ctx: _Ctx, agent_tokens: list[Token], caller_tokens: list[Tok
         if _negated(ctx, m.start()):
             continue
         si = ctx.sent_index(m.start())
+        own_end = ctx.sents[si][1]
         tail_end = ctx.sents[min(si + 1, len(ctx.sents) - 1)][1]
-        tail = _content(agent_tokens, m.end(), tail_end)
-        own_sentence_tail = ctx.norm[m.end():ctx.sents[si][1]]
+        own = _content(agent_tokens, m.end(), own_end)  # the rest of its sentence
+        tail = _content(agent_tokens, m.end(), tail_end)  # ... and the next sentence
+        own_sentence_tail = ctx.norm[m.end():own_end]
         tail_text = ctx.text[m.end():tail_end]
         is_specific = (
-            len(tail) >= ctx.cfg.stock_tail_min_content
+            len(own) >= ctx.cfg.stock_tail_min_content
             or any(t.kind in ("number", "named") or t.concepts & caller_concepts for t in tail)
             or bool(ctx.lex.feeling.search(own_sentence_tail) and _YOU.search(own_sentence_tail))
             or any(p.char_start >= m.end() and p.char_start < tail_end for p in paraphrases)
@@ -927,7 +929,11 @@ def analyze_listening(
     # A guarantee is not also a resolution's timeline evidence; a blame quote is not an acknowledgement.
     flags = _dedupe(flags)
 
-    techniques = [d for dets in found.values() for d in dets if d.confidence >= cfg.min_confidence]
+    # a quote is not both a technique and a red flag ("you should have" is blame, not a next step)
+    flag_spans = [(f.char_start, f.char_end) for f in flags if f.id not in ("stock_phrase", "re_asked")]
+    techniques = [d for dets in found.values() for d in dets if d.confidence >= cfg.min_confidence
+                  and (d.id in ("paraphrase", "question")
+                       or not any(a < d.char_end and d.char_start < b for a, b in flag_spans))]
     techniques.sort(key=lambda d: (d.char_start, d.technique))
     flags = [f for f in flags if f.confidence >= cfg.min_confidence]
     flags.sort(key=lambda d: d.char_start)
