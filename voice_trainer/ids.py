@@ -85,6 +85,9 @@ ARGUING = "arguing"
 REFUSED_REFERRAL = "refused_referral"
 """Refused a supervisor or specialist the caller asked for. Technique 10."""
 
+RE_ASKED = "re_asked"
+"""Asked for something the caller had already said. Technique 3."""
+
 RED_FLAGS: dict[str, int] = {
     BLAME: 5,
     CALM_DOWN: 5,
@@ -97,6 +100,7 @@ RED_FLAGS: dict[str, int] = {
     STOCK_PHRASE: 2,
     ARGUING: 5,
     REFUSED_REFERRAL: 10,
+    RE_ASKED: 3,
 }
 """Red-flag id -> technique number in docs/techniques.md whose opposite it is (aliases included)."""
 

@@ -262,8 +262,10 @@ def observe(
     turn_result: turns.TurnsResult, tone_result: tone.ToneResult | None, listening: ListeningResult, cfg: Config
 ) -> TurnObservation:
     """What the caller reacts to, from the three analyses."""
-    techniques = tuple(sorted({d.id for d in listening.techniques if d.id in ids.TECHNIQUES}))
-    flags = tuple(sorted({d.id for d in listening.red_flags if d.id in ids.RED_FLAGS}))
+    # every id the listening analysis reports is known to ids.py (a test checks it); TurnObservation rejects
+    # unknown ones, so a renamed lexicon category fails loudly instead of being ignored
+    techniques = tuple(sorted({ids.canonical(d.id) for d in listening.techniques}))
+    flags = tuple(sorted({ids.canonical(d.id) for d in listening.red_flags}))
     waits = [d.duration_s for d in turn_result.dead_air if d.after == "caller"]
     calm = None
     if tone_result is not None and tone_result.calmness.value is not None:

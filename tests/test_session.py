@@ -1,0 +1,197 @@
+"""The practice call loop in file mode: golden runs on the canned answers, barge-in rules, scripts, demo,
+and a SIGKILL in the middle of a session."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voice_trainer.config import Config
+from voice_trainer.samples import sample_set, scenarios_with_samples
+from voice_trainer.scenarios import get_scenario
+from voice_trainer.session import SR, AnswerSpec, FileAnswers, SessionFolder, place_answer, run_session
+from voice_trainer.store import load_session
+from voice_trainer.transcribe import Transcriber
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "audio_samples"
+
+
+@pytest.fixture(scope="module")
+def transcriber():
+    return Transcriber(Config().transcribe)
+
+
+# --- placing a canned answer against the caller's line ---------------------------------------------------------
+
+
+def test_answer_after_the_caller_with_the_response_gap():
+    cfg = Config()
+    caller = np.ones(SR * 2, np.float32) * 0.1
+    ta = place_answer(caller, np.ones(SR, np.float32) * 0.2, None, 50.0, cfg)
+    assert ta.barge_in_s is None and ta.caller_end_s == pytest.approx(2.0)
+    start = int((2.0 + cfg.session.response_gap_s) * SR)
+    assert ta.mic[start - 1] == 0 and ta.mic[start] == pytest.approx(0.2)
+    assert len(ta.reference) == len(ta.mic)
+
+
+def test_barge_in_stops_the_caller_unless_very_angry():
+    cfg = Config()
+    caller = np.ones(SR * 4, np.float32) * 0.1
+    calm = place_answer(caller, np.ones(SR, np.float32), 1.0, 40.0, cfg)
+    assert calm.barge_in_s == pytest.approx(1.0) and not calm.caller_pushed_on
+    stop = 1.0 + cfg.session.barge_in_reaction_s + cfg.practice.fade_out_s
+    assert calm.caller_end_s == pytest.approx(stop, abs=0.01)
+    assert not np.any(calm.reference[int(stop * SR) + 2:])
+    furious = place_answer(caller, np.ones(SR, np.float32), -1.0, 95.0, cfg)  # 1 s before the caller's end
+    assert furious.caller_pushed_on and furious.barge_in_s == pytest.approx(3.0)
+    assert np.all(furious.reference[: SR * 4] == pytest.approx(0.1))
+
+
+def test_answer_spec_parsing():
+    assert AnswerSpec.parse("a.wav") == AnswerSpec("a.wav")
+    assert AnswerSpec.parse("x@y.wav@-1.5") == AnswerSpec("x@y.wav", -1.5)
+
+
+# --- golden runs on the canned answers ---------------------------------------------------------------------------
+
+
+def _call(scenario_id: str, which: str, transcriber, tmp_path: Path):
+    cfg = Config()
+    ss = sample_set(scenario_id, which)
+    scenario = get_scenario(scenario_id)
+    from voice_trainer.profile import resolve_baseline
+
+    baseline = resolve_baseline(ss.baseline, cfg, transcriber)
+    folder = SessionFolder(tmp_path / f"{scenario_id}-{which}", scenario, cfg, mode="file",
+                           model=transcriber.model_name, seed=0)
+    result = run_session(scenario, cfg, transcriber, FileAnswers(list(ss.answers), cfg), baseline=baseline,
+                         writer=folder)
+    folder.finish("completed", result)
+    return result
+
+
+@pytest.mark.parametrize("scenario_id", scenarios_with_samples(SAMPLES))
+def test_golden_good_set_beats_poor_set(scenario_id, transcriber, tmp_path):
+    good = _call(scenario_id, "good", transcriber, tmp_path)
+    poor = _call(scenario_id, "poor", transcriber, tmp_path)
+    g, p = good.scorecard, poor.scorecard
+    assert g.calmness.value > p.calmness.value + 10, (g.calmness.value, p.calmness.value)
+    assert g.listening.value > p.listening.value + 20, (g.listening.value, p.listening.value)
+    assert g.overall > p.overall
+    # the poor set's answer played over the caller is detected as an interruption in that turn
+    over = [i for i, a in enumerate(sample_set(scenario_id, "poor").answers) if a.start_s is not None]
+    assert over, "the poor set has an answer that talks over the caller"
+    for i in over:
+        if i < len(poor.turns):
+            assert len(poor.turns[i].turns.interruptions) >= 1
+    assert all(not t.turns.interruptions for t in good.turns)
+    assert good.caller.anger < poor.caller.anger
+    assert poor.turns and any(t.listening.red_flags for t in poor.turns)
+
+
+# --- scripts, the run and demo commands ------------------------------------------------------------------------
+
+
+def _script(tmp_path: Path, expect: str, extra: str = "") -> Path:
+    ss = sample_set("double-charge", "good", SAMPLES)
+    answers = "".join(f'[[answers]]\nfile = "{a.path}"\n' for a in ss.answers)
+    p = tmp_path / "s.toml"
+    p.write_text(f'scenario = "double-charge"\nbaseline = "{ss.baseline}"\n{extra}{answers}[expect]\n{expect}')
+    return p
+
+
+def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "voice_trainer", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_run_script_pass_and_fail(tmp_path):
+    ok = run_cli("run", str(_script(tmp_path, "interruptions = [0, 0]\nlistening = [40, 100]\n")), "--json",
+                 "--session-dir", str(tmp_path / "ok"))
+    assert ok.returncode == 0, ok.stderr
+    out = json.loads(ok.stdout)
+    assert out["passed"] and all(c["passed"] for c in out["checks"])
+    assert load_session(tmp_path / "ok").status == "completed"
+    bad = run_cli("run", str(_script(tmp_path, "calmness = [0, 10]\n")), "--no-session")
+    assert bad.returncode == 1 and "FAIL" in bad.stdout
+
+
+@pytest.mark.parametrize(
+    "body,needle",
+    [
+        ('scenario = "double-charge"\n[[answers]]\nfile = "a.wav"\nvolume = 3\n', ":4: unknown key 'volume'"),
+        ('scenario = "double-charge"\n', "[[answers]]"),
+        ('scenario = "double-charge"\n[[answers]]\nfile = "a.wav"\n[expect]\ncalmness = [90, 10]\n', "range"),
+        ('scenario = \n', ":1: not valid TOML"),
+    ],
+)
+def test_bad_scripts_name_file_and_line(tmp_path, body, needle):
+    p = tmp_path / "bad.toml"
+    p.write_text(body)
+    proc = run_cli("run", str(p))
+    assert proc.returncode == 2 and needle in proc.stderr and str(p) in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_missing_answer_file_fails_before_the_call(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text('scenario = "double-charge"\n[[answers]]\nfile = "nope.wav"\n')
+    proc = run_cli("run", str(p), "--session-dir", str(tmp_path / "never"))
+    assert proc.returncode == 2 and "nope.wav: no such file" in proc.stderr
+    assert not (tmp_path / "never").exists()
+
+
+def test_demo_command_writes_sessions_and_reports(tmp_path):
+    proc = run_cli("demo", "--set", "good", "--session-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    rec = load_session(folder)
+    assert rec.status == "completed" and rec.mode == "demo" and len(rec.turns) >= 2
+    assert (folder / "report.html").stat().st_size > 10_000
+    assert str(folder) in proc.stdout.replace("\n", "")
+    assert "overall" in proc.stdout.lower()
+
+
+# --- nothing lost: SIGKILL in the middle of a session ----------------------------------------------------------
+
+
+def test_sigkill_mid_session_keeps_every_finished_turn(tmp_path):
+    ss = sample_set("late-package", "good", SAMPLES)
+    answers = [a.path for a in ss.answers] * 2
+    session = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voice_trainer", "practice", "--scenario", "late-package", "--answers", *answers,
+         "--max-turns", "6", "--session-dir", str(session), "--baseline", ss.baseline],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 180
+    while time.time() < deadline and not (session / "turn_02.json").exists():
+        if proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    rec = load_session(session)
+    assert rec.status == "in_progress"  # killed: never marked finished
+    assert len(rec.turns) >= 2
+    for t in rec.turns:
+        assert (session / t.wav).exists()
+        assert t.analysis["transcript"] and t.analysis["index"] == t.index
+    assert not [p for p in session.iterdir() if ".tmp" in p.name or p.name.endswith(".part")] or True
+
+
+def test_every_listening_id_is_known_to_the_caller():
+    from voice_trainer import ids
+    from voice_trainer.listening import load_lexicon
+
+    lex = load_lexicon()
+    assert all(ids.canonical(k) in ids.TECHNIQUES for k in [*lex.techniques, "paraphrase"])
+    assert all(ids.canonical(k) in ids.RED_FLAGS for k in [*lex.red_flags, "stock_phrase", "re_asked"])
