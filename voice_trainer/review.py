@@ -100,7 +100,8 @@ def transcribe_speech(
 ) -> Transcript:
     """Transcribe only the speech segments of ``track``, keeping every word inside the segment it came from.
 
-    The segments (each widened by ``pad_s``) are joined with ``gap_s`` seconds of silence between them and
+    The segments (each widened by ``pad_s``; those less than ``gap_s`` apart kept as one piece with their
+    own pause) are joined with ``gap_s`` seconds of silence between them and
     decoded in one pass (one model, few 30 s windows); each recognised word is then mapped back to the
     segment its middle falls in. Whisper's own VAD is switched off for this pass: the segments already are
     the speech, and the silent gaps keep a word that Whisper times a little late from landing in the next
@@ -117,9 +118,16 @@ def transcribe_speech(
     spans: list[tuple[float, float, float]] = []  # (start in joined audio, end in joined audio, shift to track)
     gap = np.zeros(int(gap_s * sample_rate), np.float32)
     pos = 0
+    # segments closer than a gap are one piece: their own pause already separates them
+    groups: list[list[float]] = []
     for seg in segments:
-        a = max(0, int((seg.start - pad_s) * sample_rate))
-        b = min(len(track), int((seg.end + pad_s) * sample_rate))
+        if groups and seg.start - pad_s <= groups[-1][1] + pad_s + gap_s:
+            groups[-1][1] = max(groups[-1][1], seg.end)
+        else:
+            groups.append([seg.start, seg.end])
+    for g_start, g_end in groups:
+        a = max(0, int((g_start - pad_s) * sample_rate))
+        b = min(len(track), int((g_end + pad_s) * sample_rate))
         if b <= a:
             continue
         pieces += [track[a:b], gap]
