@@ -76,8 +76,8 @@ NOT_FOUND = [
     ("Can you confirm order 55821 for me?", "My order number is 55821 and it never came.", "re_asked"),
     ("I was charged twice once, I know the feeling.", BILLED, "paraphrase"),  # self-disclosure, not a restatement
     ("Maybe you could try resetting the router?", "My internet keeps dropping.", "paraphrase"),  # advice
-    ("Is that right?", LATE, "question"),
-    ("You should have read the terms.", LATE, "resolution"),  # a blame quote is not also a next step  # a check of a restatement, not a question to explore
+    ("Is that right?", LATE, "question"),  # a check of a restatement, not a question to explore
+    ("You should have read the terms.", LATE, "resolution"),  # a blame quote is not also a next step
 ]
 
 
