@@ -36,6 +36,7 @@ class VirtualTrainee:
     threshold_dbfs: float = -45.0
     log: list[tuple[str, float]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _players: list = field(default_factory=list)
 
     def start(self) -> VirtualTrainee:
         self._rec = subprocess.Popen(
@@ -48,10 +49,15 @@ class VirtualTrainee:
         return self
 
     def stop(self) -> None:
+        """Stop listening and cut any answer still playing (so it cannot leak into the next call)."""
         self._stop.set()
         self._rec.kill()
         self._rec.wait()
         self._thread.join(timeout=5)
+        for p in list(self._players):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
     def _blocks(self):
         assert self._rec.stdout is not None
@@ -67,6 +73,7 @@ class VirtualTrainee:
         dur = sf.info(a.path).duration
         self.log.append(("answer_start", time.monotonic()))
         p = subprocess.Popen(["paplay", f"--device={self.mic_sink}", a.path], env=self.env)
+        self._players.append(p)
         p.wait()
         self.log.append(("answer_end", time.monotonic()))
         self.log.append(("answer_speech_s", dur))

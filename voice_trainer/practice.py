@@ -2,7 +2,7 @@
 
 :class:`LiveAnswers` is the answer source for the microphone: it plays the caller's line on the duplex stream
 (``devices.py``) while recording, stops the caller when the trainee talks over them (unless the caller is angry
-enough to push on), ends the answer after a stretch of silence, and starts transcribing during that final
+enough to push on), ends the answer after a stretch of silence, and analyses the turn during that final
 silence so the caller can answer sooner. :func:`practice_call` runs a whole call with a live terminal display
 and keeps every finished turn on disk.
 """
@@ -23,7 +23,6 @@ from .config import Config
 from .echo import EchoEstimate, estimate_echo, suppress_echo
 from .session import SR, TurnAudio
 from .transcribe import Transcriber
-from .transcript import Transcript
 
 FRAME = SR // 50  # 20 ms
 
@@ -77,22 +76,24 @@ class BargeInDetector:
         return not self.push_on
 
 
-class EarlyTranscription:
-    """The end-of-turn check that also starts Whisper during the trainee's final silence.
+class EarlyAnalysis:
+    """The end-of-turn check that also analyses the turn during the trainee's final silence.
 
     Wraps the device module's energy endpointer. When speech has been followed by ``early_asr_after_s`` of
-    silence, the turn so far (echo removed) is transcribed in a background thread; if no more speech comes
-    before the turn ends, that transcript is used and the caller answers without waiting for Whisper.
+    silence, the turn so far is analysed in a background thread (echo removal, voice activity, Whisper, tone,
+    listening). If no more speech comes before the end-of-turn silence is complete, that analysis is used and
+    the caller answers without waiting for it; if the trainee speaks again, it is dropped and redone later.
     """
 
-    def __init__(self, cfg: Config, duplex: devices.DuplexStream, transcriber: Transcriber, turn_start_s: float,
-                 pool: ThreadPoolExecutor) -> None:
+    def __init__(self, cfg: Config, duplex: devices.DuplexStream, turn_start_s: float, pool: ThreadPoolExecutor,
+                 analyze, describe) -> None:
         self.cfg = cfg
         self.endpointer = devices.EnergyEndpointer(SR, cfg.practice)
         self.duplex = duplex
-        self.transcriber = transcriber
         self.turn_start_s = turn_start_s
         self.pool = pool
+        self.analyze = analyze
+        self.describe = describe  # () -> dict of what is known of the turn so far (caller end, barge-in)
         self.job: tuple[float, Future] | None = None
         self.reason: str | None = None
 
@@ -100,25 +101,22 @@ class EarlyTranscription:
         stop = self.endpointer(answer)
         self.reason = self.endpointer.reason
         ep = self.endpointer
-        if ep.speech_started and ep.speech_end_s is not None and (self.job is None or self.job[0] != ep.speech_end_s):
+        if (self.analyze is not None and ep.speech_started and ep.speech_end_s is not None
+                and (self.job is None or self.job[0] != ep.speech_end_s)):
             silent_for = len(answer) / SR - ep.speech_end_s
             if silent_for >= self.cfg.session.early_asr_after_s and (self.job is None or self.job[1].done()):
                 ref, mic = self.duplex.tracks(self.turn_start_s)
-                ref, mic = ref.copy(), mic.copy()
-                self.job = (ep.speech_end_s, self.pool.submit(self._transcribe, mic, ref))
+                ta = TurnAudio(reference=ref.copy(), mic=mic.copy(), **self.describe())
+                self.job = (ep.speech_end_s, self.pool.submit(self.analyze, ta))
         return stop
 
-    def _transcribe(self, mic: np.ndarray, ref: np.ndarray) -> Transcript:
-        clean, _ = suppress_echo(mic, ref, SR, self.cfg.turns)
-        return self.transcriber.transcribe(clean)
-
-    def result(self) -> Transcript | None:
-        """The early transcript, if it covers all the speech of the answer."""
+    def result(self):
+        """The early analysis (a TurnResult), if it covers all the speech of the answer; else None."""
         ep = self.endpointer
         if self.job is None or self.job[0] != ep.speech_end_s:
             return None
         try:
-            return self.job[1].result(timeout=30)
+            return self.job[1].result(timeout=60)
         except Exception:
             return None
 
@@ -139,11 +137,10 @@ class LiveStatus:
 class LiveAnswers:
     """The microphone as an answer source (see the module docstring)."""
 
-    def __init__(self, duplex: devices.DuplexStream, cfg: Config, transcriber: Transcriber,
-                 status: LiveStatus | None = None, on_tick=None) -> None:
+    def __init__(self, duplex: devices.DuplexStream, cfg: Config, status: LiveStatus | None = None,
+                 on_tick=None) -> None:
         self.duplex = duplex
         self.cfg = cfg
-        self.transcriber = transcriber
         self.status = status or LiveStatus()
         self.on_tick = on_tick
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="early-asr")
@@ -152,20 +149,28 @@ class LiveAnswers:
     def remaining(self, index: int) -> bool:
         return True
 
-    def take(self, index: int, caller_audio: np.ndarray, line: CallerLine) -> TurnAudio:
+    def take(self, index: int, caller_audio: np.ndarray, line: CallerLine, analyze=None) -> TurnAudio:
         d = self.duplex
         t0 = d.now_s
         barge = BargeInDetector(self.cfg, line.anger)
-        early = EarlyTranscription(self.cfg, d, self.transcriber, t0, self.pool)
         st = self.status
         st.turn = index
         caller_start: list[float] = []
+        caller_end: list[float] = []
+
+        def describe() -> dict:
+            return {"caller_end_s": caller_end[0] if caller_end else 0.0, "barge_in_s": barge.detected_s,
+                    "caller_line_s": len(caller_audio) / SR, "source": "microphone", "end_reason": "silence"}
+
+        early = EarlyAnalysis(self.cfg, d, t0, self.pool, analyze, describe)
 
         def on_event(name: str, t: float) -> None:
             with st.lock:
                 if name == "caller_start":
                     st.who = "caller"
                     caller_start.append(t)
+                elif name in ("caller_end", "barge_in") and not caller_end:
+                    caller_end.append(t)
                 elif name in ("your_turn", "barge_in", "caller_end"):
                     st.who = "you"
                     st.message = "your turn" if name != "barge_in" else "you cut in: the caller stopped"
@@ -194,7 +199,7 @@ class LiveAnswers:
             barge_in_s=rec.barge_in_s if rec.barge_in_s is not None else barge.detected_s,
             caller_pushed_on=barge.push_on and barge.detected_s is not None,
             source="microphone", answer_start_s=rec.answer_start_s, end_reason=rec.end_reason,
-            speech_end_s=speech_end, transcript=early.result(), extra=extra, caller_line_s=len(caller_audio) / SR,
+            speech_end_s=speech_end, precomputed=early.result(), extra=extra, caller_line_s=len(caller_audio) / SR,
         )
 
     def play_final(self, audio: np.ndarray) -> float | None:
@@ -259,7 +264,7 @@ def practice_call(
                                      "output_device": duplex.output_device.label() if duplex.output_device else None,
                                      "device_rate_hz": duplex.device_rate, "show_anger": show_anger})
     render = tts_renderer(scenario, cfg)
-    answers = LiveAnswers(duplex, cfg, transcriber, status)
+    answers = LiveAnswers(duplex, cfg, status)
     transcriber.model  # noqa: B018 - load Whisper before the caller speaks
     tone.warm_up(cfg.tone)
 

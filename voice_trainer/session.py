@@ -79,6 +79,9 @@ class TurnAudio:
     """Source-specific facts kept in the turn record (device alignment, latency of the previous reply...)."""
     caller_line_s: float | None = None
     """Length of the caller's line as rendered, before any barge-in cut it short (s)."""
+    precomputed: Any = None
+    """A :class:`TurnResult` the source already computed on this turn up to the start of its final silence
+    (live practice analyses during the end-of-turn silence); used instead of analysing again."""
 
 
 class AnswerSource(Protocol):
@@ -87,8 +90,13 @@ class AnswerSource(Protocol):
     def remaining(self, index: int) -> bool:
         """Whether an answer for turn ``index`` (1-based) can be taken."""
 
-    def take(self, index: int, caller_audio: np.ndarray, line: CallerLine) -> TurnAudio:
-        """Play ``caller_audio`` (16 kHz) and capture the answer."""
+    def take(self, index: int, caller_audio: np.ndarray, line: CallerLine,
+             analyze: Callable[[TurnAudio], TurnResult] | None = None) -> TurnAudio:
+        """Play ``caller_audio`` (16 kHz) and capture the answer.
+
+        ``analyze`` runs the turn's analysis on audio so far; a live source may call it early (during the
+        end-of-turn silence) and hand the result back in :attr:`TurnAudio.precomputed`.
+        """
 
 
 @dataclass(frozen=True)
@@ -164,7 +172,7 @@ class FileAnswers:
     def remaining(self, index: int) -> bool:
         return index <= len(self.answers)
 
-    def take(self, index: int, caller_audio: np.ndarray, line: CallerLine) -> TurnAudio:
+    def take(self, index: int, caller_audio: np.ndarray, line: CallerLine, analyze=None) -> TurnAudio:
         spec = self.answers[index - 1]
         answer = audio_io.load(spec.path, sample_rate=SR, min_duration_s=self.cfg.audio.min_duration_s)
         ta = place_answer(caller_audio, answer, spec.start_s, line.anger, self.cfg)
@@ -323,7 +331,9 @@ def analyze_turn(
     mic, est = suppress_echo(ta.mic, ta.reference, SR, cfg.turns)
     t["echo"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    caller_segs = speech_segments(ta.reference, SR, cfg.turns) if np.any(ta.reference) else []
+    # the reference is the clean signal we played: frame energy finds its speech exactly, at a fraction of
+    # the cost of the neural VAD that the microphone needs
+    caller_segs = speech_segments(ta.reference, SR, _energy(cfg)) if np.any(ta.reference) else []
     agent_segs = speech_segments(mic, SR, cfg.turns)
     t["vad"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -339,7 +349,10 @@ def analyze_turn(
     taking = score_from_components(turns.turn_components(tr, cfg.turns))
     t["turns"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    frames = tone.measure_frames(mic, SR, cfg.tone) if tx.words else None
+    frames = None
+    if tx.words:  # tone over the trainee's speech only (from just before their first word to the end)
+        lo = max(0.0, min(tx.words[0].start, agent_segs[0][0] if agent_segs else tx.words[0].start) - 0.2)
+        frames = tone.measure_frames(mic[int(lo * SR):], SR, cfg.tone, offset_s=lo)
     tone_result = None
     if frames is not None:
         tone_result = tone.score_calmness(tone.summarize(frames, tx.words, cfg.tone), baseline, cfg.tone)
@@ -353,6 +366,13 @@ def analyze_turn(
         index=index, caller_line=line, audio=ta, transcript=tx, turns=tr, tone=tone_result, tone_frames=frames,
         listening=listening, turn_taking=taking, observation=obs, echo=est.to_dict() if est else {}, timings=t,
     )
+
+
+def _energy(cfg: Config):
+    """A copy of the turns config whose VAD backend is frame energy (for the clean reference track)."""
+    import dataclasses
+
+    return dataclasses.replace(cfg.turns, vad_backend="energy")
 
 
 def _spread_words(text: str, segments: Sequence[Any], line_s: float | None = None) -> list[Word]:
@@ -532,9 +552,19 @@ def run_session(
         index += 1
         emit("caller_line", {"index": index, "line": line})
         caller_audio = render(line.text, line.anger)
-        ta = answers.take(index, caller_audio, line)
         closing = line.stage in ("negotiate",) and caller.anger <= scenario.reactions.accept_below
-        tr = analyze_turn(index, ta, line, scenario, cfg, transcriber, used_baseline, closing=closing)
+
+        def analyze(turn_audio: TurnAudio, index=index, line=line, closing=closing,
+                    baseline=used_baseline) -> TurnResult:
+            return analyze_turn(index, turn_audio, line, scenario, cfg, transcriber, baseline, closing=closing)
+
+        ta = answers.take(index, caller_audio, line, analyze)
+        if isinstance(ta.precomputed, TurnResult):
+            tr = ta.precomputed
+            tr.audio = ta
+            tr.timings["analysed_during_silence"] = 1.0
+        else:
+            tr = analyze(ta)
         if baseline is None and tr.tone_frames is not None:
             session_frames.append(tr.tone_frames)
             session_words.append(list(tr.transcript.words))
