@@ -43,8 +43,8 @@ def best_lag(a: np.ndarray, b: np.ndarray) -> tuple[int, float]:
     c = np.fft.irfft(np.fft.rfft(a, n) * np.conj(np.fft.rfft(b, n)), n)
     lag = int(np.argmax(np.abs(c)))
     lag = lag - n if lag > len(a) else lag
-    seg = a[max(0, lag) : max(0, lag) + len(b)]
-    ref = b[: len(seg)]
+    seg = a[max(0, lag) : max(0, lag) + len(b) - max(0, -lag)]
+    ref = b[max(0, -lag) : max(0, -lag) + len(seg)]
     norm = float(np.linalg.norm(seg) * np.linalg.norm(ref)) or 1.0
     return lag, float(np.dot(seg, ref) / norm)
 
@@ -60,17 +60,16 @@ def test_records_speech_played_into_the_virtual_microphone(virtual_audio, tmp_pa
     with DuplexStream() as duplex:
         assert duplex.device_rate in (44_100, 48_000)  # the native rate, not 16 kHz
         start = duplex.now_s
-        player = virtual_audio.paplay(path)  # recording is already running
-        while player.poll() is None:
-            levels.append(duplex.level_dbfs)
-            duplex.wait_until(duplex.now_s + 0.05)
-        duplex.wait_until(duplex.now_s + 0.5)
-        rec = duplex.tracks(start)[1]
+        virtual_audio.paplay(path)  # recording is already running
+        # record until the speech has come and gone (however late a busy machine delivers it)
+        turn = duplex.record_turn(None, start_s=start, on_tick=lambda: levels.append(duplex.level_dbfs))
+        rec = turn.mic
+    assert turn.end_reason == "silence"
     lag, corr = best_lag(rec, speech)
     assert corr > 0.9, f"the recording does not contain the played speech (correlation {corr:.2f})"
     assert 0 <= lag < len(rec) - len(speech)
     assert level_dbfs(rec[lag : lag + len(speech)]) == pytest.approx(level_dbfs(speech), abs=1.5)
-    assert max(levels) > -40.0 and min(levels) == -np.inf  # the meter saw speech and digital silence
+    assert max(levels) > -40.0 and min(levels) < -80.0  # the meter saw speech and silence
 
 
 def test_reference_is_aligned_with_the_microphone(virtual_audio, tmp_path):
@@ -78,22 +77,22 @@ def test_reference_is_aligned_with_the_microphone(virtual_audio, tmp_path):
     # trainee's known speech is played into it too: the echo in the mic must line up with the reference track.
     path, speech = render(tmp_path, "Okay, I hear you.")
     virtual_audio.set_defaults(sink="mic_feed", source="mic_feed.monitor")
-    line = np.concatenate([np.zeros(int(0.2 * SR), np.float32), chirp(0.4), np.zeros(int(0.8 * SR), np.float32)])
+    line = np.concatenate([np.zeros(int(0.2 * SR), np.float32), chirp(0.4), np.zeros(int(0.4 * SR), np.float32)])
     with DuplexStream() as duplex:
-        player = virtual_audio.paplay(path)
-        turn = duplex.record_turn(line, should_stop=lambda answer: player.poll() is not None and len(answer) > SR)
-        duplex.wait_until(duplex.now_s + 0.3)
+        virtual_audio.paplay(path)
+        turn = duplex.record_turn(line, should_stop=lambda answer: len(answer) >= 3.0 * SR)
     assert turn.caller_start_s is not None and turn.caller_end_s is not None
     assert turn.caller_end_s - turn.caller_start_s == pytest.approx(len(line) / SR, abs=0.03)
     n = int(0.4 * SR)
     ref_chirp_at = best_lag(turn.reference, chirp(0.4))[0]
     mic_chirp_at = best_lag(turn.mic, chirp(0.4))[0]
     assert ref_chirp_at / SR == pytest.approx(turn.caller_start_s + 0.2, abs=0.005)
-    assert abs(mic_chirp_at - ref_chirp_at) <= 0.002 * SR, (mic_chirp_at, ref_chirp_at)
+    # within 10 ms: 1-3 ms on a quiet machine; the callbacks' times jitter more under heavy load (see the bench)
+    assert abs(mic_chirp_at - ref_chirp_at) <= 0.010 * SR, (mic_chirp_at, ref_chirp_at)
     # the reference's chirp sits in the microphone track at (nearly) zero lag
     seg = slice(ref_chirp_at - n // 2, ref_chirp_at + 3 * n // 2)
     lag, corr = best_lag(turn.mic[seg], turn.reference[seg])
-    assert abs(lag) <= 0.002 * SR and corr > 0.5, (lag, corr)
+    assert abs(lag) <= 0.010 * SR and corr > 0.5, (lag, corr)
     mic_without_chirp = turn.mic.copy()
     mic_without_chirp[ref_chirp_at - 80 : ref_chirp_at + n + 80] = 0.0
     assert best_lag(mic_without_chirp, speech)[1] > 0.6  # and the trainee's speech is in the microphone track
@@ -121,7 +120,7 @@ def test_barge_in_fades_the_caller_out(virtual_audio, tmp_path):
     # the fade starts with the next output block, which is heard one output latency later
     assert turn.caller_end_s - turn.barge_in_s <= cfg.fade_out_s + 0.15
     after = turn.reference[int((turn.caller_end_s + 0.01) * SR) :]
-    assert level_dbfs(after) == -np.inf  # the caller is silent after the fade
+    assert level_dbfs(after) < -80.0  # the caller is silent after the fade (resampler ringing aside)
     assert turn.end_reason == "silence"
     assert best_lag(turn.mic, speech)[1] > 0.8
 

@@ -1,22 +1,24 @@
 """Audio devices: listing, choosing, and the full-duplex call stream of live practice (I/O room).
 
-One PortAudio stream (``sounddevice.Stream``) plays the caller and records the microphone on one clock. Every
-callback hands over an input block and the output block written in the same callback, so microphone frame ``k``
-and output frame ``k`` belong together. The callback's ``inputBufferAdcTime`` / ``outputBufferDacTime`` say how
-far apart they are in real time (the device round trip ``d``); the microphone sample captured at frame ``k`` was
-recorded while output frame ``k - d`` was sounding. The stream keeps two 16 kHz tracks on one *call timeline*
-(seconds since the stream started, in microphone time):
+:class:`DuplexStream` plays the caller and records the microphone together and keeps two 16 kHz tracks on one
+*call timeline* (seconds of microphone audio since the stream started):
 
 * ``mic``: the microphone, resampled from the device's native rate;
-* ``reference``: what was played (the caller, including fades), delayed by ``d``, so that ``reference[i]`` is
-  what the loudspeaker emitted while ``mic[i]`` was being captured — aligned sample for sample.
+* ``reference``: what was played (the caller, including fades), shifted so that ``reference[i]`` is what the
+  loudspeaker emitted while ``mic[i]`` was being captured, sample for sample.
 
-Devices are opened at their native rate (44.1/48 kHz, PulseAudio's default) with ``latency='high'`` and resampled
-here with soxr: through PulseAudio 16 kHz with ``'low'`` underran. PortAudio's ALSA route to PulseAudio stalls
-for 0.5-2 s right after a stream starts; :meth:`DuplexStream.open` waits until callbacks flow steadily, so open
-one stream per session and keep it running.
+The shift comes from the callbacks' ``inputBufferAdcTime`` / ``outputBufferDacTime``. Devices are opened at
+their native rate (44.1/48 kHz) with ``latency='high'`` and a fixed 20 ms block, and resampled here with soxr:
+through PulseAudio 16 kHz with ``'low'`` underran, and a variable block size gave 1-frame callbacks.
 
-Errors reach the user as :class:`DeviceError` (a :class:`UserError`): one line, with where to go next.
+Through PortAudio's ALSA route to PulseAudio (the machines this was built on), one full-duplex
+``sounddevice.Stream`` stalled for about 1.9 s at start and then kept the microphone 1.9 s late for the whole
+call. The default is therefore an InputStream + OutputStream pair whose callback times share PortAudio's clock
+(``practice.duplex_mode = "single"`` selects the one-Stream form). :meth:`DuplexStream.open` waits until both
+directions flow steadily and the microphone is fresh (2-4 s here), so open one stream per session and keep it.
+
+Errors reach the user as :class:`DeviceError` (a :class:`UserError`): one line, with where to go next; a device
+lost mid-call raises :class:`DeviceLostError`, and what was recorded stays readable.
 """
 
 from __future__ import annotations
@@ -482,7 +484,7 @@ class DuplexStream:
     times share PortAudio's clock.
     """
 
-    _LAT_HISTORY = 5  # microphone blocks in the running median of the round trip
+    _ANCHOR_BLOCKS = 9  # microphone blocks in the running median of the alignment readings
     _STALL_GAP_S = 0.25  # a pause between callbacks longer than this restarts the warm-up
 
     def __init__(
@@ -509,7 +511,7 @@ class DuplexStream:
         """How late microphone audio reaches the callback (currentTime - inputBufferAdcTime), latest block."""
         self.xruns = 0
         """Callbacks that reported an underflow or overflow."""
-        self.timing_from_callbacks = True
+        self.timing_from_callbacks = False
         """False while PortAudio gives no usable ADC/DAC times (the nominal latencies are used instead)."""
         self._streams: list[Any] = []
         self._q: queue.SimpleQueue = queue.SimpleQueue()
@@ -522,8 +524,8 @@ class DuplexStream:
         self._in_frames = 0  # callback-side frame counters (device rate)
         self._out_frames = 0
         self._delay16 = 0
-        self._lat_hist: list[float] = []
-        self._dac_hist: list[tuple[int, float]] = []  # (output frame, its DAC time) of recent output blocks
+        self._in_anchor: list[float] = []  # recent alignment readings (s), one per microphone block
+        self._out_anchor: list[float] = []  # output frame - rate * its DAC time, recent blocks
         self._warm: list[tuple[float, float, float]] = []
         self._current: Playback | None = None
         self._pending: Playback | None = None
@@ -713,13 +715,18 @@ class DuplexStream:
         if wall - self._last_wall[kind] > self._STALL_GAP_S:
             self._run_start[kind] = wall
             self._warm = []
+            # times read during and just before a stall were off by up to seconds: start the anchors afresh
+            if kind == "in":
+                self._in_anchor = []
+            else:
+                self._out_anchor = []
         self._last_wall[kind] = wall
 
     def _process_out(self, frame0: int, outb: np.ndarray, dac: float, xrun: bool, wall: float, events: list) -> None:
         self._note_wall("out", wall)
         self.xruns += int(xrun)
         if dac > 0:
-            self._dac_hist = [*self._dac_hist[-7:], (frame0, float(dac))]
+            self._out_anchor = [*self._out_anchor[-3:], frame0 - self.device_rate * dac]
         y = self._rs_out.resample_chunk(outb)
         with self._lock:
             self._out.append(y)
@@ -730,28 +737,23 @@ class DuplexStream:
             else:
                 pb.end_s = t
 
-    def _round_trip_reading(self, frame0: int, adc: float) -> float:
-        """Microphone frame minus the output frame sounding at its ADC time, in seconds (nan if unknown)."""
-        if adc <= 0 or not self._dac_hist:
-            return math.nan
-        # the newest output block, extrapolated at the nominal rate: older blocks' times can date from the
-        # start-up stall, when PortAudio's times were off by up to seconds
-        frame_out, dac = self._dac_hist[-1]
-        return (frame0 - (frame_out + (adc - dac) * self.device_rate)) / self.device_rate
-
     def _process_in(self, frame0: int, inb: np.ndarray, adc: float, cur: float, xrun: bool, wall: float) -> None:
         self._note_wall("in", wall)
         if self.cfg.duplex_mode == "pair":
             self.xruns += int(xrun)
         if adc > 0 and cur > 0:
             self.input_delay_s = float(cur - adc)
-        lat = self._round_trip_reading(frame0, adc)
-        if math.isfinite(lat) and abs(lat) < 5.0:
-            self._lat_hist = [*self._lat_hist[-(self._LAT_HISTORY - 1) :], lat]
+            if self._out_anchor:
+                # input frame minus the output frame sounding at the ADC time (the newest output block's DAC
+                # time extrapolated at the nominal rate); the median of the last few readings smooths jitter
+                reading = (frame0 - self.device_rate * adc - self._out_anchor[-1]) / self.device_rate
+                self._in_anchor = [*self._in_anchor[-(self._ANCHOR_BLOCKS - 1) :], reading]
+        if self._in_anchor:
+            d = float(np.median(self._in_anchor))
             self.timing_from_callbacks = True
-        elif not self._lat_hist:
+        else:  # no usable ADC/DAC times (yet): assume the nominal latencies
+            d = sum(self.latency or (0.0, 0.0))
             self.timing_from_callbacks = False
-        d = float(np.median(self._lat_hist)) if self._lat_hist else sum(self.latency or (0.0, 0.0))
         self._delay16 = int(round(d * self.sample_rate))
         y = self._rs_in.resample_chunk(inb)
         with self._lock:
