@@ -24,7 +24,7 @@ from . import audio as audio_io
 from . import ids, tone, turns
 from .caller import Caller, CallerLine, TurnObservation
 from .config import Config
-from .echo import suppress_echo
+from .echo import subtract_echo, suppress_echo
 from .listening import ListeningResult, analyze_call, analyze_listening
 from .scenarios import Scenario
 from .scoring import Component, Evidence, Score, score_from_components
@@ -328,13 +328,16 @@ def analyze_turn(
     """Run the analysis stages on one turn's audio (no devices, no files)."""
     t = {}
     t0 = time.perf_counter()
-    mic, est = suppress_echo(ta.mic, ta.reference, SR, cfg.turns)
+    # voice activity on the echo-gated track (the caller's echo never counts as the trainee talking);
+    # Whisper and tone on the echo-subtracted, ungated track (gating would cut quiet double-talk words)
+    gated, est = suppress_echo(ta.mic, ta.reference, SR, cfg.turns)
+    mic = subtract_echo(ta.mic, ta.reference, SR, est) if est is not None and est.detected else ta.mic
     t["echo"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     # the reference is the clean signal we played: frame energy finds its speech exactly, at a fraction of
     # the cost of the neural VAD that the microphone needs
     caller_segs = speech_segments(ta.reference, SR, _energy(cfg)) if np.any(ta.reference) else []
-    agent_segs = speech_segments(mic, SR, cfg.turns)
+    agent_segs = speech_segments(gated, SR, cfg.turns)
     t["vad"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if ta.transcript is not None:
