@@ -15,20 +15,20 @@ from .. import __version__
 from ..config import ConfigError
 from ..errors import UserError
 
-COMMANDS = [
-    "analyze",
-    "batch",
+COMMANDS = [  # in the order --help lists them
+    "demo",
+    "practice",
     "calibrate",
+    "analyze",
     "review",
-    "devices",
     "report",
     "note",
     "progress",
     "run",
-    "practice",
-    "demo",
+    "batch",
     "scenarios",
     "say",
+    "devices",
 ]
 
 EXIT_USAGE = 2
