@@ -67,7 +67,7 @@ def test_records_speech_played_into_the_virtual_microphone(virtual_audio, tmp_pa
     assert turn.end_reason == "silence"
     lag, corr = best_lag(rec, speech)
     assert corr > 0.9, f"the recording does not contain the played speech (correlation {corr:.2f})"
-    assert 0 <= lag < len(rec) - len(speech)
+    assert -0.05 * SR <= lag < len(rec) - len(speech)  # (the render opens with a few ms of silence)
     assert level_dbfs(rec[lag : lag + len(speech)]) == pytest.approx(level_dbfs(speech), abs=1.5)
     assert max(levels) > -40.0 and min(levels) < -80.0  # the meter saw speech and silence
 
@@ -87,12 +87,12 @@ def test_reference_is_aligned_with_the_microphone(virtual_audio, tmp_path):
     ref_chirp_at = best_lag(turn.reference, chirp(0.4))[0]
     mic_chirp_at = best_lag(turn.mic, chirp(0.4))[0]
     assert ref_chirp_at / SR == pytest.approx(turn.caller_start_s + 0.2, abs=0.005)
-    # within 10 ms: 1-3 ms on a quiet machine; the callbacks' times jitter more under heavy load (see the bench)
-    assert abs(mic_chirp_at - ref_chirp_at) <= 0.010 * SR, (mic_chirp_at, ref_chirp_at)
+    # bench/bench_devices.py measures < 1 ms; 5 ms leaves room for a machine busy with other work
+    assert abs(mic_chirp_at - ref_chirp_at) <= 0.005 * SR, (mic_chirp_at, ref_chirp_at)
     # the reference's chirp sits in the microphone track at (nearly) zero lag
     seg = slice(ref_chirp_at - n // 2, ref_chirp_at + 3 * n // 2)
     lag, corr = best_lag(turn.mic[seg], turn.reference[seg])
-    assert abs(lag) <= 0.010 * SR and corr > 0.5, (lag, corr)
+    assert abs(lag) <= 0.005 * SR and corr > 0.5, (lag, corr)
     mic_without_chirp = turn.mic.copy()
     mic_without_chirp[ref_chirp_at - 80 : ref_chirp_at + n + 80] = 0.0
     assert best_lag(mic_without_chirp, speech)[1] > 0.6  # and the trainee's speech is in the microphone track

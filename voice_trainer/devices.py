@@ -576,6 +576,8 @@ class DuplexStream:
         DeviceError
             No device, an unknown device, or a device that cannot be opened or never starts.
         """
+        if self._streams:  # already open (``with DuplexStream(...).open() as d`` is fine)
+            return self
         sd = _sd()
         devs = list_devices()
         self.input_device = resolve_device(self._input_spec, "input", devs)
