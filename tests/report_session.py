@@ -68,7 +68,7 @@ def make_session(folder: Path, answers=ANSWERS, name: str = "session") -> Path:
     delayed = {i + 1 for i, (_, how) in enumerate(answers) if how == "dead_air"}
 
     class Answers(FileAnswers):
-        def take(self, index, caller_audio, line):
+        def take(self, index, caller_audio, line, analyze=None):
             if index in delayed:
                 self.answers[index - 1] = AnswerSpec(self.answers[index - 1].path, len(caller_audio) / SR + DEAD_AIR_S)
             return super().take(index, caller_audio, line)
