@@ -428,6 +428,12 @@ class SessionConfig:
     """Share of that component's weight lost (0-1) from which the caller reacts to a raised voice."""
     nudges_per_turn: int = 3
     """How many short on-screen nudges a turn gets at most."""
+    weight_calmness: float = 1.0
+    """Weight of calmness in the overall score (the overall is the weighted mean of the measured skills)."""
+    weight_listening: float = 1.0
+    """Weight of active listening in the overall score."""
+    weight_turn_taking: float = 1.0
+    """Weight of turn-taking in the overall score."""
     barge_in_window_s: float = 0.5
     """Live: the stretch of microphone audio (after echo removal) checked for the trainee talking over the caller."""
     barge_in_min_s: float = 0.3

@@ -144,8 +144,7 @@ def place_answer(
         pushed_on = anger >= sc.push_on_anger
         if not pushed_on:
             cut = min(caller_len, s0 + int(sc.barge_in_reaction_s * SR))
-            fade = min(int(cfg.practice.fade_out_s * SR), caller_len - cut) if hasattr(cfg, "practice") else 0
-            fade = max(fade, 0)
+            fade = max(min(int(cfg.practice.fade_out_s * SR), caller_len - cut), 0)
             if fade:
                 reference[cut: cut + fade] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
             reference[cut + fade:] = 0.0
@@ -466,10 +465,9 @@ def scorecard(
     if measured:
         cont = tone.contagion([r.tone.measures for r in measured], [r.anger_before for r in measured], cfg.tone)
         contagion = cont.to_dict()
-    w = cfg.scoring if hasattr(cfg, "scoring") else None
-    weights = {"calmness": 1.0, "listening": 1.0, "turn_taking": 1.0} if w is None else w
-    parts = [(calmness.value, weights["calmness"]), (listening.value, weights["listening"]),
-             (turn_taking.value, weights["turn_taking"])]
+    sc = cfg.session
+    parts = [(calmness.value, sc.weight_calmness), (listening.value, sc.weight_listening),
+             (turn_taking.value, sc.weight_turn_taking)]
     parts = [(s, wt) for s, wt in parts if s is not None and wt > 0]
     overall = sum(s * wt for s, wt in parts) / sum(wt for _, wt in parts) if parts else None
     return Scorecard(overall, calmness, listening, turn_taking, call.to_dict() if call else {}, contagion,
