@@ -942,6 +942,8 @@ def analyze_listening(
     abusive = bool(lex.caller_abuse.search(caller_low)) or bool(lex.caller_authority.search(caller_low))
     components = _components(techniques, flags, fact_matches, lex, closing=closing, caller_escalated=abusive,
                              caller_given=caller_given)
+    if not _has_words(text):  # nothing said: nothing to judge (not a score earned by saying nothing wrong)
+        _withhold(components, "the trainee said nothing in this turn")
     return ListeningResult(text, caller_text, techniques, flags, fact_matches, score_from_components(components))
 
 
@@ -1177,7 +1179,19 @@ def analyze_call(
     comps = _components(techs, flags, fact_matches, lex, closing=bool(agent_idx), caller_escalated=escalated,
                         caller_given=bool(caller_text.strip()))
     order = _order_checks(techs, agent_idx, lex)
+    if not _has_words(all_agent):
+        _withhold(comps + order, "the trainee said nothing in this call")
     return CallListening(results, agent_idx, order, score_from_components(comps + order))
+
+
+def _has_words(text: str) -> bool:
+    return bool(_WORD_RE.search(text or ""))
+
+
+def _withhold(components: list[Component], reason: str) -> None:
+    for c in components:
+        if c.withheld is None:
+            c.withheld = reason
 
 
 def _pos(d: Detection) -> tuple[int, int]:

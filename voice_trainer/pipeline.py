@@ -39,6 +39,11 @@ def quiet_split(audio: np.ndarray, sample_rate: int, search_s: float = SPLIT_SEA
     return lo + int(np.argmin(energy)) * win
 
 
+TONE_BLOCK_S = 10.0
+"""Tone frames are measured on at most this many seconds at a time (a multiple of the 10 ms hop), which keeps
+the pitch tracker's working memory small whatever the chunk length."""
+
+
 @dataclass
 class Chunk:
     """A piece of the decoded track: its start in the file (s) and samples."""
@@ -95,7 +100,10 @@ def analyze_file(
     for chunk in decoded_chunks(path, cfg, channel):
         total += len(chunk.samples)
         parts.append(transcriber.transcribe(chunk.samples, offset_s=chunk.offset_s))
-        frames.append(tone_analysis.measure_frames(chunk.samples, sr, cfg.tone, offset_s=chunk.offset_s))
+        step = int(TONE_BLOCK_S * sr)  # the pitch tracker's memory grows with its input: feed it 10 s at a time
+        for a in range(0, len(chunk.samples), step):
+            frames.append(tone_analysis.measure_frames(chunk.samples[a: a + step], sr, cfg.tone,
+                                                       offset_s=chunk.offset_s + a / sr))
     duration_s = total / sr
     if duration_s < cfg.audio.min_duration_s:
         raise UserError(

@@ -68,11 +68,12 @@ class BargeInDetector:
         if self._estimate is not None:
             clean, _ = suppress_echo(mic[lo:], reference[lo:], SR, self.cfg.turns, estimate=self._estimate)
         levels = _frame_levels(clean)
-        speech = float(np.sum(levels > pc.speech_threshold_dbfs)) * 0.02
+        speech = float(np.sum(levels > pc.speech_threshold_dbfs)) * FRAME / SR
         if speech < self.cfg.session.barge_in_min_s:
             return False
         if self.detected_s is None:
-            self.detected_s = max(0.0, (n - window) / SR + float(np.argmax(levels > pc.speech_threshold_dbfs)) * 0.02)
+            first = int(np.argmax(levels > pc.speech_threshold_dbfs))
+            self.detected_s = (lo + first * FRAME) / SR
         return not self.push_on
 
 
@@ -96,6 +97,7 @@ class EarlyAnalysis:
         self.describe = describe  # () -> dict of what is known of the turn so far (caller end, barge-in)
         self.job: tuple[float, Future] | None = None
         self.reason: str | None = None
+        self.error: str | None = None
 
     def __call__(self, answer: np.ndarray) -> bool:
         stop = self.endpointer(answer)
@@ -113,12 +115,15 @@ class EarlyAnalysis:
     def result(self):
         """The early analysis (a TurnResult), if it covers all the speech of the answer; else None."""
         ep = self.endpointer
-        if self.job is None or self.job[0] != ep.speech_end_s:
+        if self.job is None:
             return None
+        stale = self.job[0] != ep.speech_end_s
         try:
-            return self.job[1].result(timeout=60)
-        except Exception:
+            res = self.job[1].result(timeout=60)  # a stale job is waited for too: never two decodes at once
+        except Exception as exc:  # the turn is analysed again on the main thread, which reports real errors
+            self.error = f"{type(exc).__name__}: {exc}"
             return None
+        return None if stale else res
 
 
 @dataclass
@@ -169,9 +174,9 @@ class LiveAnswers:
                 if name == "caller_start":
                     st.who = "caller"
                     caller_start.append(t)
-                elif name in ("caller_end", "barge_in") and not caller_end:
+                if name in ("caller_end", "barge_in") and not caller_end:
                     caller_end.append(t)
-                elif name in ("your_turn", "barge_in", "caller_end"):
+                if name in ("your_turn", "barge_in", "caller_end"):
                     st.who = "you"
                     st.message = "your turn" if name != "barge_in" else "you cut in: the caller stopped"
                 elif name == "end":
@@ -182,7 +187,8 @@ class LiveAnswers:
             if self.on_tick:
                 self.on_tick()
 
-        rec = d.record_turn(caller_audio, SR, should_stop=early, barge_in=barge, on_tick=tick, on_event=on_event)
+        rec = d.record_turn(caller_audio, SR, should_stop=early, barge_in=barge, on_tick=tick, on_event=on_event,
+                            start_s=t0)
         extra = dict(rec.extra)
         if self._last_speech_end is not None and caller_start:
             extra["reply_latency_s"] = round(t0 + caller_start[0] - self._last_speech_end, 3)
@@ -249,24 +255,31 @@ def practice_call(
     """
     from rich.console import Console
     from rich.live import Live
+    from rich.markup import escape
     from rich.text import Text
 
     from . import tone
+    from .profile import check_baseline
     from .session import SessionFolder, run_session, tts_renderer
 
     console = console or Console()
     status = LiveStatus(anger=float(scenario.persona.anger))
-    duplex = devices.DuplexStream(input_device, output_device, cfg=cfg.practice)
-    console.print(f"[bold]{scenario.title}[/bold] - opening the audio devices...")
-    duplex.open()
-    folder = SessionFolder(session_dir, scenario, cfg, mode="live", model=transcriber.model_name, seed=seed,
-                           settings={"input_device": duplex.input_device.label() if duplex.input_device else None,
-                                     "output_device": duplex.output_device.label() if duplex.output_device else None,
-                                     "device_rate_hz": duplex.device_rate, "show_anger": show_anger})
     render = tts_renderer(scenario, cfg)
-    answers = LiveAnswers(duplex, cfg, status)
     transcriber.model  # noqa: B018 - load Whisper before the caller speaks
     tone.warm_up(cfg.tone)
+    duplex = devices.DuplexStream(input_device, output_device, cfg=cfg.practice)
+    console.print(f"[bold]{escape(scenario.title)}[/bold] - opening the audio devices...")
+    duplex.open()  # no usable device: a one-line DeviceError, and no session folder is left behind
+    try:
+        folder = SessionFolder(session_dir, scenario, cfg, mode="live", model=transcriber.model_name, seed=seed,
+                               settings={"input_device": duplex.input_device.label() if duplex.input_device else None,
+                                         "output_device": duplex.output_device.label()
+                                         if duplex.output_device else None,
+                                         "device_rate_hz": duplex.device_rate, "show_anger": show_anger})
+    except BaseException:
+        duplex.close()
+        raise
+    answers = LiveAnswers(duplex, cfg, status)
 
     def view() -> Text:
         el = time.monotonic() - status.started
@@ -275,7 +288,7 @@ def practice_call(
         t.append(f"speaking: {status.who:<9} ", style="cyan" if status.who == "you" else "red")
         t.append(f"mic [{_meter(status.level_dbfs)}] ")
         if show_anger:
-            t.append(f"anger [{_meter(status.anger - 60, 20)}] {status.anger:3.0f}", style="red")
+            t.append(f"anger [{_meter(status.anger * 0.6 - 60, 20)}] {status.anger:3.0f}", style="red")
         if status.message:
             t.append(f"  {status.message}", style="yellow")
         return t
@@ -295,6 +308,7 @@ def practice_call(
                 words = transcriber.transcribe(clip).words
                 baseline = tone.baseline_from_audio(clip, SR, words, kind="recording", source="calibration",
                                                     config=cfg.tone)
+                check_baseline(baseline, cfg, "the calibration recording")
                 status.message = ""
 
             def on_event(name: str, data: dict) -> None:
@@ -318,6 +332,9 @@ def practice_call(
         state, error = "interrupted", "stopped with Ctrl-C"
     except devices.DeviceError as exc:
         state, error = "device_lost", str(exc)
+    except BaseException as exc:  # anything else: the session says so, finished turns stay, the error goes on
+        folder.finish("failed", error=f"{type(exc).__name__}: {exc}")
+        raise
     finally:
         answers.close()
         duplex.close()

@@ -199,9 +199,11 @@ def execute(script: RunScript, cfg, transcriber, *, session_dir: str | os.PathLi
     try:
         result = run_session(scenario, cfg, transcriber, answers, baseline=baseline, seed=script.seed,
                              max_turns=script.max_turns, writer=folder, on_event=on_event)
-    except KeyboardInterrupt:
+    except BaseException as exc:
         if folder is not None:
-            folder.finish("interrupted", error="stopped with Ctrl-C")
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            folder.finish("interrupted" if interrupted else "failed",
+                          error="stopped with Ctrl-C" if interrupted else f"{type(exc).__name__}: {exc}")
         raise
     if folder is not None:
         folder.finish("completed", result)

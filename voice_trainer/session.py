@@ -25,6 +25,7 @@ from . import ids, tone, turns
 from .caller import Caller, CallerLine, TurnObservation
 from .config import Config
 from .echo import subtract_echo, suppress_echo
+from .errors import UserError
 from .listening import ListeningResult, analyze_call, analyze_listening
 from .scenarios import Scenario
 from .scoring import Component, Evidence, Score, score_from_components
@@ -73,8 +74,6 @@ class TurnAudio:
     """How the answer ended: ``silence``, ``no_speech``, ``max_length`` (live) or ``file`` (file mode)."""
     speech_end_s: float | None = None
     """When the trainee's last speech ended, where the source knows it (live: from the endpointer)."""
-    transcript: Transcript | None = None
-    """A transcription the source already made (live practice starts it during the final silence)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Source-specific facts kept in the turn record (device alignment, latency of the previous reply...)."""
     caller_line_s: float | None = None
@@ -166,7 +165,10 @@ class FileAnswers:
         self.cfg = cfg
         self.anger = 0.0
         for a in self.answers:  # fail before the call starts, not in the middle
-            audio_io.probe(a.path)
+            info = audio_io.probe(a.path)
+            if info.duration_s == info.duration_s and info.duration_s < cfg.audio.min_duration_s:  # nan: unknown
+                raise UserError(f"{a.path}: only {info.duration_s:.2f} s of audio; an answer needs at least "
+                                f"{cfg.audio.min_duration_s:g} s")
 
     def remaining(self, index: int) -> bool:
         return index <= len(self.answers)
@@ -339,15 +341,12 @@ def analyze_turn(
     agent_segs = speech_segments(gated, SR, cfg.turns)
     t["vad"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    if ta.transcript is not None:
-        tx = ta.transcript
-        t["transcribe_early"] = 1.0
-    else:
-        tx = transcriber.transcribe(mic) if agent_segs else Transcript()
+    tx = transcriber.transcribe(mic) if agent_segs else Transcript()
     t["transcribe"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     caller_words = _spread_words(line.text, caller_segs, ta.caller_line_s)
-    tr = turns.analyze_turns(caller_segs, agent_segs, tx.words, caller_words, cfg.turns, duration_s=len(mic) / SR)
+    tr = turns.analyze_turns(caller_segs, agent_segs, tx.words, caller_words, cfg.turns, duration_s=len(mic) / SR,
+                             awaiting_answer=True)
     taking = score_from_components(turns.turn_components(tr, cfg.turns))
     t["turns"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -593,16 +592,6 @@ def run_session(
     result = SessionResult(scenario, results, caller, card, status, used_baseline)
     emit("end", {"result": result, "final_line": line})
     return result
-
-
-def stereo(ta: TurnAudio) -> np.ndarray:
-    """The turn as (frames, 2): caller as played on the left, trainee on the right."""
-    return np.stack([ta.reference, ta.mic], axis=1)
-
-
-def write_turn_audio(path: str | Path, ta: TurnAudio) -> Path:
-    """Write the turn's stereo WAV atomically."""
-    return audio_io.write_wav_atomic(path, stereo(ta), SR)
 
 
 class SessionFolder:

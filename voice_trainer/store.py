@@ -15,7 +15,7 @@ rebuilds the turn list from the ``turn_NN.json`` files, ignores temporary files,
 damaged ``session.json``.
 
 Statuses: ``in_progress`` (being written, or the writer was killed), ``completed``, ``interrupted`` (Ctrl-C),
-``device_lost`` (the audio device went away mid-call).
+``device_lost`` (the audio device went away mid-call), ``failed`` (an error stopped it; ``error`` says which).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import soundfile as sf
 from .errors import UserError
 
 SCHEMA_VERSION = 1
-STATUSES = ("in_progress", "completed", "interrupted", "device_lost")
+STATUSES = ("in_progress", "completed", "interrupted", "device_lost", "failed")
 SESSION_FILE = "session.json"
 TURN_RE = re.compile(r"^turn_(\d{2,})\.json$")
 SAMPLE_RATE = 16_000

@@ -397,6 +397,7 @@ def analyze_turns(
     config: TurnsConfig | None = None,
     *,
     duration_s: float | None = None,
+    awaiting_answer: bool = False,
 ) -> TurnsResult:
     """Measure turn-taking between a caller and an agent.
 
@@ -411,6 +412,9 @@ def analyze_turns(
         Thresholds; defaults when None.
     duration_s : float, optional
         Length of the call in seconds (for the silence total); default the end of the last segment.
+    awaiting_answer : bool
+        The recording ends while the caller waits for the agent (a practice turn): silence after the caller's
+        last words up to ``duration_s`` is dead air. False for whole calls, which simply end.
 
     Returns
     -------
@@ -453,6 +457,11 @@ def analyze_turns(
                 res.listening_pauses.append(gap)
         if covered_end is None or s.end >= covered_end:
             covered_end, last_speaker = s.end, s.speaker
+    if (awaiting_answer and last_speaker == CALLER and covered_end is not None
+            and duration - covered_end >= c.dead_air_s):
+        # the recording stops while the caller still waits: the silence to its end is dead air
+        before = _words_in(covered_end - 3.0, covered_end + 0.3, caller_words)
+        res.dead_air.append(DeadAir(covered_end, duration, CALLER, before))
     return res
 
 

@@ -7,6 +7,7 @@ import json
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 
 from ..audio import CHANNELS
 from ..errors import UserError
@@ -46,14 +47,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def print_text(result: AnalysisResult, console: Console) -> None:
-    console.print(f"[bold]{result.file}[/bold]  {result.duration_s:.1f} s  model {result.model}")
+    console.print(f"[bold]{escape(str(result.file))}[/bold]  {result.duration_s:.1f} s  model {result.model}")
     if not result.transcript.words:
         console.print("  (no speech found)")
     for seg in result.transcript.segments:
-        console.print(f"  [{seg.start:6.2f}-{seg.end:6.2f}] {seg.text}", highlight=False)
+        console.print(f"  [{seg.start:6.2f}-{seg.end:6.2f}] {seg.text}", highlight=False, markup=False)
     if result.transcript.words:
         timed = " ".join(f"{w.word}@{w.start:.2f}" for w in result.transcript.words)
-        console.print(f"  words: {timed}", highlight=False, soft_wrap=True)
+        console.print(f"  words: {timed}", highlight=False, soft_wrap=True, markup=False)
     if result.tone is not None:
         t = result.tone.to_dict()
         b = t["baseline"]
@@ -132,7 +133,7 @@ def run_texts(args: argparse.Namespace, cfg: object, console: Console) -> int:
             if args.json:
                 print_json_line(rec)
             else:
-                console.print(f"[bold]{args.texts}:{n}[/bold]")
+                console.print(f"[bold]{escape(str(args.texts))}:{n}[/bold]")
                 print_listening(rec["listening"], console)
     return 2 if failed else 0
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from ..script import RunScript, default_session_dir, execute
 from ..transcribe import Transcriber
@@ -44,7 +45,7 @@ def _play(console: Console, tr, warned: list) -> None:
         sd.wait()
     except (DeviceError, OSError, Exception) as exc:  # no device: the demo goes on silently
         if not warned:
-            console.print(f"[yellow]--play: no usable audio output ({str(exc).splitlines()[0][:80]}); "
+            console.print(f"[yellow]--play: no usable audio output ({escape(str(exc).splitlines()[0][:80])}); "
                           "continuing without sound[/yellow]")
             warned.append(True)
 
@@ -90,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
     for which, result, session_dir, html in made:
         card = result.scorecard
         overall = "n/a" if card.overall is None else f"{card.overall:.0f}"
-        console.print(f"{which:>4} answers: overall {overall}; session {session_dir}"
-                      + (f"; report {html}" if html else ""), highlight=False)
+        console.print(f"{which:>4} answers: overall {overall}; session {escape(str(session_dir))}"
+                      + (f"; report {escape(str(html))}" if html else ""), highlight=False)
     console.print(f"demo finished in {time.perf_counter() - started:.0f} s. "
                   "Next: `voice-trainer report DIR` for the full scorecard, `voice-trainer practice` for a live call.")
     return 0

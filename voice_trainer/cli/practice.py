@@ -6,6 +6,7 @@ import argparse
 import random
 
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import UserError
 from ..script import default_session_dir
@@ -41,6 +42,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+def _saved(console: Console, folder) -> None:
+    f = escape(str(folder))
+    console.print(f"session saved in {f}  (report: voice-trainer report {f})")
+
+
 def pick_scenario(args: argparse.Namespace, rng: random.Random):
     from ..scenarios import get_scenario, load_library
 
@@ -71,18 +77,20 @@ def run(args: argparse.Namespace) -> int:
         answers = FileAnswers(args.answers, cfg)
         folder = SessionFolder(session_dir, scenario, cfg, mode="file", model=transcriber.model_name, seed=seed,
                                settings={"answers": list(args.answers)})
-        console.print(f"[bold]{scenario.title}[/bold] (file mode: {len(args.answers)} answers)")
+        console.print(f"[bold]{escape(scenario.title)}[/bold] (file mode: {len(args.answers)} answers)")
         try:
             result = run_session(scenario, cfg, transcriber, answers, baseline=baseline, seed=seed,
                                  max_turns=args.max_turns, writer=folder,
                                  on_event=lambda n, d: print_turn(console, d["result"], not args.hard)
                                  if n == "turn" else None)
-        except KeyboardInterrupt:
-            folder.finish("interrupted", error="stopped with Ctrl-C")
+        except BaseException as exc:
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            folder.finish("interrupted" if interrupted else "failed",
+                          error="stopped with Ctrl-C" if interrupted else f"{type(exc).__name__}: {exc}")
             raise
         folder.finish("completed", result)
         print_summary(console, result)
-        console.print(f"session saved in {folder.dir}  (report: voice-trainer report {folder.dir})")
+        _saved(console, folder.dir)
         return 0
 
     from ..practice import practice_call
@@ -95,10 +103,11 @@ def run(args: argparse.Namespace) -> int:
     if result is not None:
         print_summary(console, result)
     if state == "interrupted":
-        console.print(f"[yellow]Stopped (Ctrl-C).[/yellow] Finished turns are saved in {folder_dir}")
+        console.print(f"[yellow]Stopped (Ctrl-C).[/yellow] Finished turns are saved in {escape(str(folder_dir))}")
         return 130
     if state == "device_lost":
-        console.print(f"[red]The audio device stopped working:[/red] {error}. Finished turns are saved in {folder_dir}")
+        console.print(f"[red]The audio device stopped working:[/red] {escape(str(error))}. "
+                      f"Finished turns are saved in {escape(str(folder_dir))}")
         return 1
-    console.print(f"session saved in {folder_dir}  (report: voice-trainer report {folder_dir})")
+    _saved(console, folder_dir)
     return 0

@@ -7,6 +7,7 @@ import json
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 
 from ..script import default_session_dir, execute, load_script
 from ..terminal import print_turn
@@ -51,12 +52,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         card = result.scorecard
         overall = "n/a" if card.overall is None else f"{card.overall:.0f}"
-        console.print(f"[bold]{script.title or script.path}[/bold]: overall {overall}, "
+        console.print(f"[bold]{escape(script.title or script.path)}[/bold]: overall {overall}, "
                       f"outcome {result.caller.outcome or 'call not finished'}")
         for c in checks:
             mark = "[green]pass[/green]" if c.passed else "[red]FAIL[/red]"
-            console.print(f"  {mark} {c.name}: {c.actual} (expected {c.expected})", highlight=False)
+            console.print(f"  {mark} {c.name}: {escape(str(c.actual))} (expected {escape(str(c.expected))})",
+                          highlight=False)
         if folder:
-            console.print(f"session kept in {folder}")
+            console.print(f"session kept in {escape(str(folder))}")
         console.print("[green]PASSED[/green]" if passed else "[red]FAILED[/red]")
     return 0 if passed else 1
