@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -491,7 +492,8 @@ def tts_renderer(scenario: Scenario, cfg: Config) -> Renderer:
 class SessionWriter(Protocol):
     """Where a session is kept (see :class:`SessionFolder`)."""
 
-    def write_turn(self, result: TurnResult, card: Scorecard, caller: Caller) -> None: ...
+    def write_turn(self, result: TurnResult, card: Scorecard, caller_state: dict, outcome: str | None) -> None:
+        ...
 
 
 @dataclass
@@ -548,50 +550,66 @@ def run_session(
     used_baseline = baseline
     status = "completed"
     index = 0
-    while not line.final and index < limit and answers.remaining(index + 1):
-        index += 1
-        emit("caller_line", {"index": index, "line": line})
-        caller_audio = render(line.text, line.anger)
-        closing = line.stage in ("negotiate",) and caller.anger <= scenario.reactions.accept_below
+    disk = ThreadPoolExecutor(1, thread_name_prefix="session-writer")
+    pending: Future | None = None
+    try:
+        while not line.final and index < limit and answers.remaining(index + 1):
+            index += 1
+            emit("caller_line", {"index": index, "line": line})
+            caller_audio = render(line.text, line.anger)
+            closing = line.stage in ("negotiate",) and caller.anger <= scenario.reactions.accept_below
 
-        def analyze(turn_audio: TurnAudio, index=index, line=line, closing=closing,
-                    baseline=used_baseline) -> TurnResult:
-            return analyze_turn(index, turn_audio, line, scenario, cfg, transcriber, baseline, closing=closing)
+            def analyze(turn_audio: TurnAudio, index=index, line=line, closing=closing,
+                        baseline=used_baseline) -> TurnResult:
+                return analyze_turn(index, turn_audio, line, scenario, cfg, transcriber, baseline, closing=closing)
 
-        ta = answers.take(index, caller_audio, line, analyze)
-        if isinstance(ta.precomputed, TurnResult):
-            tr = ta.precomputed
-            tr.audio = ta
-            tr.timings["analysed_during_silence"] = 1.0
-        else:
-            tr = analyze(ta)
-        if baseline is None and tr.tone_frames is not None:
-            session_frames.append(tr.tone_frames)
-            session_words.append(list(tr.transcript.words))
-            if used_baseline is None:  # the first measurable turn becomes the baseline
-                used_baseline = tone.session_baseline(session_frames, session_words, cfg.tone)
-                if used_baseline is not None:
-                    tr.tone = tone.score_calmness(tr.tone.measures, used_baseline, cfg.tone)
-                    tr.tone.notes.append("this turn is the session's baseline (no voice profile was given)")
-        tr.anger_before = caller.anger
-        reply = caller.respond(tr.observation)
-        tr.anger_after = caller.anger
-        step = caller.trajectory[-1]
-        tr.anger_changes = [{"reason": c.reason, "delta": round(c.delta, 2), "detail": c.detail}
-                            for c in step.changes]
-        tr.reply = reply
-        tr.nudges = nudges_for(tr, cfg.session.nudges_per_turn)
-        results.append(tr)
-        if writer is not None:
-            writer.write_turn(tr, scorecard(results, scenario, caller, used_baseline, cfg), caller)
-        emit("turn", {"result": tr})
-        line = reply
+            ta = answers.take(index, caller_audio, line, analyze)
+            if isinstance(ta.precomputed, TurnResult):
+                tr = ta.precomputed
+                tr.audio = ta
+                tr.timings["analysed_during_silence"] = 1.0
+            else:
+                tr = analyze(ta)
+            if baseline is None and tr.tone_frames is not None:
+                session_frames.append(tr.tone_frames)
+                session_words.append(list(tr.transcript.words))
+                if used_baseline is None:  # the first measurable turn becomes the baseline
+                    used_baseline = tone.session_baseline(session_frames, session_words, cfg.tone)
+                    if used_baseline is not None:
+                        tr.tone = tone.score_calmness(tr.tone.measures, used_baseline, cfg.tone)
+                        tr.tone.notes.append("this turn is the session's baseline (no voice profile was given)")
+            tr.anger_before = caller.anger
+            reply = caller.respond(tr.observation)
+            tr.anger_after = caller.anger
+            step = caller.trajectory[-1]
+            tr.anger_changes = [{"reason": c.reason, "delta": round(c.delta, 2), "detail": c.detail}
+                                for c in step.changes]
+            tr.reply = reply
+            tr.nudges = nudges_for(tr, cfg.session.nudges_per_turn)
+            results.append(tr)
+            if writer is not None:
+                # the turn goes to disk while the caller's next line already plays (fsyncs cost tens of ms);
+                # the previous write is always complete first, and the last one before this function returns
+                card = scorecard(results, scenario, caller, used_baseline, cfg)
+                _finish(pending)
+                pending = disk.submit(writer.write_turn, tr, card, caller.to_dict(), caller.outcome)
+            emit("turn", {"result": tr})
+            line = reply
+    finally:  # also on Ctrl-C or a lost device: the finished turn is on disk before anyone else writes
+        disk.shutdown(wait=True)
+    _finish(pending)
     if not line.final:
         status = "completed" if index >= limit or not answers.remaining(index + 1) else status
     card = scorecard(results, scenario, caller, used_baseline, cfg)
     result = SessionResult(scenario, results, caller, card, status, used_baseline)
     emit("end", {"result": result, "final_line": line})
     return result
+
+
+def _finish(job: Future | None) -> None:
+    """Wait for a background turn write; its error (disk full, folder gone) surfaces here."""
+    if job is not None:
+        job.result()
 
 
 class SessionFolder:
@@ -615,7 +633,7 @@ class SessionFolder:
         self.writer = store.SessionWriter(directory, record)
         self.dir = self.writer.dir
 
-    def write_turn(self, tr: TurnResult, card: Scorecard, caller: Caller) -> None:
+    def write_turn(self, tr: TurnResult, card: Scorecard, caller_state: dict, outcome: str | None) -> None:
         a = tr.audio
         rec = self._store.TurnRecord(
             index=tr.index, caller_text=tr.caller_line.text, trainee_text=tr.transcript.text,
@@ -628,8 +646,8 @@ class SessionFolder:
         )
         self.writer.write_turn(rec, a.reference, a.mic, SR)
         settings = dict(self.writer.record.settings)
-        settings["caller"] = caller.to_dict()
-        self.writer.update(scores=card.to_dict(), outcome=caller.outcome, settings=settings)
+        settings["caller"] = caller_state
+        self.writer.update(scores=card.to_dict(), outcome=outcome, settings=settings)
 
     def finish(self, status: str, result: SessionResult | None = None, error: str | None = None) -> None:
         changes: dict[str, Any] = {"error": error}
