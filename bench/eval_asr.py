@@ -36,11 +36,13 @@ def clips() -> list[tuple[Path, str]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="+", default=["tiny.en", "base"])
+    ap.add_argument("--beam-size", type=int, nargs="+", default=[5], help="beam sizes to compare (1 = greedy)")
     args = ap.parse_args()
     items = clips()
-    for model in args.models:
+    for model, beam in [(m, b) for m in args.models for b in args.beam_size]:
         cfg = Config()
         cfg.transcribe.model = model
+        cfg.transcribe.beam_size = beam
         try:
             tr = Transcriber(cfg.transcribe)
             tr.model  # noqa: B018 - load before timing
@@ -60,7 +62,7 @@ def main() -> None:
             ref_words += len(r)
             worst.append((e / max(1, len(r)), path.name, " ".join(r), " ".join(h)))
         dt = time.perf_counter() - t0
-        print(f"{model}: WER {100 * errors / ref_words:.2f}% ({errors} errors / {ref_words} words, "
+        print(f"{model} beam {beam}: WER {100 * errors / ref_words:.2f}% ({errors} errors / {ref_words} words, "
               f"{len(items)} clips, {audio_s:.0f} s audio in {dt:.1f} s, RTF {dt / audio_s:.3f})")
         for rate, name, r, h in sorted(worst, reverse=True)[:3]:
             print(f"   worst {rate:.0%} {name}\n     ref: {r}\n     hyp: {h}")

@@ -109,3 +109,33 @@ def test_ray_actor_pool_on_a_local_ray(inbox, tmp_path):
         assert r["status"] == local[r["input"]]["status"]
         if r["status"] == "ok":
             assert r["result"]["transcript"] == local[r["input"]]["result"]["transcript"]
+
+
+def test_bad_batch_output_is_a_one_line_error(inbox, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "voice_trainer", "batch", str(inbox), "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "is a folder" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_stereo_call_row_equals_review(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    caller = espeak("My parcel is two weeks late and nobody called me back.", tmp_path / "c.wav", voice="en-us")
+    agent = espeak("I am sorry, let me check that parcel for you right now.", tmp_path / "a.wav", voice="en+f3")
+    c, sr = sf.read(caller)
+    a, _ = sf.read(agent)
+    n = len(c) + len(a) + sr
+    left, right = np.zeros(n), np.zeros(n)
+    left[: len(c)] = c
+    right[len(c) + sr // 2: len(c) + sr // 2 + len(a)] = a
+    call = tmp_path / "calls" / "call.wav"
+    call.parent.mkdir()
+    sf.write(call, np.stack([left, right], axis=1), sr)
+    (row,) = run_batch([call.parent], tmp_path / "r.jsonl", Config())
+    assert row["kind"] == "call"
+    review = subprocess.run([sys.executable, "-m", "voice_trainer", "review", str(call), "--json"],
+                            capture_output=True, text=True, timeout=300)
+    assert review.returncode == 0, review.stderr
+    assert row["result"] == json.loads(review.stdout)

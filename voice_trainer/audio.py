@@ -22,6 +22,9 @@ import soxr
 
 from .errors import UserError
 
+ANALYSIS_RATE = 16_000
+"""Every analysed track is resampled to this rate (Hz): Whisper and the Silero VAD run at 16 kHz only, so it is
+a constant, not a setting."""
 CHANNELS = ("mix", "left", "right")
 SUPPORTED_HINT = "use WAV, FLAC, OGG, MP3 or M4A"
 _BLOCK_S = 10.0  # seconds decoded per read

@@ -96,12 +96,15 @@ def discover(inputs: Iterable[str | os.PathLike]) -> list[Path]:
 class Scorer:
     """Holds one loaded Whisper model and scores inputs with it."""
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(self, cfg: Config, baseline: str | None = None) -> None:
+        from .profile import resolve_baseline
         from .transcribe import Transcriber
 
         self.cfg = cfg
         self.transcriber = Transcriber(cfg.transcribe)
         self.transcriber.model  # noqa: B018 - load now, once per worker
+        # the same baseline `analyze` would use: --baseline, else the stored voice profile
+        self.baseline = resolve_baseline(baseline, cfg, self.transcriber)
 
     def kind(self, path: Path) -> str:
         if path.is_dir():
@@ -124,7 +127,7 @@ class Scorer:
             return {"kind": kind, "result": review_file(p, self.cfg, self.transcriber).to_dict()}
         from .pipeline import analyze_file
 
-        return {"kind": kind, "result": analyze_file(p, self.cfg, self.transcriber).to_dict()}
+        return {"kind": kind, "result": analyze_file(p, self.cfg, self.transcriber, baseline=self.baseline).to_dict()}
 
 
 def score_safely(scorer: Scorer, job: Job) -> dict:
@@ -143,9 +146,9 @@ def score_safely(scorer: Scorer, job: Job) -> dict:
 _WORKER: Scorer | None = None
 
 
-def _init_worker(cfg: Config) -> None:
+def _init_worker(cfg: Config, baseline: str | None) -> None:
     global _WORKER
-    _WORKER = Scorer(cfg)
+    _WORKER = Scorer(cfg, baseline)
 
 
 def _work(job: Job) -> dict:
@@ -153,12 +156,12 @@ def _work(job: Job) -> dict:
     return score_safely(_WORKER, job)
 
 
-def run_local(jobs: list[Job], cfg: Config, workers: int) -> Iterator[dict]:
+def run_local(jobs: list[Job], cfg: Config, workers: int, baseline: str | None = None) -> Iterator[dict]:
     """Score jobs in ``workers`` processes (1: in this process); yields rows as they finish."""
     from .transcribe import default_threads
 
     if workers <= 1:
-        scorer = Scorer(cfg)
+        scorer = Scorer(cfg, baseline)
         for job in jobs:
             yield score_safely(scorer, job)
         return
@@ -166,7 +169,7 @@ def run_local(jobs: list[Job], cfg: Config, workers: int) -> Iterator[dict]:
     import multiprocessing as mp
 
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                             initargs=(cfg,)) as pool:
+                             initargs=(cfg, baseline)) as pool:
         pending = {pool.submit(_work, job) for job in jobs}
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -174,7 +177,8 @@ def run_local(jobs: list[Job], cfg: Config, workers: int) -> Iterator[dict]:
                 yield fut.result()
 
 
-def run_ray(jobs: list[Job], cfg: Config, workers: int, address: str | None) -> Iterator[dict]:
+def run_ray(jobs: list[Job], cfg: Config, workers: int, address: str | None,
+            baseline: str | None = None) -> Iterator[dict]:
     """Score jobs on a Ray cluster with an actor pool of ``workers`` actors, one model each."""
     try:
         import ray
@@ -192,13 +196,13 @@ def run_ray(jobs: list[Job], cfg: Config, workers: int, address: str | None) -> 
 
     @ray.remote(num_cpus=1)
     class RayScorer:
-        def __init__(self, cfg: Config) -> None:
-            self.scorer = Scorer(cfg)
+        def __init__(self, cfg: Config, baseline: str | None) -> None:
+            self.scorer = Scorer(cfg, baseline)
 
         def score(self, job: Job) -> dict:
             return score_safely(self.scorer, job)
 
-    pool = ActorPool([RayScorer.remote(cfg) for _ in range(max(workers, 1))])
+    pool = ActorPool([RayScorer.remote(cfg, baseline) for _ in range(max(workers, 1))])
     yield from pool.map_unordered(lambda actor, job: actor.score.remote(job), jobs)
 
 
@@ -241,6 +245,7 @@ def run_batch(
     executor: str = "local",
     ray_address: str | None = None,
     retry_errors: bool = False,
+    baseline: str | None = None,
     on_start: Callable[[int, int], None] | None = None,
     on_row: Callable[[dict], None] | None = None,
 ) -> list[dict]:
@@ -252,7 +257,12 @@ def run_batch(
         The rows written in this run (rows skipped as already done are not included).
     """
     out_p = Path(out)
-    out_p.parent.mkdir(parents=True, exist_ok=True)
+    if out_p.is_dir():
+        raise UserError(f"{out_p}: is a folder; --out needs a file name such as results.jsonl")
+    try:
+        out_p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{out_p.parent}: cannot create the results folder ({exc.strerror})") from None
     _repair_tail(out_p)
     done = {
         r.get("sha256")
@@ -274,7 +284,8 @@ def run_batch(
         on_start(len(jobs), skipped)
     if executor not in ("local", "ray"):
         raise UserError(f"unknown executor {executor!r}; choose local or ray")
-    rows_iter = run_local(jobs, cfg, workers) if executor == "local" else run_ray(jobs, cfg, workers, ray_address)
+    rows_iter = (run_local(jobs, cfg, workers, baseline) if executor == "local"
+                 else run_ray(jobs, cfg, workers, ray_address, baseline))
     written = []
     with open(out_p, "a", encoding="utf-8") as fh:
         for row in rows_iter:

@@ -34,8 +34,6 @@ from pathlib import Path
 class AudioConfig:
     """Decoding and resampling."""
 
-    sample_rate_hz: int = 16_000
-    """Rate every track is resampled to before analysis (Whisper's rate)."""
     min_duration_s: float = 0.3
     """Shorter input is rejected: too short to hold even a one-word answer ("yes" lasts about 0.3 s)."""
     chunk_s: float = 120.0
@@ -568,6 +566,8 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p}: not valid TOML ({exc})") from None
+        except OSError as exc:
+            raise ConfigError(f"{p}: cannot read the config file ({exc.strerror}); check the path") from None
         cfg = config_from_dict(data, where=str(p))
     env_model = os.environ.get("VOICE_TRAINER_MODEL")
     if env_model:

@@ -54,7 +54,7 @@ class Chunk:
 
 def decoded_chunks(path: str | os.PathLike, cfg: Config, channel: str) -> Iterator[Chunk]:
     """Stage 1: decode and resample in bounded chunks, cut at quiet points."""
-    sr = cfg.audio.sample_rate_hz
+    sr = audio_io.ANALYSIS_RATE
     carry = np.zeros(0, np.float32)
     carry_off = 0.0
     for offset_s, (track,) in audio_io.iter_chunks(
@@ -92,7 +92,7 @@ def analyze_file(
     UserError
         Unreadable or too short input.
     """
-    sr = cfg.audio.sample_rate_hz
+    sr = audio_io.ANALYSIS_RATE
     info = audio_io.probe(path)
     total = 0
     parts: list[Transcript] = []

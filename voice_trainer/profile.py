@@ -110,7 +110,7 @@ def baseline_from_audio_file(path: str | os.PathLike, cfg: Config, transcriber=N
     transcriber : Transcriber, optional
         When given, Whisper's word timings give the baseline pace; otherwise pace has no personal baseline.
     """
-    sr = cfg.audio.sample_rate_hz
+    sr = audio_io.ANALYSIS_RATE
     x = audio_io.load(path, sample_rate=sr, min_duration_s=cfg.audio.min_duration_s)
     words = transcriber.transcribe(x).words if transcriber is not None else []
     return tone.baseline_from_audio(x, sr, words, kind="recording", source=str(path), config=cfg.tone)

@@ -314,7 +314,7 @@ def review_file(
             f"{path}: the file is mono; review needs a stereo call recording with the caller on one channel "
             "and the agent on the other (use 'voice-trainer analyze' for a single speaker)"
         )
-    sr = cfg.audio.sample_rate_hz
+    sr = audio_io.ANALYSIS_RATE
     left, right = audio_io.load_tracks(path, sample_rate=sr, channels=("left", "right"))
     audio_io.check_duration(left, sr, cfg.audio.min_duration_s, str(path))
     caller, agent = (left, right) if caller_channel == "left" else (right, left)

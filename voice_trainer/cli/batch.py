@@ -29,6 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--executor", choices=("local", "ray"), default="local", help="local processes or a Ray cluster")
     p.add_argument("--ray-address", metavar="ADDR", help="Ray cluster address (default: start a local Ray)")
     p.add_argument("--retry-errors", action="store_true", help="score again inputs that failed before")
+    p.add_argument("--baseline", metavar="PROFILE_OR_WAV",
+                   help="calm-voice baseline for tone of single-speaker recordings (default: your stored profile)")
     add_model_options(p)
     p.set_defaults(run=run)
 
@@ -58,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
 
         written = run_batch(
             args.inputs, args.out, cfg, workers=args.workers, executor=args.executor,
-            ray_address=args.ray_address, retry_errors=args.retry_errors, on_start=on_start, on_row=on_row,
+            ray_address=args.ray_address, retry_errors=args.retry_errors, baseline=args.baseline,
+            on_start=on_start, on_row=on_row,
         )
     if args.csv:
         with open(args.csv, "w", newline="", encoding="utf-8") as fh:

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 
+from .. import audio as audio_io
 from ..config import Config
 from ..errors import UserError
 from ..profile import baseline_from_audio_file, check_baseline, default_profile_path, save_profile
@@ -83,7 +84,7 @@ def record(seconds: float, sample_rate: int) -> np.ndarray:
 
 
 def _measure_recording(cfg: Config, transcriber: Transcriber, seconds: float) -> Baseline:
-    sr = cfg.audio.sample_rate_hz
+    sr = audio_io.ANALYSIS_RATE
     input_rate()  # fail before asking the trainee to read
     print("Read this aloud in your normal, calm voice (keep talking until the recording stops):\n", file=sys.stderr)
     print(f"  {PASSAGE}\n", file=sys.stderr)

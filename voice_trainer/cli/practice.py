@@ -47,12 +47,12 @@ def _saved(console: Console, folder) -> None:
     console.print(f"session saved in {f}  (report: voice-trainer report {f})")
 
 
-def pick_scenario(args: argparse.Namespace, rng: random.Random):
+def pick_scenario(args: argparse.Namespace, rng: random.Random, dirs: tuple[str, ...]):
     from ..scenarios import get_scenario, load_library
 
     if args.scenario:
-        return get_scenario(args.scenario, tuple(args.scenarios_dir))
-    lib = load_library(tuple(args.scenarios_dir))
+        return get_scenario(args.scenario, dirs)
+    lib = load_library(dirs)
     pool = [s for s in lib.values() if args.difficulty is None or s.difficulty == args.difficulty]
     if not pool:
         raise UserError(f"no scenario has difficulty {args.difficulty}; see `voice-trainer scenarios list`")
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_turns is not None and args.max_turns < 1:
         raise UserError("--max-turns must be 1 or more")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
-    scenario = pick_scenario(args, random.Random(seed))
+    scenario = pick_scenario(args, random.Random(seed), (*cfg.caller.scenario_dirs, *args.scenarios_dir))
     transcriber = Transcriber(cfg.transcribe)
     session_dir = args.session_dir or default_session_dir("practice")
     console = Console()

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             print_turn(console, data["result"])
 
     result, checks, folder = execute(script, cfg, transcriber, session_dir=session_dir, mode="file",
-                                     scenarios_dirs=tuple(args.scenarios_dir), on_event=on_event)
+                                     scenarios_dirs=(*cfg.caller.scenario_dirs, *args.scenarios_dir), on_event=on_event)
     passed = all(c.passed for c in checks)
     if args.json:
         out = {"script": script.path, "passed": passed, "checks": [c.to_dict() for c in checks],
