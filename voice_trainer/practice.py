@@ -2,9 +2,9 @@
 
 :class:`LiveAnswers` is the answer source for the microphone: it plays the caller's line on the duplex stream
 (``devices.py``) while recording, stops the caller when the trainee talks over them (unless the caller is angry
-enough to push on), ends the answer after a stretch of silence, and analyses the turn during that final
-silence so the caller can answer sooner. :func:`practice_call` runs a whole call with a live terminal display
-and keeps every finished turn on disk.
+enough to push on), and ends the answer after a stretch of silence. To answer sooner it transcribes up to each
+pause while the trainee speaks and analyses the turn during the final silence. :func:`practice_call` runs a
+whole call with a live terminal display and keeps every finished turn on disk.
 """
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ class EarlyAnalysis:
         self.job: tuple[float, Future] | None = None
         self.reason: str | None = None
         self.error: str | None = None
+        self.partial: tuple = None  # (Transcript of mic[:k], k) from the latest finished job
 
     def __call__(self, answer: np.ndarray) -> bool:
         stop = self.endpointer(answer)
@@ -108,9 +109,16 @@ class EarlyAnalysis:
             silent_for = len(answer) / SR - ep.speech_end_s
             if silent_for >= self.cfg.session.early_asr_after_s and (self.job is None or self.job[1].done()):
                 ref, mic = self.duplex.tracks(self.turn_start_s)
-                ta = TurnAudio(reference=ref.copy(), mic=mic.copy(), **self.describe())
-                self.job = (ep.speech_end_s, self.pool.submit(self.analyze, ta))
+                ta = TurnAudio(reference=ref.copy(), mic=mic.copy(), partial=self.partial, **self.describe())
+                job = self.pool.submit(self.analyze, ta)
+                job.add_done_callback(lambda f, k=len(ta.mic): self._keep(f, k))
+                self.job = (ep.speech_end_s, job)
         return stop
+
+    def _keep(self, job: Future, k: int) -> None:
+        """A finished job's transcript covers mic[:k] (cut in a pause): later jobs transcribe only what follows."""
+        if not job.cancelled() and job.exception() is None:
+            self.partial = (job.result().transcript, k)
 
     def result(self):
         """The early analysis (a TurnResult), if it covers all the speech of the answer; else None."""
@@ -205,7 +213,8 @@ class LiveAnswers:
             barge_in_s=rec.barge_in_s if rec.barge_in_s is not None else barge.detected_s,
             caller_pushed_on=barge.push_on and barge.detected_s is not None,
             source="microphone", answer_start_s=rec.answer_start_s, end_reason=rec.end_reason,
-            speech_end_s=speech_end, precomputed=early.result(), extra=extra, caller_line_s=len(caller_audio) / SR,
+            speech_end_s=speech_end, precomputed=early.result(), partial=early.partial, extra=extra,
+            caller_line_s=len(caller_audio) / SR,
         )
 
     def play_final(self, audio: np.ndarray) -> float | None:

@@ -31,6 +31,7 @@ from .listening import ListeningResult, analyze_call, analyze_listening
 from .scenarios import Scenario
 from .scoring import Component, Evidence, Score, score_from_components
 from .transcribe import Transcriber
+from .transcribe import merge as merge_transcripts
 from .transcript import Transcript, Word
 from .vad import speech_segments
 
@@ -79,6 +80,9 @@ class TurnAudio:
     """Source-specific facts kept in the turn record (device alignment, latency of the previous reply...)."""
     caller_line_s: float | None = None
     """Length of the caller's line as rendered, before any barge-in cut it short (s)."""
+    partial: tuple[Transcript, int] | None = None
+    """A transcript of ``mic[:k]`` already made (live practice transcribes up to each pause while the trainee
+    speaks) and ``k`` in samples, cut in a silence: only the audio after it is transcribed again."""
     precomputed: Any = None
     """A :class:`TurnResult` the source already computed on this turn up to the start of its final silence
     (live practice analyses during the end-of-turn silence); used instead of analysing again."""
@@ -342,7 +346,7 @@ def analyze_turn(
     agent_segs = speech_segments(gated, SR, cfg.turns)
     t["vad"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    tx = transcriber.transcribe(mic) if agent_segs else Transcript()
+    tx = _transcribe(transcriber, mic, ta.partial, agent_segs)
     t["transcribe"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     caller_words = _spread_words(line.text, caller_segs, ta.caller_line_s)
@@ -368,6 +372,19 @@ def analyze_turn(
         index=index, caller_line=line, audio=ta, transcript=tx, turns=tr, tone=tone_result, tone_frames=frames,
         listening=listening, turn_taking=taking, observation=obs, echo=est.to_dict() if est else {}, timings=t,
     )
+
+
+def _transcribe(transcriber: Transcriber, mic: np.ndarray, partial: tuple[Transcript, int] | None,
+                agent_segs: Sequence[Any]) -> Transcript:
+    """Whisper on the trainee's track, reusing a transcript of its beginning when one was made already."""
+    if not agent_segs:
+        return Transcript()
+    if partial is None or not 0 < partial[1] <= len(mic):
+        return transcriber.transcribe(mic)
+    head, k = partial
+    if not any(end > k / SR for _start, end in agent_segs):  # no speech after the cut
+        return head
+    return merge_transcripts([head, transcriber.transcribe(mic[k:], offset_s=k / SR)])
 
 
 def _energy(cfg: Config):
