@@ -226,3 +226,43 @@ def test_too_short_answer_file_fails_before_the_call(tmp_path):
 
     with pytest.raises(UserError, match="0.20 s"):
         FileAnswers([str(short)], Config())
+
+
+def test_transcript_of_the_beginning_is_reused(transcriber):
+    from voice_trainer import audio
+    from voice_trainer.session import _transcribe
+    from voice_trainer.vad import speech_segments
+
+    a = audio.load(SAMPLES / "double-charge_good_1.wav")
+    b = audio.load(SAMPLES / "double-charge_good_2.wav")
+    mic = np.concatenate([a, np.zeros(SR // 2, np.float32), b])
+    k = len(a) + SR // 4  # cut in the pause
+    segs = speech_segments(mic, SR)
+    whole = transcriber.transcribe(mic)
+    reused = _transcribe(transcriber, mic, (transcriber.transcribe(mic[:k]), k), segs)
+
+    def words(t):
+        return [w.word.strip(".,?!").lower() for w in t.words]
+
+    import difflib
+
+    # Whisper decodes the pieces on their own, so a word may differ; the transcript must be the same otherwise
+    assert difflib.SequenceMatcher(None, words(reused), words(whole)).ratio() >= 0.9
+    assert words(reused)[:10] == words(whole)[:10]
+    assert all(w.start >= k / SR - 0.05 for w in reused.words[len(transcriber.transcribe(mic[:k]).words):])
+
+
+def test_barge_in_detector_on_synthetic_tracks():
+    from voice_trainer.practice import BargeInDetector
+
+    cfg = Config()
+    ref = (np.sin(2 * np.pi * 200 * np.arange(SR * 2) / SR) * 0.3).astype(np.float32)
+    quiet = np.zeros(SR * 2, np.float32)
+    assert not BargeInDetector(cfg, 40.0)(quiet, ref)  # silence is no barge-in
+    talk = quiet.copy()
+    talk[SR: SR * 2] = (np.sin(2 * np.pi * 150 * np.arange(SR) / SR) * 0.2).astype(np.float32)
+    det = BargeInDetector(cfg, 40.0)
+    assert det(talk, ref)
+    assert det.detected_s == pytest.approx(1.5, abs=0.05)  # first speech frame within the checked window
+    angry = BargeInDetector(cfg, 95.0)
+    assert not angry(talk, ref) and angry.detected_s is not None  # the caller pushes on; the moment is kept
