@@ -20,6 +20,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from .atomic import atomic_write
 from .errors import UserError
 
 ANALYSIS_RATE = 16_000
@@ -260,15 +261,12 @@ def check_duration(audio: np.ndarray, sample_rate: int, min_duration_s: float, n
 
 
 def write_wav_atomic(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> Path:
-    """Write a WAV (16-bit PCM) via a temporary file and an atomic rename.
+    """Write a WAV (16-bit PCM) atomically (see ``atomic.py``).
 
     ``audio`` is (frames,) for mono or (frames, channels).
     """
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
-    sf.write(str(tmp), np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, p)
-    return p
+
+    def write(tmp: str) -> None:
+        sf.write(tmp, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
+
+    return atomic_write(path, write, ".wav")

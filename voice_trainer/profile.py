@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import audio as audio_io
 from . import tone
+from .atomic import write_json_atomic
 from .config import Config, config_dir
 from .errors import UserError
 
@@ -55,14 +56,7 @@ def save_profile(baseline: tone.Baseline, path: str | os.PathLike | None = None,
         **(extra or {}),
     }
     try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
+        write_json_atomic(p, data, indent=2)
     except OSError as exc:
         raise UserError(
             f"{p}: cannot write the voice profile ({exc.strerror}); choose another path with --out"

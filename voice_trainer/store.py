@@ -20,11 +20,9 @@ Statuses: ``in_progress`` (being written, or the writer was killed), ``completed
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +31,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from .atomic import atomic_write, write_json_atomic  # noqa: F401 - write_json_atomic is part of this API
 from .errors import UserError
 
 SCHEMA_VERSION = 1
@@ -46,42 +45,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # not supported on every platform/filesystem
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _atomic_write(path: Path, write: Any, suffix: str) -> None:
-    """Write through ``write(tmp_path)`` to a temporary file, fsync it, and rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def write_json_atomic(path: str | os.PathLike, data: dict) -> Path:
-    """Write ``data`` as UTF-8 JSON, atomically (temporary file, fsync, rename, fsync of the folder)."""
-    p = Path(path)
-    text = json.dumps(data, ensure_ascii=False, indent=1, allow_nan=False)
-
-    def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-
-    _atomic_write(p, write, ".json")
-    return p
+_atomic_write = atomic_write
 
 
 def write_turn_wav(path: str | os.PathLike, reference: np.ndarray, mic: np.ndarray, sample_rate: int) -> Path:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_text_atomic
 from ..config import Config
 from ..errors import UserError
 from .curves import TurnCurves, turn_curves
@@ -422,12 +423,8 @@ def write_html(session_dir: str | os.PathLike | ReportRecord, out_path: str | os
     if out.is_dir():
         raise UserError(f"{out}: is a folder; give the HTML file to write (e.g. {out / 'report.html'})")
     text = render_html(rec, out, cfg, embed_audio=embed_audio)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out)
+        write_text_atomic(out, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise UserError(f"{out}: cannot write the report ({exc.strerror})") from None
     return out

@@ -12,6 +12,7 @@ import os
 from html import escape
 from pathlib import Path
 
+from ..atomic import write_text_atomic
 from ..errors import UserError
 from .record import SESSION_FILE, load_record
 from .svg import line_chart
@@ -91,15 +92,10 @@ def csv_text(rows: list[dict]) -> str:
 
 def _write_atomic(path: str | os.PathLike, text: str) -> Path:
     out = Path(path)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out)
+        return write_text_atomic(out, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise UserError(f"{out}: cannot write ({exc.strerror})") from None
-    return out
 
 
 def write_csv(rows: list[dict], path: str | os.PathLike) -> Path:

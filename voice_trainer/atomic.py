@@ -1,0 +1,77 @@
+"""Atomic file writing: a reader sees the old file or the new one, never half of one.
+
+Every write goes to a temporary file in the destination folder, is flushed and fsynced, renamed over the
+final name (``os.replace``), and the folder is fsynced. A failed write leaves no temporary file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+
+def fsync_dir(path: str | os.PathLike) -> None:
+    """Make a rename in ``path`` durable (a no-op where the platform or filesystem cannot)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None], suffix: str = "") -> Path:
+    """Write ``path`` through ``write(tmp_path)``, then fsync and rename; creates the folder if needed.
+
+    Raises
+    ------
+    OSError
+        The folder cannot be created or the file cannot be written (callers turn it into a UserError).
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=f".tmp{suffix}", dir=p.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(p.parent)
+    return p
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write UTF-8 text atomically."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+
+    return atomic_write(path, write, Path(path).suffix)
+
+
+def json_safe(x: object) -> object:
+    """``x`` with every NaN or infinity replaced by None (JSON has neither; a value not measured is null)."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: json_safe(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [json_safe(v) for v in x]
+    return x
+
+
+def write_json_atomic(path: str | os.PathLike, data: dict, indent: int = 1) -> Path:
+    """Write ``data`` as UTF-8 JSON atomically; NaN and infinities are written as null."""
+    text = json.dumps(json_safe(data), ensure_ascii=False, indent=indent, allow_nan=False)
+    return write_text_atomic(path, text + "\n")
