@@ -685,6 +685,12 @@ class DuplexStream:
     # ---- pump thread: resample, align, meter, watchdog --------------------------------------------------------
 
     def _pump_loop(self) -> None:
+        try:
+            self._pump()
+        except Exception as exc:  # a bug here must end the call with an error, never leave it waiting forever
+            self._fail(f"audio processing failed ({type(exc).__name__}: {exc})")
+
+    def _pump(self) -> None:
         while not self._stop_pump.is_set():
             try:
                 items = [self._q.get(timeout=0.02)]
@@ -782,6 +788,9 @@ class DuplexStream:
 
     def check(self) -> None:
         """Raise :class:`DeviceLostError` if the device has gone away."""
+        if self._error is None and self._pump_thread is not None and not self._pump_thread.is_alive() \
+                and not self._closing:
+            self._fail("audio processing stopped")
         if self._error is not None:
             raise self._error
 
