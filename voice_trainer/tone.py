@@ -635,6 +635,21 @@ def _ev(value: float, window: tuple[float, float] | None, quote: str = "") -> li
     return [Evidence(text=quote, start=window[0], end=window[1], value=value)]
 
 
+def _comparable(comp: Component, value: float | None, base: float | None, has_baseline: bool, what: str,
+                missing: str, base_missing: str) -> bool:
+    """Whether a baseline-relative component can be judged; if not, mark it withheld with the reason."""
+    if not has_baseline:
+        comp.withheld, comp.value = NO_BASELINE, value
+        comp.tip = f"Record your calm voice once so {what} can be compared with it."
+    elif value is None:
+        comp.withheld = missing
+    elif base is None:
+        comp.withheld = base_missing
+    else:
+        return True
+    return False
+
+
 def score_calmness(
     measures: ToneMeasures, baseline: Baseline | None = None, config: ToneConfig | None = None
 ) -> ToneResult:
@@ -678,15 +693,8 @@ def score_calmness(
     # Raised voice (level).
     comp = Component("raised_voice", "Raised voice", 0.0, c.weight_raised_voice, unit="dBFS",
                      technique=TECHNIQUE_TONE)
-    if b is None:
-        comp.withheld = NO_BASELINE
-        comp.value = m.level_dbfs
-        comp.tip = "Record your calm voice once so loudness can be compared with it."
-    elif m.level_dbfs is None or b.level_dbfs is None:
-        comp.withheld = (
-            "no speech found to measure the level" if m.level_dbfs is None else "the baseline holds no speech"
-        )
-    else:
+    if _comparable(comp, m.level_dbfs, b and b.level_dbfs, b is not None, "loudness",
+                   "no speech found to measure the level", "the baseline holds no speech"):
         d = m.level_dbfs - b.level_dbfs
         comp.value, comp.baseline, comp.threshold = m.level_dbfs, b.level_dbfs, b.level_dbfs + c.raised_voice_db
         comp.points = c.weight_raised_voice * _ramp(d, c.raised_voice_db, c.raised_voice_full_db)
@@ -701,14 +709,8 @@ def score_calmness(
 
     # Raised or strained pitch.
     comp = Component("raised_pitch", "Raised pitch", 0.0, c.weight_raised_pitch, unit="Hz", technique=TECHNIQUE_TONE)
-    if b is None:
-        comp.withheld, comp.value = NO_BASELINE, m.pitch_median_hz
-        comp.tip = "Record your calm voice once so your pitch can be compared with it."
-    elif m.pitch_median_hz is None:
-        comp.withheld = few_voiced
-    elif b.pitch_median_hz is None:
-        comp.withheld = base_few_voiced
-    else:
+    if _comparable(comp, m.pitch_median_hz, b and b.pitch_median_hz, b is not None, "your pitch", few_voiced,
+                   base_few_voiced):
         d = 12.0 * math.log2(m.pitch_median_hz / b.pitch_median_hz)
         comp.value, comp.baseline = m.pitch_median_hz, b.pitch_median_hz
         comp.threshold = b.pitch_median_hz * 2.0 ** (c.raised_pitch_st / 12.0)
@@ -725,14 +727,7 @@ def score_calmness(
     # Vocal effort (spectral tilt).
     comp = Component("vocal_effort", "Strained voice (spectral tilt)", 0.0, c.weight_vocal_effort, unit="dB",
                      technique=TECHNIQUE_TONE)
-    if b is None:
-        comp.withheld, comp.value = NO_BASELINE, m.tilt_db
-        comp.tip = "Record your calm voice once so vocal effort can be compared with it."
-    elif m.tilt_db is None:
-        comp.withheld = few_voiced
-    elif b.tilt_db is None:
-        comp.withheld = base_few_voiced
-    else:
+    if _comparable(comp, m.tilt_db, b and b.tilt_db, b is not None, "vocal effort", few_voiced, base_few_voiced):
         d = m.tilt_db - b.tilt_db
         comp.value, comp.baseline, comp.threshold = m.tilt_db, b.tilt_db, b.tilt_db + c.vocal_effort_db
         comp.points = c.weight_vocal_effort * _ramp(d, c.vocal_effort_db, c.vocal_effort_full_db)
@@ -747,14 +742,8 @@ def score_calmness(
 
     # Pitch swings.
     comp = Component("pitch_swings", "Pitch swings", 0.0, c.weight_pitch_swings, unit="st", technique=TECHNIQUE_TONE)
-    if b is None:
-        comp.withheld, comp.value = NO_BASELINE, m.pitch_sd_st
-        comp.tip = "Record your calm voice once so pitch movement can be compared with it."
-    elif m.pitch_sd_st is None:
-        comp.withheld = few_voiced
-    elif b.pitch_sd_st is None:
-        comp.withheld = base_few_voiced
-    else:
+    if _comparable(comp, m.pitch_sd_st, b and b.pitch_sd_st, b is not None, "pitch movement", few_voiced,
+                   base_few_voiced):
         d = m.pitch_sd_st - b.pitch_sd_st
         comp.value, comp.baseline, comp.threshold = m.pitch_sd_st, b.pitch_sd_st, b.pitch_sd_st + c.pitch_swings_st
         comp.points = c.weight_pitch_swings * _ramp(d, c.pitch_swings_st, c.pitch_swings_full_st)
