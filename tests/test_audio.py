@@ -122,3 +122,15 @@ def test_atomic_wav_write_leaves_no_temp(tmp_path):
     out = audio.write_wav_atomic(tmp_path / "o.wav", np.zeros((1600, 2), np.float32), 16000)
     assert sf.info(str(out)).channels == 2
     assert [p.name for p in tmp_path.iterdir()] == ["o.wav"]
+
+
+def test_frame_levels_of_a_sine_and_of_silence():
+    from voice_trainer.vad import frame_levels_db
+
+    sr = 16000
+    x = np.concatenate([tone(500.0, 1.0, sr, amp=1.0), np.zeros(sr // 2, np.float32)])  # whole periods per frame
+    db = frame_levels_db(x, sr, frame_s=0.02)
+    assert len(db) == 75  # 1.5 s of 20 ms frames
+    assert np.allclose(db[:50], -3.01, atol=0.05)  # a full-scale sine is 3 dB below full scale
+    assert np.all(db[50:] < -100)
+    assert len(frame_levels_db(x, sr, frame_s=0.025, hop_s=0.01)) == 1 + (len(x) - 400) // 160

@@ -21,6 +21,7 @@ from .listening import analyze_listening
 from .result import AnalysisResult
 from .transcribe import Transcriber, merge
 from .transcript import Transcript
+from .vad import frame_levels_db
 
 SPLIT_SEARCH_S = 10.0
 """When a long file is cut into chunks, each cut is moved to the quietest 50 ms within this many seconds
@@ -31,12 +32,9 @@ def quiet_split(audio: np.ndarray, sample_rate: int, search_s: float = SPLIT_SEA
     """Index of the quietest 50 ms window start within the last ``search_s`` seconds of ``audio``."""
     win = max(1, sample_rate // 20)
     lo = max(0, len(audio) - int(search_s * sample_rate))
-    tail = audio[lo:]
-    if len(tail) < 2 * win:
+    if len(audio) - lo < 2 * win:
         return len(audio)
-    n = len(tail) // win
-    energy = (tail[: n * win].reshape(n, win) ** 2).mean(axis=1)
-    return lo + int(np.argmin(energy)) * win
+    return lo + int(np.argmin(frame_levels_db(audio[lo:], sample_rate, frame_s=win / sample_rate))) * win
 
 
 TONE_BLOCK_S = 10.0

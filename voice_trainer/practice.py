@@ -23,17 +23,9 @@ from .config import Config
 from .echo import EchoEstimate, estimate_echo, suppress_echo
 from .session import SR, TurnAudio
 from .transcribe import Transcriber
+from .vad import frame_levels_db
 
 FRAME = SR // 50  # 20 ms
-
-
-def _frame_levels(x: np.ndarray) -> np.ndarray:
-    n = len(x) // FRAME
-    if n == 0:
-        return np.zeros(0)
-    fr = x[: n * FRAME].reshape(n, FRAME).astype(np.float64)
-    with np.errstate(divide="ignore"):
-        return 10.0 * np.log10(np.mean(fr * fr, axis=1) + 1e-12)
 
 
 class BargeInDetector:
@@ -67,7 +59,7 @@ class BargeInDetector:
         clean = mic[lo:]
         if self._estimate is not None:
             clean, _ = suppress_echo(mic[lo:], reference[lo:], SR, self.cfg.turns, estimate=self._estimate)
-        levels = _frame_levels(clean)
+        levels = frame_levels_db(clean, SR, frame_s=FRAME / SR)
         speech = float(np.sum(levels > pc.speech_threshold_dbfs)) * FRAME / SR
         if speech < self.cfg.session.barge_in_min_s:
             return False

@@ -68,6 +68,24 @@ def silero_probabilities(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarra
     return probs, SILERO_HOP / sample_rate
 
 
+def frame_levels_db(audio: np.ndarray, sample_rate: int, *, frame_s: float = 0.02, hop_s: float | None = None
+                    ) -> np.ndarray:
+    """RMS level (dBFS) of each frame of ``frame_s`` seconds, every ``hop_s`` seconds (default: no overlap).
+
+    Frames start at 0, ``hop``, ``2 hop``...; a last partial frame is left out. Digital silence gives -120 dB.
+    """
+    win = max(1, int(round(frame_s * sample_rate)))
+    hop = max(1, int(round((hop_s or frame_s) * sample_rate)))
+    x = np.asarray(audio, dtype=np.float32)
+    n = 1 + (len(x) - win) // hop if len(x) >= win else 0
+    if n == 0:
+        return np.zeros(0)
+    csum = np.concatenate([[0.0], np.cumsum(x.astype(np.float64) ** 2)])
+    starts = np.arange(n) * hop
+    power = np.maximum((csum[starts + win] - csum[starts]) / win, 0.0)
+    return 10.0 * np.log10(power + 1e-12)
+
+
 def energy_probabilities(
     audio: np.ndarray, sample_rate: int, *, margin_db: float = 15.0, floor_dbfs: float = -55.0, hop_s: float = 0.01
 ) -> tuple[np.ndarray, float]:
@@ -77,15 +95,9 @@ def energy_probabilities(
     frame levels (the noise floor) and above ``floor_dbfs`` dBFS.
     """
     hop = max(1, int(round(hop_s * sample_rate)))
-    win = max(hop, int(round(0.025 * sample_rate)))
-    x = np.asarray(audio, dtype=np.float32)
-    n = max(0, 1 + (len(x) - win) // hop) if len(x) >= win else 0
-    if n == 0:
+    db = frame_levels_db(audio, sample_rate, frame_s=0.025, hop_s=hop_s)
+    if len(db) == 0:
         return np.zeros(0, np.float32), hop / sample_rate
-    csum = np.concatenate([[0.0], np.cumsum(x.astype(np.float64) ** 2)])
-    starts = np.arange(n) * hop
-    power = (csum[starts + win] - csum[starts]) / win
-    db = 10.0 * np.log10(power + 1e-12)
     noise = float(np.percentile(db, 10))
     thr = max(noise + margin_db, floor_dbfs)
     return (db >= thr).astype(np.float32), hop / sample_rate
