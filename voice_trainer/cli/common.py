@@ -29,6 +29,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--language", metavar="CODE", help="spoken language (default en)")
 
 
-def print_json_line(obj: dict) -> None:
+def print_json_line(obj: object) -> None:
+    """One JSON value on one line of stdout (JSON Lines), flushed at once."""
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
     sys.stdout.flush()

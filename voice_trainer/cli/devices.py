@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 from ..devices import list_devices, resolve_device
+from .common import print_json_line
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     if not devices:
         resolve_device(None, "input", devices)  # raises the one-line "no audio device" error with next steps
     if args.json:
-        sys.stdout.write(json.dumps([d.to_dict() for d in devices]) + "\n")
+        print_json_line([d.to_dict() for d in devices])
     else:
         print(format_table(devices))
     return 0

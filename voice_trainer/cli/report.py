@@ -4,7 +4,6 @@ offline HTML file with replay and plots, or as JSON."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from rich.console import Console
@@ -13,7 +12,7 @@ from ..report.html import write_html
 from ..report.record import load_record
 from ..report.scorecard import print_scorecard
 from ..report.summary import record_summary
-from .common import config_from_args
+from .common import config_from_args, print_json_line
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -40,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"wrote {out}", file=sys.stderr)
     if args.json:
-        sys.stdout.write(json.dumps(record_summary(rec, cfg), ensure_ascii=False) + "\n")
+        print_json_line(record_summary(rec, cfg))
         return 0
     print_scorecard(rec, Console(), cfg)
     return 0

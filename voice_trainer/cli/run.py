@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 from rich.console import Console
 from rich.markup import escape
@@ -12,7 +10,7 @@ from rich.markup import escape
 from ..script import default_session_dir, execute, load_script
 from ..terminal import print_turn
 from ..transcribe import Transcriber
-from .common import add_model_options, config_from_args
+from .common import add_model_options, config_from_args, print_json_line
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -48,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         out = {"script": script.path, "passed": passed, "checks": [c.to_dict() for c in checks],
                "session_dir": str(folder) if folder else None, **result.to_dict()}
-        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        print_json_line(out)
     else:
         card = result.scorecard
         overall = "n/a" if card.overall is None else f"{card.overall:.0f}"

@@ -8,7 +8,7 @@ import sys
 
 from ..errors import UserError
 from ..scenarios import ScenarioError, get_scenario, load_library, load_scenario, scenario_files
-from .common import config_from_args
+from .common import config_from_args, print_json_line
 
 
 def add_scenarios_dir_option(p: argparse.ArgumentParser, *, nested: bool = False) -> None:
@@ -54,8 +54,8 @@ def _list(args: argparse.Namespace) -> int:
     lib = load_library(extra_dirs(args))
     for s in sorted(lib.values(), key=lambda s: (s.difficulty, s.id)):
         if args.json:
-            sys.stdout.write(json.dumps({"id": s.id, "title": s.title, "difficulty": s.difficulty, "goal": s.goal,
-                                         "anger": s.persona.anger, "source": s.source}) + "\n")
+            print_json_line({"id": s.id, "title": s.title, "difficulty": s.difficulty, "goal": s.goal,
+                             "anger": s.persona.anger, "source": s.source})
         else:
             print(f"{s.id:24} {'*' * s.difficulty:3} anger {s.persona.anger:3}  {s.goal:7}  {s.title}")
     return 0
