@@ -36,7 +36,7 @@ TARGET_S = 10.0
 def stages(path: Path, cfg: Config, tr: Transcriber) -> dict[str, float]:
     """Wall time of each stage of review_file, in order."""
     out: dict[str, float] = {}
-    sr = cfg.audio.sample_rate_hz
+    sr = audio_io.ANALYSIS_RATE
     t = time.perf_counter()
     caller, agent = audio_io.load_tracks(path, sample_rate=sr, channels=("left", "right"))
     out["decode"] = time.perf_counter() - t

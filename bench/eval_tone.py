@@ -52,7 +52,7 @@ def main() -> int:
         from voice_trainer.transcribe import Transcriber
 
         transcriber = Transcriber(cfg.transcribe)
-    sr = cfg.audio.sample_rate_hz
+    sr = audio_io.ANALYSIS_RATE
     tone.warm_up(cfg.tone)
 
     by_actor: dict[str, list[dict]] = defaultdict(list)
