@@ -135,6 +135,7 @@ def score_safely(scorer: Scorer, job: Job) -> dict:
     row: dict = {"input": job.path, "sha256": job.sha256}
     try:
         row.update(scorer.score(job.path))
+        row["model_files"] = (row.get("result") or {}).get("model_files")  # which model files scored it
         row["status"] = "ok"
     except UserError as exc:
         row.update(status="error", error=str(exc))

@@ -114,6 +114,7 @@ def analyze_file(
         duration_s=duration_s if total else info.duration_s,
         transcript=transcript,
         model=transcriber.model_name,
+        model_files=transcriber.model_files,
         channel=channel,
         tone=tone_analysis.score_calmness(measures, baseline, cfg.tone),
         listening=analyze_listening(transcript.text, transcript.words, caller_text, config=cfg.listening),

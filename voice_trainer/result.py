@@ -26,6 +26,8 @@ class AnalysisResult:
     duration_s: float
     transcript: Transcript = field(default_factory=Transcript)
     model: str | None = None
+    model_files: list[dict] | None = None
+    """The model files that produced this result (``model_files.used()``: model, file, short sha256, verified)."""
     channel: str | None = None
     tone: HasToDict | None = None
     listening: HasToDict | None = None
@@ -42,6 +44,7 @@ class AnalysisResult:
             "file": self.file,
             "duration_s": round(self.duration_s, 3),
             "model": self.model,
+            "model_files": self.model_files,
             "channel": self.channel,
             "language": self.transcript.language,
             "transcript": self.transcript.text,

@@ -67,6 +67,8 @@ class ReviewResult:
     tone: Any | None = None
     listening: Any | None = None
     notes: list[str] = field(default_factory=list)
+    model_files: list[dict] | None = None
+    """The model files that produced it (see :func:`voice_trainer.model_files.used`)."""
 
     def to_dict(self) -> dict:
         turns = self.turns.to_dict()
@@ -77,6 +79,7 @@ class ReviewResult:
             "file": self.file,
             "duration_s": round(self.duration_s, 3),
             "model": self.model,
+            "model_files": self.model_files,
             "caller": self.caller.to_dict(),
             "agent": self.agent.to_dict(),
             "turns": turns,
@@ -293,6 +296,7 @@ def review_tracks(
         tone=tone,
         listening=listening,
         notes=notes,
+        model_files=transcriber.model_files,
     )
 
 

@@ -661,10 +661,13 @@ class SessionFolder:
             source=a.source or "microphone", words=[w.to_dict() for w in tr.transcript.words],
             analysis=tr.to_dict(), nudges=list(tr.nudges),
         )
+        from .model_files import used
+
+        rec.model_files = used()  # the models this process verified and ran (Whisper, VAD, pitch)
         self.writer.write_turn(rec, a.reference, a.mic, SR)
         settings = dict(self.writer.record.settings)
         settings["caller"] = caller_state
-        self.writer.update(scores=card.to_dict(), outcome=outcome, settings=settings)
+        self.writer.update(scores=card.to_dict(), outcome=outcome, settings=settings, model_files=rec.model_files)
 
     def finish(self, status: str, result: SessionResult | None = None, error: str | None = None) -> None:
         changes: dict[str, Any] = {"error": error}

@@ -103,6 +103,8 @@ class TurnRecord:
     nudges: list[str] = field(default_factory=list)
     """The short on-screen feedback shown after the turn."""
     extra: dict[str, Any] = field(default_factory=dict)
+    model_files: list[dict] = field(default_factory=list)
+    """The model files that produced this turn's transcript and analysis (model, file, short sha256, verified)."""
     written_at: str = ""
 
     @property
@@ -133,6 +135,8 @@ class SessionRecord:
     settings: dict[str, Any] = field(default_factory=dict)
     """Command-line settings and the config sections that shaped the session."""
     model: str | None = None
+    model_files: list[dict] = field(default_factory=list)
+    """The model files of the latest turn (each turn's record has its own)."""
     started_at: str = ""
     updated_at: str = ""
     ended_at: str | None = None

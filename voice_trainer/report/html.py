@@ -26,6 +26,7 @@ import numpy as np
 from ..atomic import write_text_atomic
 from ..config import Config
 from ..errors import UserError
+from ..model_files import describe
 from .curves import TurnCurves, turn_curves
 from .feedback import TECHNIQUES, Item, technique_name, turn_feedback
 from .record import ReportRecord, TurnView, load_record
@@ -345,6 +346,8 @@ def render_html(rec: ReportRecord, out_path: str | os.PathLike, cfg: Config | No
     meta = [x for x in (rec.created_at, rec.mode and f"mode {rec.mode}", rec.status and f"status {rec.status}",
                         rec.outcome and f"outcome {rec.outcome}", rec.model and f"model {rec.model}") if x]
     body.append(f'<p class="meta">{_e(" · ".join(meta))}</p>')
+    if rec.model_files:
+        body.append(f'<p class="meta models">models: {_e(describe(rec.model_files))}</p>')
     if rec.scenario.get("summary"):
         body.append(f"<p>{_e(rec.scenario['summary'])}</p>")
     for r in rec.recovered:

@@ -53,6 +53,11 @@ class TurnView:
     """0 = left, 1 = right: the trainee's channel in ``audio``."""
 
 
+def _model_files(value: Any) -> list[dict]:
+    """``model_files`` as written by a result (a list of dicts); anything else (older files) is empty."""
+    return [m for m in value if isinstance(m, dict)] if isinstance(value, list) else []
+
+
 @dataclass
 class ReportRecord:
     """A session or a reviewed call, ready to report."""
@@ -67,6 +72,8 @@ class ReportRecord:
     mode: str = ""
     created_at: str = ""
     model: str | None = None
+    model_files: list[dict] = field(default_factory=list)
+    """Which model files produced the scores (from the session or review file; empty in older files)."""
     outcome: str | None = None
     scores: dict[str, Any] = field(default_factory=dict)
     """``overall``, ``calmness``, ``listening``, ``turn_taking`` (0-100 or None) and ``components`` per skill."""
@@ -175,6 +182,7 @@ def _load_session(d: Path) -> ReportRecord:
         mode=srec.mode,
         created_at=srec.started_at or str(raw.get("created_at") or ""),
         model=srec.model,
+        model_files=_model_files(srec.model_files or next((t.model_files for t in srec.turns if t.model_files), [])),
         outcome=srec.outcome,
         recovered=list(srec.recovered),
     )
@@ -275,6 +283,7 @@ def _load_review(p: Path, data: dict) -> ReportRecord:
         mode="review",
         created_at=str(data.get("created_at") or ""),
         model=data.get("model"),
+        model_files=_model_files(data.get("model_files")),
     )
     # the call's turns as analyze_call saw them (turns with text), to match listening turn indices
     call_idx = {}

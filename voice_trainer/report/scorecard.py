@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..config import Config
+from ..model_files import describe
 from .feedback import Item, turn_feedback
 from .record import ReportRecord, load_record
 
@@ -60,6 +61,8 @@ def print_scorecard(session_dir_or_record: str | os.PathLike | ReportRecord, con
     meta = [x for x in (rec.created_at, rec.mode, rec.status, f"outcome {rec.outcome}" if rec.outcome else "",
                         f"model {rec.model}" if rec.model else "") if x]
     console.print(head + "  [dim]" + escape("  ".join(meta)) + "[/dim]")
+    if rec.model_files:
+        console.print("[dim]models: " + escape(describe(rec.model_files)) + "[/dim]")
     for r in rec.recovered:
         console.print(f"[yellow]note:[/yellow] {escape(r)}")
     s = rec.scores or {}

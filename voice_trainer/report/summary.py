@@ -44,6 +44,7 @@ def record_summary(rec: ReportRecord, cfg: Config | None = None) -> dict[str, An
         "mode": rec.mode,
         "created_at": rec.created_at,
         "model": rec.model,
+        "model_files": rec.model_files,
         "outcome": rec.outcome,
         "scores": {k: s.get(k) for k in SKILLS},
         "scores_source": rec.scores_source,
