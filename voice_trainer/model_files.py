@@ -232,11 +232,13 @@ def hash_cache() -> HashCache:
 
 
 def forget() -> None:
-    """Drop what this process remembers (verified models, models in use, the loaded hash cache)."""
+    """Forget which folders were verified and the loaded hash cache, as a new process would start.
+
+    The models in use stay recorded: what a loader already loaded is still what produces results.
+    """
     global _CACHE
     with _LOCK:
         _VERIFIED.clear()
-        _USED.clear()
         _CACHE = None
 
 
