@@ -135,6 +135,7 @@ def test_stereo_call_row_equals_review(tmp_path):
     sf.write(call, np.stack([left, right], axis=1), sr)
     (row,) = run_batch([call.parent], tmp_path / "r.jsonl", Config())
     assert row["kind"] == "call"
+    assert row["model_files"] == row["result"]["model_files"] and row["model_files"][0]["model"] == "whisper-tiny.en"
     review = subprocess.run([sys.executable, "-m", "voice_trainer", "review", str(call), "--json"],
                             capture_output=True, text=True, timeout=300)
     assert review.returncode == 0, review.stderr

@@ -58,6 +58,10 @@ def test_json_lines_for_several_files(tmp_path, speech_wav):
         assert {"file", "duration_s", "transcript", "words"} <= row.keys()
         assert "order" in row["transcript"].lower()
         assert {"word", "start", "end", "probability"} == set(row["words"][0])
+        # which model files produced it: Whisper first, checked against the manifest, with a short hash
+        whisper = row["model_files"][0]
+        assert whisper["model"] == "whisper-tiny.en" and whisper["verified"] and len(whisper["sha256"]) == 12
+        assert {"silero-vad-v6", "swift-f0"} <= {m["model"] for m in row["model_files"]}
     right = run_cli("analyze", str(flac), "--channel", "right", "--json")
     assert right.returncode == 0 and json.loads(right.stdout)["words"] == []
 

@@ -61,6 +61,8 @@ def test_summary_has_the_sessions_scores_and_evidence(session):
     assert s["scores"] == {k: saved[k] for k in ("overall", "calmness", "listening", "turn_taking")}
     assert s["scores_source"] == "scorecard"
     assert [t["index"] for t in s["turns"]] == [1, 2, 3]
+    assert s["model_files"][0]["model"] == "whisper-tiny.en" and s["model_files"][0]["verified"]
+    assert all(turn_json(session, n)["model_files"] == s["model_files"] for n in (1, 2, 3))
     assert len(s["anger"]["trajectory"]) == 4  # start + after each turn
     t1, t2, t3 = (turn_json(session, n)["analysis"] for n in (1, 2, 3))
     assert s["anger"]["end"] == pytest.approx(t3["anger_after"], abs=0.01)
@@ -319,6 +321,7 @@ def test_report_of_a_review_result(tmp_path):
     rj.write_text(json.dumps(review))
     summ = session_summary(rj)
     assert summ["kind"] == "call_review"
+    assert summ["model_files"] == review["model_files"] and review["model_files"][0]["model"] == "whisper-tiny.en"
     n_agent = sum(1 for t in review["turns"]["turns"] if t["speaker"] == "agent")
     assert len(summ["turns"]) == n_agent >= 2
     assert summ["scores"]["turn_taking"] == review["turn_taking_score"]["score"]
@@ -328,6 +331,7 @@ def test_report_of_a_review_result(tmp_path):
         assert any(abs(s - want) <= 0.15 for s in starts), (starts, call.interruption_onsets)
     html = write_html(rj, tmp_path / "call.html").read_text()
     assert html.count("<audio ") == 1 and 'id="audio-call"' in html
+    assert f"models: whisper-tiny.en model.bin {review['model_files'][0]['sha256']}" in html
     assert html.count('<svg class="turnplot"') == n_agent
     assert 'data-audio="audio-call"' in html
     add_note(rj, 1, "check the opening")
