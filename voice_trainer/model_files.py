@@ -32,8 +32,6 @@ import os
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import metadata
-from importlib.resources import files as package_files
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +41,7 @@ from .errors import UserError
 
 SHORT_HASH = 12
 """Hex digits of a sha256 that results record (48 bits: enough to tell model files apart)."""
+MANIFEST_NAME = "model_manifest.json"
 HASH_CACHE_NAME = "model-hashes.json"
 HASH_CACHE_VERSION = 1
 ROLE_ORDER = ("speech-to-text", "voice activity detection", "pitch tracker")
@@ -135,7 +134,7 @@ def _parse_manifest(data: dict) -> dict[str, ModelEntry]:
 @lru_cache(maxsize=1)
 def manifest() -> dict[str, ModelEntry]:
     """The shipped manifest, by model id (read once per process)."""
-    text = package_files("voice_trainer").joinpath("data", "model_manifest.json").read_text(encoding="utf-8")
+    text = (Path(__file__).parent / "data" / MANIFEST_NAME).read_text(encoding="utf-8")
     return _parse_manifest(json.loads(text))
 
 
@@ -362,6 +361,8 @@ def used(*refs: ModelRef) -> list[dict[str, Any]]:
 
 
 def _installed_version(dist: str) -> str | None:
+    from importlib import metadata  # only the listing needs it (15 ms to import)
+
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
