@@ -210,6 +210,8 @@ class HashCache:
         with self._lock:
             self.hashed += 1
             entries = self._load()
+            for gone in [k for k in entries if not os.path.exists(k)]:  # files deleted since: forget them
+                del entries[gone]
             entries[key] = [*stamp, digest]
             with contextlib.suppress(OSError):  # a read-only cache costs a re-hash next time, nothing else
                 write_json_atomic(self.path, {"version": HASH_CACHE_VERSION, "files": entries})
