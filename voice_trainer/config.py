@@ -237,6 +237,12 @@ class TurnsConfig:
         "right", "sure", "i", "see", "oh", "ah", "got", "it", "alright", "all", "wow",
     )
     """Listening tokens (lower case, punctuation stripped)."""
+    untranscribed_backchannel_s: float = 1.0
+    """A sound shorter than this that the recogniser left without any words (a quiet "mm-hm") is a
+    backchannel, not an interruption (only when a transcript was given; without one, duration decides)."""
+    simultaneous_start_s: float = 0.2
+    """Both parties starting within this long of each other is a simultaneous start: reported as such, never
+    as one party interrupting the other."""
     tail_overlap_s: float = 0.3
     """Starting less than this before the other party's last word ends is normal turn-taking, not cutting in."""
     backchannel_resume_s: float = 1.0
