@@ -142,3 +142,18 @@ def test_a_simultaneous_start_is_reported_as_such_not_as_an_interruption():
     caller_w = words("Hello is anybody there", 1.5, 3.0)
     r = analyze_turns([(1.5, 3.0)], [(1.0, 3.2)], agent_words=agent_w, caller_words=caller_w)
     assert r.simultaneous_starts == [] and len(r.caller_interruptions) == 1
+
+
+def test_a_caller_left_without_any_answer_loses_every_turn_taking_point():
+    caller_w = words("Where is my refund? I have waited three weeks", 0.0, 3.0)
+    r = analyze_turns([(0.0, 3.0)], [], agent_words=[], caller_words=caller_w, duration_s=9.0, awaiting_answer=True)
+    comps = {c.id: c for c in turn_components(r)}
+    assert comps["interruptions"].withheld  # not praise for saying nothing
+    assert comps["dead_air"].withheld is None and comps["dead_air"].points == 0.0
+    assert comps["response_latency"].withheld is None and comps["response_latency"].points == 0.0
+    assert score_from_components(list(comps.values())).value == 0.0
+    # one answer, even a late one, earns turn-taking points again
+    agent_w = words("I am sorry let me look", 4.0, 5.5)
+    r = analyze_turns([(0.0, 3.0)], [(4.0, 5.5)], agent_words=agent_w, caller_words=caller_w, duration_s=9.0,
+                      awaiting_answer=True)
+    assert score_from_components(turn_components(r)).value > 50

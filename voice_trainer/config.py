@@ -187,6 +187,9 @@ class ListeningConfig:
     stock_tail_min_content: int = 3
     """A stock phrase ("I understand") is specific when it is followed, in its sentence or the next, by at least
     this many content words, or by one of the caller's own words, a number or a feeling word."""
+    red_flag_cap_per_flag: float = 20.0
+    """Each red flag lowers the highest listening score a reply (or a call) can get by this many points: with
+    the default, one red flag caps it at 80, three at 40, five or more at 0, whatever else went well."""
     use_embeddings: bool = False
     """Also accept a sentence about "you" whose embedding similarity to the caller's line reaches
     ``embedding_min_similarity`` as a paraphrase. Needs an ``embedder`` passed to ``analyze_listening`` (Python API;
@@ -438,6 +441,17 @@ class SessionConfig:
     """Weight of active listening in the overall score."""
     weight_turn_taking: float = 1.0
     """Weight of turn-taking in the overall score."""
+    weight_outcome: float = 1.5
+    """Weight of the call's outcome in the overall score (see ``outcome_*``): how the call went counts as much
+    as one and a half skills, so a call the caller hung up on cannot outscore a resolved one handled alike."""
+    outcome_resolved: float = 100.0
+    """Outcome points (0-100) when the caller accepted a resolution."""
+    outcome_referred: float = 60.0
+    """Outcome points when the call was referred (a supervisor, another team): handled, not solved."""
+    outcome_unfinished: float = 40.0
+    """Outcome points when the call stopped before the caller ended it (turn limit, stopped session)."""
+    outcome_hung_up: float = 0.0
+    """Outcome points when the caller hung up."""
     barge_in_window_s: float = 0.5
     """Live: the stretch of microphone audio (after echo removal) checked for the trainee talking over the caller."""
     barge_in_min_s: float = 0.3

@@ -540,17 +540,20 @@ def turn_components(result: TurnsResult, config: TurnsConfig | None = None) -> l
                 if n
                 else "You let the caller finish every time; keep it up."
             ),
-            withheld=None if has_caller else "the caller did not speak, so there was nothing to cut into",
+            withheld=("the caller did not speak, so there was nothing to cut into" if not has_caller else
+                      "you did not speak, so letting the caller finish earns nothing" if not result.agent_segments
+                      else None),
             evidence=[Evidence(text=i.text, start=i.start, end=i.end, value=i.overlap_s) for i in result.interruptions],
         )
     )
     waits = [t for t in result.turns if t.speaker == CALLER]
     nd = len(result.dead_air)
+    unanswered = bool(waits) and not result.agent_segments  # the caller got no answer at all
     comps.append(
         Component(
             id="dead_air",
             label="Silence while the caller waits",
-            points=max(0.0, 20.0 - c.dead_air_penalty * nd),
+            points=0.0 if unanswered else max(0.0, 20.0 - c.dead_air_penalty * nd),
             weight=20.0,
             value=float(nd),
             threshold=c.dead_air_s,
@@ -569,7 +572,7 @@ def turn_components(result: TurnsResult, config: TurnsConfig | None = None) -> l
     stats = result.latency_stats()
     med = stats["median_s"]
     if med is None:
-        pts = 0.0
+        pts = 0.0  # withheld below, or 0 when the caller waited and never got an answer
     else:
         over = max(0.0, med - c.slow_response_s) / c.slow_response_s
         pts = 20.0 * max(0.0, 1.0 - over)
@@ -587,11 +590,12 @@ def turn_components(result: TurnsResult, config: TurnsConfig | None = None) -> l
             tip=(
                 "Answer sooner: a quick acknowledgement of what the caller said shows you heard them while you "
                 "think about the rest."
-                if slow
+                if slow or unanswered
                 else "Your answers came promptly after the caller finished."
             ),
-            withheld=None if med is not None else "the agent never answered after a caller's turn",
-            evidence=[Evidence(x.caller_text, x.caller_end, x.agent_start, value=x.latency_s) for x in slow],
+            withheld=None if med is not None or unanswered else "the agent never answered after a caller's turn",
+            evidence=[Evidence(x.caller_text, x.caller_end, x.agent_start, value=x.latency_s) for x in slow]
+            or [Evidence(d.caller_text, d.start, d.end, value=d.duration_s) for d in result.dead_air if unanswered],
         )
     )
     return comps
