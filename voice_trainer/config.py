@@ -469,8 +469,17 @@ class ReportConfig:
     """A score component that earned at least this share of its points is listed under "went well"."""
     change_share: float = 0.6
     """A score component that earned less than this share of its points is listed under "what to change"."""
-    max_items: int = 4
-    """At most this many "went well" and this many "what to change" items per turn (largest effect first)."""
+    max_items: int = 2
+    """At most this many "went well" and this many "what to change" points per turn, chosen by impact (red flags
+    and talking over the caller first, then what this moment of the call needs); see ``report/composer.py``."""
+    focus_points: int = 3
+    """The session focus: at most this many things to work on first, across the whole call."""
+    new_topic_share: float = 0.5
+    """A caller line whose content words are at least this share new (not said earlier in the call) raises
+    something new: restating and asking are asked for again even if an earlier turn did them."""
+    reacknowledge_anger_rise: float = 5.0
+    """When the caller's anger rose by at least this much since the previous turn, acknowledging the feeling
+    is asked for again even if an earlier turn did it."""
     embed_audio_max_mb: float = 40.0
     """The HTML report embeds the turns' WAVs (base64) up to this total size; larger sessions link them
     relatively (the report then has to stay beside the session folder)."""
