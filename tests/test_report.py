@@ -58,7 +58,7 @@ def turn_json(session: Path, n: int) -> dict:
 def test_summary_has_the_sessions_scores_and_evidence(session):
     s = session_summary(session, Config())
     saved = json.loads((session / "session.json").read_text())["scores"]
-    assert s["scores"] == {k: saved[k] for k in ("overall", "calmness", "listening", "turn_taking")}
+    assert s["scores"] == {k: saved[k] for k in ("overall", "calmness", "listening", "turn_taking", "outcome_score")}
     assert s["scores_source"] == "scorecard"
     assert [t["index"] for t in s["turns"]] == [1, 2, 3]
     assert len(s["anger"]["trajectory"]) == 4  # start + after each turn
