@@ -254,7 +254,8 @@ def turn_feedback(turn: TurnView, config: ReportConfig | None = None, *,
                 good.append(Item("good", label, "", start, end, number, c.get("technique"), "", weight=p * 0.5,
                                  key=f"{room}:{c.get('id', '')}"))
     judged = [c for c in tone.get("components") or [] if not c.get("withheld")]
-    if tone_ok and len(tone_ok) == len(judged):
+    set_baseline = not judged and any("set your calm baseline" in str(n) for n in tone.get("notes") or [])
+    if (tone_ok and len(tone_ok) == len(judged)) or set_baseline:
         good.append(_calm_item(tone, turn.index))
     good.sort(key=lambda i: -i.weight)
     change.sort(key=lambda i: -i.weight)
