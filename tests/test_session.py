@@ -198,7 +198,7 @@ def test_every_listening_id_is_known_to_the_caller():
     assert all(ids.canonical(k) in ids.RED_FLAGS for k in [*lex.red_flags, "stock_phrase", "re_asked"])
 
 
-def test_a_silent_answer_is_dead_air_and_no_listening_score(transcriber, tmp_path):
+def test_a_silent_answer_is_a_missed_turn_with_dead_air(transcriber, tmp_path):
     cfg = Config()
     silent = tmp_path / "silent.wav"
     import soundfile as sf
@@ -208,13 +208,18 @@ def test_a_silent_answer_is_dead_air_and_no_listening_score(transcriber, tmp_pat
     result = run_session(scenario, cfg, transcriber, FileAnswers([str(silent)], cfg), seed=0)
     (turn,) = result.turns
     assert turn.transcript.words == []
-    assert turn.listening.score.value is None  # nothing said: nothing judged, not a score for saying nothing
+    # nothing said: a missed turn (listening 0 from one "answered" component), not a withheld or a good score
+    assert turn.listening.score.value == 0.0
+    assert [c.id for c in turn.listening.score.components if c.withheld is None] == ["answered"]
+    assert turn.turn_taking.value == 0.0  # the caller got no answer at all
     waits = [d for d in turn.turns.dead_air if d.after == "caller"]
     assert waits and waits[0].duration_s >= cfg.turns.dead_air_s
     assert turn.observation.dead_air_s >= cfg.turns.dead_air_s
     assert turn.anger_after > turn.anger_before
     assert any("dead air" in n for n in turn.nudges)
-    assert result.scorecard.listening.value is None
+    assert result.scorecard.listening.value == 0.0
+    assert result.scorecard.calmness.value is None  # no voice to judge: withheld
+    assert result.scorecard.overall is not None and result.scorecard.overall <= 20
 
 
 def test_too_short_answer_file_fails_before_the_call(tmp_path):

@@ -112,3 +112,48 @@ def test_components_decompose_and_withhold():
     assert score_from_components(list(comps.values())).value < 100.0
     alone = {c.id: c for c in turn_components(analyze_turns([], [(0.0, 3.0)]))}
     assert alone["interruptions"].withheld and alone["response_latency"].withheld
+
+
+def test_a_short_untranscribed_sound_over_the_caller_is_a_backchannel_not_an_interruption():
+    caller_w = words("I have been waiting for three weeks and nobody ever called me back", 0.0, 6.0)
+    agent_w = words("I am so sorry about that", 6.5, 8.0)  # the transcript has no words at 2.0-2.8 s
+    r = analyze_turns([(0.0, 6.0)], [(2.0, 2.8), (6.5, 8.0)], agent_words=agent_w, caller_words=caller_w)
+    assert r.interruptions == []
+    assert [(b.start, b.end) for b in r.backchannels] == [(2.0, 2.8)]
+    # a longer wordless sound (1.5 s) is still judged by its duration: it cuts in
+    r = analyze_turns([(0.0, 6.0)], [(2.0, 3.5), (6.5, 8.0)], agent_words=agent_w, caller_words=caller_w)
+    assert [(i.start, i.end) for i in r.interruptions] == [(2.0, 3.5)]
+    # without any transcript a 0.8 s sound is judged by duration alone, as before
+    r = analyze_turns([(0.0, 6.0)], [(2.0, 2.8)])
+    assert len(r.interruptions) == 1
+
+
+def test_a_simultaneous_start_is_reported_as_such_not_as_an_interruption():
+    caller_w = words("Hello is anybody there at all", 1.03, 3.0)
+    agent_w = words("Good morning you are through to billing", 1.0, 3.2)
+    r = analyze_turns([(1.03, 3.0)], [(1.0, 3.2)], agent_words=agent_w, caller_words=caller_w)
+    assert r.caller_interruptions == [] and r.interruptions == []
+    assert len(r.simultaneous_starts) == 1
+    s = r.simultaneous_starts[0]
+    assert (s.agent_start, s.caller_start) == (1.0, 1.03)
+    assert s.overlap_s == pytest.approx(1.97)
+    assert json.loads(json.dumps(r.to_dict()))["simultaneous_starts"][0]["start"] == 1.0
+    # half a second apart is no longer simultaneous: the caller cut in on the agent
+    caller_w = words("Hello is anybody there", 1.5, 3.0)
+    r = analyze_turns([(1.5, 3.0)], [(1.0, 3.2)], agent_words=agent_w, caller_words=caller_w)
+    assert r.simultaneous_starts == [] and len(r.caller_interruptions) == 1
+
+
+def test_a_caller_left_without_any_answer_loses_every_turn_taking_point():
+    caller_w = words("Where is my refund? I have waited three weeks", 0.0, 3.0)
+    r = analyze_turns([(0.0, 3.0)], [], agent_words=[], caller_words=caller_w, duration_s=9.0, awaiting_answer=True)
+    comps = {c.id: c for c in turn_components(r)}
+    assert comps["interruptions"].withheld  # not praise for saying nothing
+    assert comps["dead_air"].withheld is None and comps["dead_air"].points == 0.0
+    assert comps["response_latency"].withheld is None and comps["response_latency"].points == 0.0
+    assert score_from_components(list(comps.values())).value == 0.0
+    # one answer, even a late one, earns turn-taking points again
+    agent_w = words("I am sorry let me look", 4.0, 5.5)
+    r = analyze_turns([(0.0, 3.0)], [(4.0, 5.5)], agent_words=agent_w, caller_words=caller_w, duration_s=9.0,
+                      awaiting_answer=True)
+    assert score_from_components(turn_components(r)).value > 50

@@ -187,6 +187,9 @@ class ListeningConfig:
     stock_tail_min_content: int = 3
     """A stock phrase ("I understand") is specific when it is followed, in its sentence or the next, by at least
     this many content words, or by one of the caller's own words, a number or a feeling word."""
+    red_flag_cap_per_flag: float = 20.0
+    """Each red flag lowers the highest listening score a reply (or a call) can get by this many points: with
+    the default, one red flag caps it at 80, three at 40, five or more at 0, whatever else went well."""
     use_embeddings: bool = False
     """Also accept a sentence about "you" whose embedding similarity to the caller's line reaches
     ``embedding_min_similarity`` as a paraphrase. Needs an ``embedder`` passed to ``analyze_listening`` (Python API;
@@ -237,6 +240,12 @@ class TurnsConfig:
         "right", "sure", "i", "see", "oh", "ah", "got", "it", "alright", "all", "wow",
     )
     """Listening tokens (lower case, punctuation stripped)."""
+    untranscribed_backchannel_s: float = 1.0
+    """A sound shorter than this that the recogniser left without any words (a quiet "mm-hm") is a
+    backchannel, not an interruption (only when a transcript was given; without one, duration decides)."""
+    simultaneous_start_s: float = 0.2
+    """Both parties starting within this long of each other is a simultaneous start: reported as such, never
+    as one party interrupting the other."""
     tail_overlap_s: float = 0.3
     """Starting less than this before the other party's last word ends is normal turn-taking, not cutting in."""
     backchannel_resume_s: float = 1.0
@@ -432,6 +441,17 @@ class SessionConfig:
     """Weight of active listening in the overall score."""
     weight_turn_taking: float = 1.0
     """Weight of turn-taking in the overall score."""
+    weight_outcome: float = 1.5
+    """Weight of the call's outcome in the overall score (see ``outcome_*``): how the call went counts as much
+    as one and a half skills, so a call the caller hung up on cannot outscore a resolved one handled alike."""
+    outcome_resolved: float = 100.0
+    """Outcome points (0-100) when the caller accepted a resolution."""
+    outcome_referred: float = 60.0
+    """Outcome points when the call was referred (a supervisor, another team): handled, not solved."""
+    outcome_unfinished: float = 40.0
+    """Outcome points when the call stopped before the caller ended it (turn limit, stopped session)."""
+    outcome_hung_up: float = 0.0
+    """Outcome points when the caller hung up."""
     barge_in_window_s: float = 0.5
     """Live: the stretch of microphone audio (after echo removal) checked for the trainee talking over the caller."""
     barge_in_min_s: float = 0.3
@@ -449,8 +469,17 @@ class ReportConfig:
     """A score component that earned at least this share of its points is listed under "went well"."""
     change_share: float = 0.6
     """A score component that earned less than this share of its points is listed under "what to change"."""
-    max_items: int = 4
-    """At most this many "went well" and this many "what to change" items per turn (largest effect first)."""
+    max_items: int = 2
+    """At most this many "went well" and this many "what to change" points per turn, chosen by impact (red flags
+    and talking over the caller first, then what this moment of the call needs); see ``report/composer.py``."""
+    focus_points: int = 3
+    """The session focus: at most this many things to work on first, across the whole call."""
+    new_topic_share: float = 0.5
+    """A caller line whose content words are at least this share new (not said earlier in the call) raises
+    something new: restating and asking are asked for again even if an earlier turn did them."""
+    reacknowledge_anger_rise: float = 5.0
+    """When the caller's anger rose by at least this much since the previous turn, acknowledging the feeling
+    is asked for again even if an earlier turn did it."""
     embed_audio_max_mb: float = 40.0
     """The HTML report embeds the turns' WAVs (base64) up to this total size; larger sessions link them
     relatively (the report then has to stay beside the session folder)."""

@@ -942,9 +942,10 @@ def analyze_listening(
     abusive = bool(lex.caller_abuse.search(caller_low)) or bool(lex.caller_authority.search(caller_low))
     components = _components(techniques, flags, fact_matches, lex, closing=closing, caller_escalated=abusive,
                              caller_given=caller_given)
-    if not _has_words(text):  # nothing said: nothing to judge (not a score earned by saying nothing wrong)
-        _withhold(components, "the trainee said nothing in this turn")
-    return ListeningResult(text, caller_text, techniques, flags, fact_matches, score_from_components(components))
+    if not _has_words(text):  # nothing said: a missed turn, not a score earned by saying nothing wrong
+        _missed(components, "the trainee said nothing in this turn")
+    score = _cap_for_red_flags(score_from_components(components), flags, cfg)
+    return ListeningResult(text, caller_text, techniques, flags, fact_matches, score)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1179,9 +1180,11 @@ def analyze_call(
     comps = _components(techs, flags, fact_matches, lex, closing=bool(agent_idx), caller_escalated=escalated,
                         caller_given=bool(caller_text.strip()))
     order = _order_checks(techs, agent_idx, lex)
+    all_comps = comps + order
     if not _has_words(all_agent):
-        _withhold(comps + order, "the trainee said nothing in this call")
-    return CallListening(results, agent_idx, order, score_from_components(comps + order))
+        all_comps = _missed(all_comps, "the trainee said nothing in this call")
+    score = _cap_for_red_flags(score_from_components(all_comps), flags, cfg)
+    return CallListening(results, agent_idx, order, score)
 
 
 def _has_words(text: str) -> bool:
@@ -1192,6 +1195,26 @@ def _withhold(components: list[Component], reason: str) -> None:
     for c in components:
         if c.withheld is None:
             c.withheld = reason
+
+
+def _missed(components: list[Component], reason: str) -> list[Component]:
+    """A reply with no words: every technique component is withheld (nothing to judge) and one ``answered``
+    component earns 0 of its points, so the listening score is 0 rather than missing."""
+    _withhold(components, reason)
+    components.append(Component("answered", "Answered the caller", 0.0, 1.0, value=0.0, unit="count", technique=2,
+                                tip="Say something as soon as the caller stops: even a short acknowledgement "
+                                    "tells them you are there and listening."))
+    return components
+
+
+def _cap_for_red_flags(score: Score, flags: list[Detection], cfg: ListeningConfig) -> Score:
+    """Limit the score by ``cfg.red_flag_cap_per_flag`` points per red flag (see :class:`ListeningConfig`)."""
+    if not flags:
+        return score
+    n = len(flags)
+    return score.capped(100.0 - cfg.red_flag_cap_per_flag * n,
+                        f"{n} red flag{'s' if n != 1 else ''}: each lowers the highest listening score "
+                        f"by {cfg.red_flag_cap_per_flag:.0f} points", [f.evidence() for f in flags[:5]])
 
 
 def _pos(d: Detection) -> tuple[int, int]:

@@ -216,10 +216,12 @@ def agent_tone(
             level = tone.summarize(tone.measure_frames(caller[ca:cb], sample_rate, tc), (), tc).level_dbfs
         prev_caller_level.append(level)
     baseline = tone.session_baseline(frames, words, tc) if frames else None
+    in_baseline = set(tone.baseline_turn_indices(frames, words, tc)) if baseline is not None else set()
     measures = [tone.summarize(f, w, tc) for f, w in zip(frames, words, strict=True)]
-    results = [
-        (t.start, t.end, tone.score_calmness(m, baseline, tc)) for t, m in zip(agent_turns, measures, strict=True)
-    ]
+    results = []
+    for i, (t, m) in enumerate(zip(agent_turns, measures, strict=True)):
+        r = tone.score_calmness(m, baseline, tc)
+        results.append((t.start, t.end, tone.withhold_as_baseline(r) if i in in_baseline else r))
     cont = tone.contagion(measures, prev_caller_level, tc) if measures else None
     return AgentTone(baseline, results, cont)
 

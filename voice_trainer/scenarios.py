@@ -66,7 +66,11 @@ MAX_LINE_CHARS = 400
 """A caller line longer than this is an error (TTS of very long lines is slow and unnatural on a phone)."""
 
 TOP_KEYS = ("id", "title", "difficulty", "goal", "summary", "facts", "resolutions", "cannot_grant", "persona",
-            "reactions", "lines")
+            "reactions", "lines", "examples")
+EXAMPLE_KEYS = ("acknowledge", "restate", "ask", "ownership", "next_step", "choices", "thank", "boundary",
+                "let_finish", "steady_voice")
+"""Keys of the optional ``[examples]`` table: better wording for this situation, one line per technique, used in
+the feedback's tips and the session focus (``report/composer.py``)."""
 REQUIRED_TOP = ("id", "title", "difficulty", "persona", "facts", "resolutions", "lines")
 PERSONA_KEYS = ("name", "voice", "anger")
 REACTION_KEYS = ("hang_up_at", "accept_below", "anger_floor", "max_turns", "requires", "triggers", "soothers")
@@ -113,6 +117,8 @@ class Scenario:
     reactions: Reactions
     source: str = ""
     """The file it was read from."""
+    examples: dict[str, str] = field(default_factory=dict)
+    """Better wording for this situation by technique (keys: ``EXAMPLE_KEYS``)."""
 
     def lines_for(self, stage: str, band: str) -> tuple[str, ...]:
         """The caller's possible lines for ``stage`` at anger ``band`` (falls back to ``any``, then the nearest
@@ -154,6 +160,7 @@ class Scenario:
                 "soothers": dict(self.reactions.soothers),
             },
             "lines": {s: {b: list(v) for b, v in t.items()} for s, t in self.lines.items()},
+            "examples": dict(self.examples),
             "source": self.source,
         }
 
@@ -439,11 +446,21 @@ def parse_scenario(text: str, file: str = "<scenario>", expect_id: str | None = 
                 c.err(("lines", stage), f"lines.{stage} has no band; give at least one of {', '.join(BAND_KEYS)}")
             lines[stage] = {b: c.texts(t[b], ("lines", stage, b)) for b in BAND_KEYS if b in t}
 
+    examples: dict[str, str] = {}
+    ex = data.get("examples", {})
+    if not isinstance(ex, dict):
+        c.err(("examples",), "examples must be a table of lines (" + ", ".join(EXAMPLE_KEYS) + ")")
+    else:
+        c.unknown(ex, EXAMPLE_KEYS, ("examples",))
+        for k in EXAMPLE_KEYS:
+            if k in ex:
+                examples[k] = c.text(ex[k], ("examples", k)) or ""
+
     if c.problems:
         c.problems.sort(key=lambda pr: pr.line)
         raise ScenarioError(c.problems)
     return Scenario(sid, title, difficulty, goal, summary, persona, facts, resolutions, cannot_grant, lines,
-                    reactions, file)
+                    reactions, file, examples)
 
 
 def load_scenario(path: str | os.PathLike) -> Scenario:

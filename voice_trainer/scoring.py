@@ -104,17 +104,53 @@ class Component:
 
 
 @dataclass
+class Cap:
+    """An upper limit put on a score by findings that outweigh the points earned (e.g. many red flags).
+
+    Attributes
+    ----------
+    limit : float
+        The highest the score may be (0-100).
+    reason : str
+        Why, in a few words.
+    uncapped : float
+        The score the components alone give.
+    evidence : list of Evidence
+    """
+
+    limit: float
+    reason: str
+    uncapped: float
+    evidence: list[Evidence] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"limit": round(self.limit, 1), "reason": self.reason, "uncapped": round(self.uncapped, 1),
+                "evidence": [e.to_dict() for e in self.evidence]}
+
+
+@dataclass
 class Score:
-    """A 0-100 score with the components it is made of (``None`` when every component was withheld)."""
+    """A 0-100 score with the components it is made of (``None`` when every component was withheld), and the cap
+    that limited it, if any."""
 
     value: float | None
     components: list[Component] = field(default_factory=list)
+    cap: Cap | None = None
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "score": None if self.value is None else round(self.value, 1),
             "components": [c.to_dict() for c in self.components],
         }
+        if self.cap is not None:
+            d["cap"] = self.cap.to_dict()
+        return d
+
+    def capped(self, limit: float, reason: str, evidence: list[Evidence] | None = None) -> Score:
+        """This score limited to ``limit`` (unchanged when already at or below it, or not measured)."""
+        if self.value is None or self.value <= limit:
+            return self
+        return Score(max(0.0, limit), self.components, Cap(max(0.0, limit), reason, self.value, evidence or []))
 
 
 def score_from_components(components: list[Component]) -> Score:
@@ -128,3 +164,34 @@ def score_from_components(components: list[Component]) -> Score:
     total = sum(c.weight for c in judged)
     earned = sum(min(max(c.points, 0.0), c.weight) for c in judged)
     return Score(100.0 * earned / total, components)
+
+
+def outcome_score(outcome: str | None, final_anger: float | None, start_anger: float | None, *,
+                  points: dict[str | None, float]) -> Score:
+    """How the call went, 0-100: half for how it ended, half for how calm the caller was at the end.
+
+    Parameters
+    ----------
+    outcome : str or None
+        ``resolved``, ``referred``, ``hung_up``, or None when the call stopped before the caller ended it.
+    final_anger, start_anger : float or None
+        The caller's anger (0 calm - 100 furious) at the end and at the start of the call.
+    points : dict
+        Outcome points (0-100) per outcome; the None key is an unfinished call (``SessionConfig.outcome_*``).
+    """
+    label = {"resolved": "The caller accepted a resolution", "referred": "The call was referred",
+             "hung_up": "The caller hung up", None: "The call ended before the caller did"}
+    got = points.get(outcome, points.get(None, 0.0))
+    ended = Component("ending", "How the call ended", 50.0 * got / 100.0, 50.0, value=got, unit="points",
+                      technique=7, tip=label.get(outcome, str(outcome)),
+                      evidence=[Evidence(text=outcome or "unfinished", value=got)])
+    calmer = Component("caller_anger", "The caller's anger at the end", 0.0, 50.0, value=final_anger,
+                       baseline=start_anger, unit="anger", technique=2)
+    if final_anger is None:
+        calmer.withheld = "the caller's anger was not tracked"
+    else:
+        calmer.points = 50.0 * max(0.0, min(100.0, 100.0 - final_anger)) / 100.0
+        change = "" if start_anger is None else f" (from {start_anger:.0f})"
+        calmer.tip = f"The caller ended at anger {final_anger:.0f}{change}."
+        calmer.evidence = [Evidence(value=final_anger)]
+    return score_from_components([ended, calmer])

@@ -24,12 +24,12 @@ import numpy as np
 from . import audio as audio_io
 from . import ids, tone, turns
 from .caller import Caller, CallerLine, TurnObservation
-from .config import Config
+from .config import Config, SessionConfig
 from .echo import subtract_echo, suppress_echo
 from .errors import UserError
 from .listening import ListeningResult, analyze_call, analyze_listening
 from .scenarios import Scenario
-from .scoring import Component, Evidence, Score, score_from_components
+from .scoring import Component, Evidence, Score, outcome_score, score_from_components
 from .transcribe import Transcriber
 from .transcribe import merge as merge_transcripts
 from .transcript import Transcript, Word
@@ -427,21 +427,26 @@ class Scorecard:
     contagion: dict | None = None
     baseline: dict | None = None
     outcome: str | None = None
+    outcome_score: Score | None = None
 
     def to_dict(self) -> dict:
-        def v(s: Score) -> float | None:
-            return None if s.value is None else round(s.value, 1)
+        def v(s: Score | None) -> float | None:
+            return None if s is None or s.value is None else round(s.value, 1)
 
         return {
             "overall": None if self.overall is None else round(self.overall, 1),
             "calmness": v(self.calmness),
             "listening": v(self.listening),
             "turn_taking": v(self.turn_taking),
+            "outcome_score": v(self.outcome_score),
             "components": {
                 "calmness": self.calmness.to_dict()["components"],
                 "listening": self.listening.to_dict()["components"],
                 "turn_taking": self.turn_taking.to_dict()["components"],
+                "outcome": [] if self.outcome_score is None else self.outcome_score.to_dict()["components"],
             },
+            "caps": {k: s.cap.to_dict() for k, s in (("listening", self.listening), ("calmness", self.calmness))
+                     if s.cap is not None},
             "listening_call": self.listening_call,
             "contagion": self.contagion,
             "baseline": self.baseline,
@@ -483,12 +488,25 @@ def scorecard(
         cont = tone.contagion([r.tone.measures for r in measured], [r.anger_before for r in measured], cfg.tone)
         contagion = cont.to_dict()
     sc = cfg.session
-    parts = [(calmness.value, sc.weight_calmness), (listening.value, sc.weight_listening),
-             (turn_taking.value, sc.weight_turn_taking)]
-    parts = [(s, wt) for s, wt in parts if s is not None and wt > 0]
-    overall = sum(s * wt for s, wt in parts) / sum(wt for _, wt in parts) if parts else None
+    start_anger = results[0].anger_before if results else None
+    final_anger = caller.anger if results else None
+    ended = outcome_score(caller.outcome, final_anger, start_anger, points={
+        "resolved": sc.outcome_resolved, "referred": sc.outcome_referred, "hung_up": sc.outcome_hung_up,
+        None: sc.outcome_unfinished}) if results else None
+    overall = overall_score(calmness, listening, turn_taking, ended, sc)
     return Scorecard(overall, calmness, listening, turn_taking, call.to_dict() if call else {}, contagion,
-                     baseline.to_dict() if baseline else None, caller.outcome)
+                     baseline.to_dict() if baseline else None, caller.outcome, ended)
+
+
+def overall_score(calmness: Score, listening: Score, turn_taking: Score, outcome: Score | None,
+                  sc: SessionConfig) -> float | None:
+    """The weighted mean of the measured skills and the call's outcome (weights ``SessionConfig.weight_*``);
+    a skill that was not measured is left out, never counted as zero."""
+    parts = [(calmness.value, sc.weight_calmness), (listening.value, sc.weight_listening),
+             (turn_taking.value, sc.weight_turn_taking), (None if outcome is None else outcome.value,
+                                                          sc.weight_outcome)]
+    parts = [(s, wt) for s, wt in parts if s is not None and wt > 0]
+    return sum(s * wt for s, wt in parts) / sum(wt for _, wt in parts) if parts else None
 
 
 Renderer = Callable[[str, float], np.ndarray]
@@ -593,8 +611,8 @@ def run_session(
                 if used_baseline is None:  # the first measurable turn becomes the baseline
                     used_baseline = tone.session_baseline(session_frames, session_words, cfg.tone)
                     if used_baseline is not None:
-                        tr.tone = tone.score_calmness(tr.tone.measures, used_baseline, cfg.tone)
-                        tr.tone.notes.append("this turn is the session's baseline (no voice profile was given)")
+                        tr.tone = tone.withhold_as_baseline(
+                            tone.score_calmness(tr.tone.measures, used_baseline, cfg.tone))
             tr.anger_before = caller.anger
             reply = caller.respond(tr.observation)
             tr.anger_after = caller.anger

@@ -653,6 +653,10 @@ def _comparable(comp: Component, value: float | None, base: float | None, has_ba
     return False
 
 
+SELF_BASELINE = "this turn set your calm baseline, so it is not judged against itself"
+"""Why calmness is withheld for a turn the session's baseline was made from."""
+
+
 def score_calmness(
     measures: ToneMeasures, baseline: Baseline | None = None, config: ToneConfig | None = None
 ) -> ToneResult:
@@ -846,6 +850,33 @@ def baseline_from_audio(
     return Baseline(summarize(measure_frames(audio, sr, config), words, config), kind, source)
 
 
+def baseline_turn_indices(
+    turn_frames: Sequence[ToneFrames], turn_words: Sequence[Sequence[Word]], config: ToneConfig | None = None
+) -> list[int]:
+    """Indices (0-based) of the turns :func:`session_baseline` builds the baseline from."""
+    config = config or ToneConfig()
+    picked: list[int] = []
+    for i, fr in enumerate(turn_frames):
+        if len(picked) >= config.baseline_turns:
+            break
+        if summarize(fr, turn_words[i] if i < len(turn_words) else (), config).pitch_median_hz is not None:
+            picked.append(i)
+    return picked
+
+
+def withhold_as_baseline(result: ToneResult, reason: str = SELF_BASELINE) -> ToneResult:
+    """The tone of a turn that is itself (part of) the calm baseline: measured, but not scored.
+
+    Judging a turn against a baseline made from that same turn would always give about 100; the measures stay
+    (they are what later turns are compared with), every component is withheld with ``reason``.
+    """
+    for comp in result.calmness.components:
+        if comp.withheld is None:
+            comp.withheld, comp.points = reason, 0.0
+    return ToneResult(Score(None, result.calmness.components), result.measures, result.baseline,
+                      [*result.notes, reason], reason)
+
+
 def session_baseline(
     turn_frames: Sequence[ToneFrames], turn_words: Sequence[Sequence[Word]], config: ToneConfig | None = None
 ) -> Baseline | None:
@@ -854,12 +885,7 @@ def session_baseline(
     Returns None when no turn has ``min_voiced_s`` of voiced speech.
     """
     config = config or ToneConfig()
-    picked: list[int] = []
-    for i, fr in enumerate(turn_frames):
-        if len(picked) >= config.baseline_turns:
-            break
-        if summarize(fr, turn_words[i] if i < len(turn_words) else (), config).pitch_median_hz is not None:
-            picked.append(i)
+    picked = baseline_turn_indices(turn_frames, turn_words, config)
     if not picked:
         return None
     frames = ToneFrames.concat([turn_frames[i] for i in picked])

@@ -58,6 +58,9 @@ class Span:
     end: float
     words: list[str] | None = None
     """Words in this segment; None when no transcript was given (or none of its words fell here)."""
+    untranscribed: bool = False
+    """True when a transcript was given but none of its words fell in this segment (the recogniser left a
+    short sound such as "mm-hm" untranscribed)."""
 
     @property
     def duration(self) -> float:
@@ -112,6 +115,27 @@ class Interruption:
             "overlap_s": _r(self.overlap_s),
             "interrupted_text": self.interrupted_text,
         }
+
+
+@dataclass
+class SimultaneousStart:
+    """Both parties starting to speak at (almost) the same moment: nobody cut in on anybody.
+
+    Attributes
+    ----------
+    caller_start, agent_start : float
+        Start of each party's speech segment (seconds).
+    overlap_s : float
+        Seconds during which both talked.
+    """
+
+    caller_start: float
+    agent_start: float
+    overlap_s: float
+
+    def to_dict(self) -> dict:
+        return {"caller_start": _r(self.caller_start), "agent_start": _r(self.agent_start),
+                "start": _r(min(self.caller_start, self.agent_start)), "overlap_s": _r(self.overlap_s)}
 
 
 @dataclass
@@ -189,6 +213,7 @@ class TurnsResult:
     turns: list[Turn] = field(default_factory=list)
     interruptions: list[Interruption] = field(default_factory=list)
     caller_interruptions: list[Interruption] = field(default_factory=list)
+    simultaneous_starts: list[SimultaneousStart] = field(default_factory=list)
     backchannels: list[Span] = field(default_factory=list)
     response_latencies: list[Latency] = field(default_factory=list)
     dead_air: list[DeadAir] = field(default_factory=list)
@@ -225,6 +250,7 @@ class TurnsResult:
             "duration_s": _r(self.duration_s),
             "interruptions": [i.to_dict() for i in self.interruptions],
             "caller_interruptions": [i.to_dict() for i in self.caller_interruptions],
+            "simultaneous_starts": [x.to_dict() for x in self.simultaneous_starts],
             "backchannels": [{"speaker": b.speaker, **b.to_dict()} for b in self.backchannels],
             "response_latencies": [x.to_dict() for x in self.response_latencies],
             "response_latency": {k: _r(v) for k, v in self.latency_stats().items()},
@@ -286,6 +312,7 @@ def _spans(speaker: str, segments: Sequence[Any], words: Sequence[_HasWord] | No
     for sp in spans:
         if not sp.words:
             sp.words = None  # the recogniser missed it (often a short "mm-hm"): judge by duration
+            sp.untranscribed = True
     return spans
 
 
@@ -314,7 +341,10 @@ def _words_in(a: float, b: float, words: Sequence[_HasWord] | None) -> str:
 
 
 def is_backchannel(span: Span, config: TurnsConfig) -> bool:
-    """True when ``span`` is a listening token ("mm-hm", "okay", "I see"): few words, all from the list."""
+    """True when ``span`` is a listening token: few words, all from the list ("mm-hm", "okay", "I see"), or a
+    short sound the recogniser left without words (under ``untranscribed_backchannel_s``)."""
+    if span.untranscribed and span.duration < config.untranscribed_backchannel_s:
+        return True
     if not span.words or len(span.words) > config.backchannel_max_words:
         return False
     lex = {_norm(w) for w in config.backchannel_words}
@@ -337,6 +367,8 @@ def _interruptions(
     for s in by:
         if not any(o.start < s.start < o.end for o in other):
             continue
+        if _simultaneous(s, other, config) is not None:
+            continue  # both started together: reported as a simultaneous start, not as cutting in
         ov = _overlap(s.start, s.end, other)
         if ov < config.tail_overlap_s or not is_substantial(s, config):
             continue
@@ -352,6 +384,23 @@ def _interruptions(
                 interrupted_text=_words_in(s.start, ov_end, other_words),
             )
         )
+    return found
+
+
+def _simultaneous(s: Span, other: list[Span], config: TurnsConfig) -> Span | None:
+    """The other party's segment that started within ``simultaneous_start_s`` of ``s`` (either side), if any."""
+    for o in other:
+        if abs(o.start - s.start) < config.simultaneous_start_s and o.end > s.start and s.end > o.start:
+            return o
+    return None
+
+
+def _simultaneous_starts(caller: list[Span], agent: list[Span], config: TurnsConfig) -> list[SimultaneousStart]:
+    found = []
+    for a in agent:
+        o = _simultaneous(a, caller, config)
+        if o is not None and is_substantial(a, config) and is_substantial(o, config):
+            found.append(SimultaneousStart(o.start, a.start, _overlap(a.start, a.end, [o])))
     return found
 
 
@@ -435,6 +484,7 @@ def analyze_turns(
 
     res.interruptions = _interruptions(agent, caller, caller_words, c)
     res.caller_interruptions = _interruptions(caller, agent, agent_words, c)
+    res.simultaneous_starts = _simultaneous_starts(caller, agent, c)
     res.turns, res.backchannels = _floor_turns(everything, c)
 
     for prev, nxt in zip(res.turns, res.turns[1:], strict=False):
@@ -490,17 +540,20 @@ def turn_components(result: TurnsResult, config: TurnsConfig | None = None) -> l
                 if n
                 else "You let the caller finish every time; keep it up."
             ),
-            withheld=None if has_caller else "the caller did not speak, so there was nothing to cut into",
+            withheld=("the caller did not speak, so there was nothing to cut into" if not has_caller else
+                      "you did not speak, so letting the caller finish earns nothing" if not result.agent_segments
+                      else None),
             evidence=[Evidence(text=i.text, start=i.start, end=i.end, value=i.overlap_s) for i in result.interruptions],
         )
     )
     waits = [t for t in result.turns if t.speaker == CALLER]
     nd = len(result.dead_air)
+    unanswered = bool(waits) and not result.agent_segments  # the caller got no answer at all
     comps.append(
         Component(
             id="dead_air",
             label="Silence while the caller waits",
-            points=max(0.0, 20.0 - c.dead_air_penalty * nd),
+            points=0.0 if unanswered else max(0.0, 20.0 - c.dead_air_penalty * nd),
             weight=20.0,
             value=float(nd),
             threshold=c.dead_air_s,
@@ -519,7 +572,7 @@ def turn_components(result: TurnsResult, config: TurnsConfig | None = None) -> l
     stats = result.latency_stats()
     med = stats["median_s"]
     if med is None:
-        pts = 0.0
+        pts = 0.0  # withheld below, or 0 when the caller waited and never got an answer
     else:
         over = max(0.0, med - c.slow_response_s) / c.slow_response_s
         pts = 20.0 * max(0.0, 1.0 - over)
@@ -537,11 +590,12 @@ def turn_components(result: TurnsResult, config: TurnsConfig | None = None) -> l
             tip=(
                 "Answer sooner: a quick acknowledgement of what the caller said shows you heard them while you "
                 "think about the rest."
-                if slow
+                if slow or unanswered
                 else "Your answers came promptly after the caller finished."
             ),
-            withheld=None if med is not None else "the agent never answered after a caller's turn",
-            evidence=[Evidence(x.caller_text, x.caller_end, x.agent_start, value=x.latency_s) for x in slow],
+            withheld=None if med is not None or unanswered else "the agent never answered after a caller's turn",
+            evidence=[Evidence(x.caller_text, x.caller_end, x.agent_start, value=x.latency_s) for x in slow]
+            or [Evidence(d.caller_text, d.start, d.end, value=d.duration_s) for d in result.dead_air if unanswered],
         )
     )
     return comps

@@ -34,6 +34,24 @@ TECHNIQUES: dict[int, str] = {
 }
 """Short names of the ten techniques of docs/techniques.md (our own wording)."""
 
+TECHNIQUE_TEXT: dict[int, str] = {
+    1: "Let an upset caller finish before you answer; short listening sounds show you are there. Cutting in "
+       "makes them start over, louder.",
+    2: "Name the feeling and the situation in your own words before any solution, so the caller knows they "
+       "were heard.",
+    3: "Say the caller's key facts back (what happened, the numbers, the dates) and check you have them right.",
+    4: "Keep your own loudness, pitch and pace near your calm voice; the caller tends to match the voice they "
+       "hear.",
+    5: "Own the problem without blame, excuses, policy walls or telling the caller how to feel.",
+    6: "Ask one question at a time to split a big complaint into parts you can act on.",
+    7: "Promise only what you can do, with a concrete step and a time: what happens next, and by when.",
+    8: "Offer two workable options, let the caller choose, then confirm what was agreed.",
+    9: "Thank the caller and say how you will follow up, so the call ends on a plan.",
+    10: "When abuse continues or the request is beyond you, set a calm boundary or hand over to someone who can "
+        "help.",
+}
+"""One line on each technique: what it is and why it works (our own wording)."""
+
 # Listening components that only restate red flags (the red flags are listed one by one instead).
 _FLAG_COMPONENTS = {"no_defensiveness", "no_dismissal", "no_sarcasm", "realistic_promises"}
 # Turn-taking components restating events listed one by one (interruptions, dead air).
@@ -69,6 +87,11 @@ class Item:
         What to do (for ``change``) or what to keep doing.
     weight : float
         Points at stake (orders the list).
+    key : str
+        What the point is about: ``flag:<id>`` (a red flag), ``tech:<id>`` (a technique heard),
+        ``interruption``, ``dead_air``, ``calm_voice``, or ``<room>:<component id>`` for a score component.
+    missing : bool
+        True for "Missing: ..." points (a technique not heard at all in this turn).
     """
 
     kind: str
@@ -80,6 +103,8 @@ class Item:
     technique: int | None = None
     tip: str = ""
     weight: float = 0.0
+    key: str = ""
+    missing: bool = False
 
     @property
     def technique_label(self) -> str:
@@ -89,6 +114,7 @@ class Item:
         d = asdict(self)
         d["technique_name"] = TECHNIQUES.get(self.technique) if self.technique else None
         d.pop("weight")
+        d.pop("missing")
         return d
 
 
@@ -147,15 +173,19 @@ def _component_number(c: dict) -> str:
     return f"{v:.1f} {unit}".strip()
 
 
-def turn_feedback(turn: TurnView, config: ReportConfig | None = None) -> tuple[list[Item], list[Item]]:
+def turn_feedback(turn: TurnView, config: ReportConfig | None = None, *,
+                  limit: int | None = None) -> tuple[list[Item], list[Item]]:
     """Split one turn's findings into (went well, to change), each sorted by points at stake, at most
-    ``config.max_items`` long.
+    ``limit`` long (default ``config.max_items``). These are the candidates; what a trainee sees is chosen
+    from them by :func:`voice_trainer.report.composer.compose`.
 
     Parameters
     ----------
     turn : TurnView
     config : ReportConfig, optional
         ``good_share``, ``change_share`` and ``max_items``.
+    limit : int, optional
+        Longest list returned (None: ``config.max_items``).
     """
     cfg = config or ReportConfig()
     good: list[Item] = []
@@ -165,29 +195,32 @@ def turn_feedback(turn: TurnView, config: ReportConfig | None = None) -> tuple[l
     for f in lis.get("red_flags") or []:
         change.append(Item("change", f"Avoid: {f.get('label', f.get('id', ''))}", str(f.get("text") or ""),
                            _f(f.get("start")), _f(f.get("end")), "", f.get("technique"), str(f.get("tip") or ""),
-                           weight=30.0))
+                           weight=30.0, key=f"flag:{f.get('id', '')}"))
     seen_good: set[str] = set()
     for d in sorted(lis.get("techniques") or [], key=lambda d: -float(d.get("confidence") or 0)):
         if d.get("id") in seen_good:
             continue
         seen_good.add(str(d.get("id")))
         good.append(Item("good", str(d.get("label") or d.get("id") or ""), str(d.get("text") or ""),
-                         _f(d.get("start")), _f(d.get("end")), "", d.get("technique"), "", weight=20.0))
+                         _f(d.get("start")), _f(d.get("end")), "", d.get("technique"), "", weight=20.0,
+                         key=f"tech:{d.get('id', '')}"))
     # --- turn-taking events ----------------------------------------------------------------------------------
     tt = turn.turns or {}
     for i in tt.get("interruptions") or []:
         ov = _f(i.get("overlap_s")) or 0.0
-        heard = f' over "{i["interrupted_text"]}"' if i.get("interrupted_text") else ""
+        heard = f' during "{i["interrupted_text"]}"' if i.get("interrupted_text") else ""
         change.append(Item("change", f"Talked over the caller{heard}", str(i.get("text") or ""), _f(i.get("start")),
                            _f(i.get("end")), f"{ov:.1f} s of overlap", 1,
-                           "Let the caller finish; keep to a short 'mm-hm' while they talk.", weight=25.0))
+                           "Let the caller finish; keep to a short 'mm-hm' while they talk.", weight=25.0,
+                           key="interruption"))
     for d in tt.get("dead_air") or []:
         if d.get("after") not in (None, "caller"):
             continue
         dur = _f(d.get("duration_s")) or 0.0
         change.append(Item("change", "Dead air while the caller waited", "", _f(d.get("start")), _f(d.get("end")),
                            f"{dur:.1f} s of silence", 7,
-                           "Answer sooner, even with a holding line ('let me check that for you').", weight=20.0))
+                           "Answer sooner, even with a holding line ('let me check that for you').", weight=20.0,
+                           key="dead_air"))
     # --- score components ----------------------------------------------------------------------------------
     tone = turn.tone or {}
     comps: list[tuple[str, dict]] = [("tone", c) for c in tone.get("components") or []]
@@ -208,21 +241,26 @@ def turn_feedback(turn: TurnView, config: ReportConfig | None = None) -> tuple[l
         if share < cfg.change_share:
             # tone evidence is acoustic; turn-taking evidence quotes the caller, not the trainee
             quote = "" if room != "listening" else _first_quote([e for e in ev if e.get("start") is not None])
-            if room == "listening" and p <= 0 and c.get("unit") == "count":
+            missing = room == "listening" and p <= 0 and c.get("unit") == "count"
+            if missing:
                 label, number = f"Missing: {label[:1].lower()}{label[1:]}", ""
             change.append(Item("change", label, quote, start, end, number, c.get("technique"),
-                               str(c.get("tip") or ""), weight=w - p))
+                               str(c.get("tip") or ""), weight=w - p, key=f"{room}:{c.get('id', '')}",
+                               missing=missing))
         elif share >= cfg.good_share:
             if room == "tone":
                 tone_ok.append(c)
             elif room == "turns" and number and not tt.get("interruptions") and (_f(c.get("value")) or 0) >= 0:
-                good.append(Item("good", label, "", start, end, number, c.get("technique"), "", weight=p * 0.5))
+                good.append(Item("good", label, "", start, end, number, c.get("technique"), "", weight=p * 0.5,
+                                 key=f"{room}:{c.get('id', '')}"))
     judged = [c for c in tone.get("components") or [] if not c.get("withheld")]
-    if tone_ok and len(tone_ok) == len(judged):
+    set_baseline = not judged and any("set your calm baseline" in str(n) for n in tone.get("notes") or [])
+    if (tone_ok and len(tone_ok) == len(judged)) or set_baseline:
         good.append(_calm_item(tone, turn.index))
     good.sort(key=lambda i: -i.weight)
     change.sort(key=lambda i: -i.weight)
-    return good[: cfg.max_items], change[: cfg.max_items]
+    n = cfg.max_items if limit is None else limit
+    return good[:n], change[:n]
 
 
 def _calm_item(tone: dict, index: int) -> Item:
@@ -238,7 +276,7 @@ def _calm_item(tone: dict, index: int) -> Item:
         if _f(m.get("pace_wpm")) is not None:
             parts.append(f"pace {m['pace_wpm']:.0f} wpm")
         return Item("good", f"Turn {index} set your calm baseline", "", None, None, ", ".join(parts), 4,
-                    "Later turns are judged against this voice.", weight=15.0)
+                    "Later turns are judged against this voice.", weight=15.0, key="calm_voice")
     d = tone.get("deltas") or {}
     parts = []
     if _f(d.get("level_db")) is not None:
@@ -251,4 +289,4 @@ def _calm_item(tone: dict, index: int) -> Item:
         parts.append(f"pace x{d['pace_ratio']:.2f}")
     return Item("good", "Voice stayed near your calm baseline", "", None, None,
                 ", ".join(parts) + (" vs your calm voice" if parts else ""), 4,
-                "Keep the same level, pitch and pace when the caller gets louder.", weight=15.0)
+                "Keep the same level, pitch and pace when the caller gets louder.", weight=15.0, key="calm_voice")

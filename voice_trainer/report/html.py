@@ -27,8 +27,9 @@ from ..atomic import write_text_atomic
 from ..config import Config
 from ..errors import UserError
 from ..model_files import describe
+from .composer import CallFeedback, compose
 from .curves import TurnCurves, turn_curves
-from .feedback import TECHNIQUES, Item, technique_name, turn_feedback
+from .feedback import TECHNIQUE_TEXT, TECHNIQUES, Item, technique_name
 from .record import ReportRecord, TurnView, load_record
 from .svg import line_chart, turn_plot
 
@@ -54,7 +55,9 @@ audio{width:100%;margin:6px 0}svg{width:100%;height:auto;display:block}
 .transcript{background:#f6f8fa;border-radius:6px;padding:8px 10px;line-height:1.9}
 .w{cursor:pointer;border-radius:3px;padding:1px 0}.w:hover{background:#dbe7fb}.w.now{background:#ffe58a}
 .tech{background:#d6f5dd;border-bottom:2px solid #2da44e}.flag{background:#ffdcd7;border-bottom:2px solid #cf222e}
-.caller{color:#5b6475;font-style:italic}ul.fb{padding-left:1.2em;margin:.2em 0}ul.fb li{margin:.25em 0}
+.caller{color:#5b6475;font-style:italic}
+.focus{background:#fff8e6;border:1px solid #e8d49a;border-radius:10px;padding:8px 16px;margin:14px 0}
+.example{margin:.2em 0 .6em;color:#1d2330}ul.fb{padding-left:1.2em;margin:.2em 0}ul.fb li{margin:.25em 0}
 button.ts{font:inherit;font-size:.85em;border:1px solid #c4cad4;background:#fff;border-radius:4px;cursor:pointer;
 padding:0 5px}.tn{color:#0a58ca;font-size:.85em;white-space:nowrap}.tip{color:#5b6475}
 .note{background:#fbefff;border-left:4px solid #8250df;padding:6px 10px;margin:6px 0;white-space:pre-wrap}
@@ -265,8 +268,25 @@ def _notes_html(notes: list[dict]) -> str:
     return "".join(out)
 
 
+def _focus_html(composed: CallFeedback) -> str:
+    """The session focus as an ordered list (what, technique, evidence chips, better wording)."""
+    if not composed.focus:
+        return ""
+    items = []
+    for f in composed.focus:
+        ev = "".join(
+            f'<li>turn <a href="#turn-{int(e["turn"])}">{int(e["turn"])}</a>'
+            + (f' at {float(e["start"]):.1f} s' if e.get("start") is not None else "")
+            + (f' &ldquo;{_e(e["quote"])}&rdquo;' if e.get("quote") else "") + "</li>"
+            for e in f.evidence)
+        ex = f'<p class="example">Try: &ldquo;{_e(f.example)}&rdquo;</p>' if f.example else ""
+        items.append(f'<li><b>{_e(f.what)}</b> <span class="tn">{_e(technique_name(f.technique))}</span>'
+                     f'<ul class="fb">{ev}</ul>{ex}</li>')
+    return '<section class="focus" id="focus"><h2>Work on first</h2><ol>' + "".join(items) + "</ol></section>"
+
+
 def _turn_html(rec: ReportRecord, t: TurnView, cfg: Config, audio_id: str | None, src: str | None,
-               cache: dict) -> str:
+               cache: dict, composed: CallFeedback | None = None) -> str:
     sc = t.scores
     out = [f'<section class="turn" id="turn-{t.index}">']
     where = f" ({t.start_s:.1f}&ndash;{t.end_s:.1f} s)" if t.end_s is not None else ""
@@ -299,7 +319,8 @@ def _turn_html(rec: ReportRecord, t: TurnView, cfg: Config, audio_id: str | None
                            + " in this turn: the band is not drawn.</p>")
     out.append("<h3>What you said</h3>")
     out.append(transcript_html(t.transcript, t.words, t.listening, audio_id))
-    good, change = turn_feedback(t, cfg.report)
+    pts = (composed or compose(rec, cfg.report)).for_turn(t.index)
+    good, change = (pts.went_well, pts.to_change) if pts else ([], [])
     out.append("<h3>Went well</h3>")
     out.append('<ul class="fb good-list">' + "".join(_item_html(i, audio_id) for i in good) + "</ul>"
                if good else '<p class="meta">Nothing stood out in this turn.</p>')
@@ -361,6 +382,8 @@ def render_html(rec: ReportRecord, out_path: str | os.PathLike, cfg: Config | No
     cont = s.get("contagion")
     if isinstance(cont, dict) and cont.get("tip") and not cont.get("withheld"):
         body.append(f'<p>Tone contagion: {_e(cont["tip"])} <span class="tn">{_e(technique_name(4))}</span></p>')
+    composed = compose(rec, cfg.report)
+    body.append(_focus_html(composed))
     body.append(_notes_html([n for n in rec.notes if n.get("turn") is None]))
     anger = rec.anger_points()
     if anger:
@@ -394,10 +417,11 @@ def render_html(rec: ReportRecord, out_path: str | os.PathLike, cfg: Config | No
             audio_id, src = "audio-call", None
         else:
             audio_id, src = f"audio-{t.index}", srcs[t.audio]
-        body.append(_turn_html(rec, t, cfg, audio_id, src, cache))
+        body.append(_turn_html(rec, t, cfg, audio_id, src, cache, composed))
     if not rec.turns:
         body.append('<p class="meta">This session has no completed turns.</p>')
-    body.append("<h2>Techniques</h2><ol>" + "".join(f"<li>{_e(TECHNIQUES[n])}</li>" for n in range(1, 11)) + "</ol>")
+    body.append("<h2>Techniques</h2><ol>" + "".join(f"<li><b>{_e(TECHNIQUES[n])}</b>: {_e(TECHNIQUE_TEXT[n])}</li>"
+                                                    for n in range(1, 11)) + "</ol>")
     csp = (f"default-src 'none'; img-src data:; media-src data: file: 'self'; style-src {_csp_hash(CSS)}; "
            f"script-src {_csp_hash(JS)}")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -51,6 +51,8 @@ class TurnView:
     barge_in_s: float | None = None
     agent_channel: int = 1
     """0 = left, 1 = right: the trainee's channel in ``audio``."""
+    caller_stage: str | None = None
+    """The stage of the caller's line this turn answers (opening, vent, details, negotiate, ...), when recorded."""
 
 
 def _model_files(value: Any) -> list[dict]:
@@ -198,6 +200,7 @@ def _load_session(d: Path) -> ReportRecord:
         tv = TurnView(
             index=tr.index,
             caller_text=tr.caller_text or str(caller_line.get("text") or ""),
+            caller_stage=str(caller_line.get("stage")) if caller_line.get("stage") else None,
             transcript=tr.trainee_text or str(a.get("transcript") or ""),
             words=list(tr.words or a.get("words") or []),
             scores=dict(a.get("scores") or {}),

@@ -11,7 +11,8 @@ from rich.table import Table
 
 from ..config import Config
 from ..model_files import describe
-from .feedback import Item, turn_feedback
+from .composer import CallFeedback, compose
+from .feedback import Item, technique_name
 from .record import ReportRecord, load_record
 
 LABELS = {"overall": "Overall", "calmness": "Calmness", "listening": "Listening", "turn_taking": "Turn-taking"}
@@ -84,6 +85,8 @@ def print_scorecard(session_dir_or_record: str | os.PathLike | ReportRecord, con
         if n.get("turn") is None:
             who = f" ({escape(n['author'])})" if n.get("author") else ""
             console.print(f"[magenta]Trainer note{who}:[/magenta] {escape(n['text'])}", highlight=False)
+    composed = compose(rec, cfg.report)
+    _print_focus(console, composed)
     for t in rec.turns:
         sc = t.scores
         nums = "  ".join(f"{LABELS[k].lower()} [{_style(sc.get(k))}]{_score(sc.get(k))}[/]"
@@ -97,7 +100,8 @@ def print_scorecard(session_dir_or_record: str | os.PathLike | ReportRecord, con
             console.print(f'  caller: "{escape(t.caller_text)}"', highlight=False)
         console.print(f'  you:    "{escape(t.transcript)}"' if t.transcript else "  you:    (no words recognised)",
                       highlight=False)
-        good, change = turn_feedback(t, cfg.report)
+        pts = composed.for_turn(t.index)
+        good, change = (pts.went_well, pts.to_change) if pts else ([], [])
         for i in good:
             console.print(f"  [green]+[/green] {_item_line(i)}", highlight=False)
         for i in change:
@@ -106,3 +110,19 @@ def print_scorecard(session_dir_or_record: str | os.PathLike | ReportRecord, con
             if n.get("turn") == t.index:
                 who = f" ({escape(n['author'])})" if n.get("author") else ""
                 console.print(f"  [magenta]Trainer note{who}:[/magenta] {escape(n['text'])}", highlight=False)
+
+
+def _print_focus(console: Console, composed: CallFeedback) -> None:
+    """The session focus: the three things to work on first, each with evidence and better wording."""
+    if not composed.focus:
+        return
+    console.print("\n[bold]Work on first[/bold]")
+    for n, f in enumerate(composed.focus, 1):
+        console.print(f"  {n}. [bold]{escape(f.what)}[/bold]  [cyan]{escape(technique_name(f.technique))}[/cyan]",
+                      highlight=False)
+        for e in f.evidence[:2]:
+            at = f" at {e['start']:.1f} s" if e.get("start") is not None else ""
+            q = f' "{escape(str(e["quote"])[:80])}"' if e.get("quote") else ""
+            console.print(f"     turn {e['turn']}{at}{q}", highlight=False)
+        if f.example:
+            console.print(f'     [dim]try:[/dim] "{escape(f.example)}"', highlight=False)

@@ -6,18 +6,21 @@ import os
 from typing import Any
 
 from ..config import Config
-from .feedback import technique_name, turn_feedback
+from .composer import compose
+from .feedback import TECHNIQUE_TEXT, technique_name
 from .record import ReportRecord, load_record
 
-SKILLS = ("overall", "calmness", "listening", "turn_taking")
+SKILLS = ("overall", "calmness", "listening", "turn_taking", "outcome_score")
 
 
 def record_summary(rec: ReportRecord, cfg: Config | None = None) -> dict[str, Any]:
     """Summarise a loaded session or reviewed call: scores, anger, and per turn what went well / what to change."""
     cfg = cfg or Config()
+    composed = compose(rec, cfg.report)
     turns = []
     for t in rec.turns:
-        good, change = turn_feedback(t, cfg.report)
+        pts = composed.for_turn(t.index)
+        good, change = (pts.went_well, pts.to_change) if pts else ([], [])
         turns.append({
             "index": t.index,
             "caller_text": t.caller_text,
@@ -26,6 +29,7 @@ def record_summary(rec: ReportRecord, cfg: Config | None = None) -> dict[str, An
             "anger_before": t.anger_before,
             "anger_after": t.anger_after,
             "anger_changes": t.anger_changes,
+            "stage": pts.stage if pts else None,
             "went_well": [i.to_dict() for i in good],
             "to_change": [i.to_dict() for i in change],
             "audio": None if t.audio is None else t.audio.name,
@@ -47,6 +51,7 @@ def record_summary(rec: ReportRecord, cfg: Config | None = None) -> dict[str, An
         "model_files": rec.model_files,
         "outcome": rec.outcome,
         "scores": {k: s.get(k) for k in SKILLS},
+        "focus": [f.to_dict() for f in composed.focus],
         "scores_source": rec.scores_source,
         "components": s.get("components") or {},
         "contagion": s.get("contagion"),
@@ -59,6 +64,7 @@ def record_summary(rec: ReportRecord, cfg: Config | None = None) -> dict[str, An
         "turns": turns,
         "notes": [n for n in rec.notes if n.get("turn") is None],
         "techniques": {str(n): technique_name(n) for n in range(1, 11)},
+        "technique_text": {str(n): TECHNIQUE_TEXT[n] for n in range(1, 11)},
         "recovered": rec.recovered,
     }
 
