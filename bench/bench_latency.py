@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from conftest import VirtualAudio  # noqa: E402
 from virtual_trainee import Answer, VirtualTrainee  # noqa: E402
 
-from voice_trainer import audio as audio_io  # noqa: E402
+from voice_trainer.audio import files as audio_io  # noqa: E402
 
 SAMPLES = REPO / "audio_samples"
 CALLS = [("double-charge", "good"), ("late-package", "good"), ("technician-no-show", "good")]

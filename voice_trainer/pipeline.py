@@ -13,15 +13,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import audio as audio_io
-from . import tone as tone_analysis
+from .analysis import tone as tone_analysis
+from .analysis.listening.detect import analyze_listening
+from .analysis.result import AnalysisResult
+from .analysis.transcript import Transcript
+from .analysis.vad import frame_levels_db
+from .audio import files as audio_io
 from .config import Config
 from .errors import UserError
-from .listening import analyze_listening
-from .result import AnalysisResult
-from .transcribe import Transcriber, merge
-from .transcript import Transcript
-from .vad import frame_levels_db
+from .speech.transcribe import Transcriber, merge
 
 SPLIT_SEARCH_S = 10.0
 """When a long file is cut into chunks, each cut is moved to the quietest 50 ms within this many seconds

@@ -18,16 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from . import audio as audio_io
+from .analysis.echo import EchoEstimate, estimate_echo, subtract_echo, suppress_echo
+from .analysis.result import SCHEMA_VERSION
+from .analysis.scoring import Score, score_from_components
+from .analysis.transcript import Segment, Transcript, Word
+from .analysis.turns import AGENT, CALLER, TurnsResult, analyze_turns, turn_components
+from .analysis.vad import SpeechSegment, speech_segments
+from .audio import files as audio_io
 from .config import Config
-from .echo import EchoEstimate, estimate_echo, subtract_echo, suppress_echo
 from .errors import UserError
-from .result import SCHEMA_VERSION
-from .scoring import Score, score_from_components
-from .transcribe import Transcriber
-from .transcript import Segment, Transcript, Word
-from .turns import AGENT, CALLER, TurnsResult, analyze_turns, turn_components
-from .vad import SpeechSegment, speech_segments
+from .speech.transcribe import Transcriber
 
 CALLER_CHANNELS = ("left", "right")
 
@@ -194,7 +194,7 @@ def agent_tone(
 ) -> AgentTone:
     """Tone of every agent turn (:mod:`voice_trainer.tone`), baseline from the agent's own first turns, and
     whether the agent's voice rose with the caller's loudness (tone contagion)."""
-    from . import tone
+    from .analysis import tone
 
     tc = cfg.tone
     agent_turns = [t for t in turns.turns if t.speaker == AGENT]
@@ -223,7 +223,7 @@ def agent_tone(
 
 def agent_listening(turns: TurnsResult, caller_words: list[Word], agent_words: list[Word], cfg: Config):
     """Active-listening analysis (:func:`voice_trainer.listening.analyze_call`) of the call's turns."""
-    from .listening import CallTurn, analyze_call
+    from .analysis.listening.detect import CallTurn, analyze_call
 
     call = []
     for t in turns.turns:

@@ -7,9 +7,9 @@ import argparse
 from rich.console import Console
 from rich.markup import escape
 
-from ..script import default_session_dir, execute, load_script
-from ..terminal import print_turn
-from ..transcribe import Transcriber
+from ..call.script import default_session_dir, execute, load_script
+from ..report.terminal import print_turn
+from ..speech.transcribe import Transcriber
 from .common import add_model_options, config_from_args, print_json_line
 
 

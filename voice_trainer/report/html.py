@@ -230,7 +230,7 @@ def _read_audio(path: Path, agent_channel: int, start_s: float, end_s: float | N
     key = str(path)
     if key not in sr_cache:
         try:
-            from .. import audio as audio_io
+            from ..audio import files as audio_io
 
             sr = 16_000
             left, right = audio_io.load_tracks(path, sample_rate=sr, channels=("left", "right"))

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import ToneConfig
+from ..config import ToneConfig
 from .scoring import Component, Evidence, Score, score_from_components
 from .transcript import Word
 

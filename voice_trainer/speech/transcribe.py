@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import TranscribeConfig, cache_dir
-from .errors import UserError
-from .transcript import Segment, Transcript, Word
+from ..analysis.transcript import Segment, Transcript, Word
+from ..config import TranscribeConfig, cache_dir
+from ..errors import UserError
 
 SAMPLE_RATE = 16_000
 PIP_HINTS = {

@@ -21,19 +21,19 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import audio as audio_io
-from . import ids, tone, turns
+from ..analysis import ids, tone, turns
+from ..analysis.echo import subtract_echo, suppress_echo
+from ..analysis.listening.detect import ListeningResult, analyze_call, analyze_listening
+from ..analysis.scoring import Component, Evidence, Score, score_from_components
+from ..analysis.transcript import Transcript, Word
+from ..analysis.vad import speech_segments
+from ..audio import files as audio_io
+from ..config import Config
+from ..errors import UserError
+from ..speech.transcribe import Transcriber
+from ..speech.transcribe import merge as merge_transcripts
 from .caller import Caller, CallerLine, TurnObservation
-from .config import Config
-from .echo import subtract_echo, suppress_echo
-from .errors import UserError
-from .listening import ListeningResult, analyze_call, analyze_listening
 from .scenarios import Scenario
-from .scoring import Component, Evidence, Score, score_from_components
-from .transcribe import Transcriber
-from .transcribe import merge as merge_transcripts
-from .transcript import Transcript, Word
-from .vad import speech_segments
 
 SR = 16_000
 
@@ -639,8 +639,8 @@ class SessionFolder:
 
     def __init__(self, directory: str | Path, scenario: Scenario, cfg: Config, *, mode: str, model: str | None,
                  seed: int, settings: dict | None = None) -> None:
-        from . import store
-        from .config import to_dict
+        from .. import store
+        from ..config import to_dict
 
         self._store = store
         record = store.SessionRecord(

@@ -20,8 +20,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from .atomic import atomic_write
-from .errors import UserError
+from ..atomic import atomic_write
+from ..errors import UserError
 
 ANALYSIS_RATE = 16_000
 """Every analysed track is resampled to this rate (Hz): Whisper and the Silero VAD run at 16 kHz only, so it is

@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 import soxr
 
-from .config import PracticeConfig
-from .errors import UserError
+from ..config import PracticeConfig
+from ..errors import UserError
 
 SAMPLE_RATE = 16_000
 NEXT_STEPS = (

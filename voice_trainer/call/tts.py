@@ -51,9 +51,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from .audio import load, write_wav_atomic
-from .config import TTSConfig, cache_dir
-from .errors import UserError
+from ..audio.files import load, write_wav_atomic
+from ..config import TTSConfig, cache_dir
+from ..errors import UserError
 
 CACHE_VERSION = 1
 """Bump to invalidate every cached render (e.g. when rendering changes)."""

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import devices
+from ..analysis.echo import EchoEstimate, estimate_echo, suppress_echo
+from ..analysis.vad import frame_levels_db
+from ..audio import devices
+from ..config import Config
+from ..speech.transcribe import Transcriber
 from .caller import CallerLine
-from .config import Config
-from .echo import EchoEstimate, estimate_echo, suppress_echo
 from .session import SR, TurnAudio
-from .transcribe import Transcriber
-from .vad import frame_levels_db
 
 FRAME = SR // 50  # 20 ms
 
@@ -259,8 +259,8 @@ def practice_call(
     from rich.markup import escape
     from rich.text import Text
 
-    from . import tone
-    from .profile import check_baseline
+    from ..analysis import tone
+    from ..profile import check_baseline
     from .session import SessionFolder, run_session, tts_renderer
 
     console = console or Console()
@@ -297,7 +297,7 @@ def practice_call(
     result = None
     state = "completed"
     error = None
-    from .terminal import print_turn
+    from ..report.terminal import print_turn
 
     try:
         with Live(view(), console=console, refresh_per_second=10, transient=True) as live:

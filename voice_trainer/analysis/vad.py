@@ -20,8 +20,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .config import TurnsConfig
-from .errors import UserError
+from ..config import TurnsConfig
+from ..errors import UserError
 
 BACKENDS = ("silero", "energy", "webrtc")
 SILERO_HOP = 512

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .config import TurnsConfig
+from ..config import TurnsConfig
 from .scoring import Component, Evidence
 
 CALLER, AGENT = "caller", "agent"
