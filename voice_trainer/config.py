@@ -25,6 +25,10 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+SAMPLE_RATE = 16_000
+"""The one analysis sample rate (Hz). Every track is resampled to it before analysis: Whisper and the Silero
+VAD run at 16 kHz only, so it is a constant, not a setting. Every module takes it from here."""
+
 # ---------------------------------------------------------------------------------------------------------------
 # Sections. Units are in the field names (_s seconds, _hz hertz, _db decibels, _st semitones, _wpm words/minute).
 # ---------------------------------------------------------------------------------------------------------------

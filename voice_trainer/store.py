@@ -32,13 +32,13 @@ import numpy as np
 import soundfile as sf
 
 from .atomic import atomic_write, write_json_atomic  # noqa: F401 - write_json_atomic is part of this API
+from .config import SAMPLE_RATE
 from .errors import UserError
 
 SCHEMA_VERSION = 1
 STATUSES = ("in_progress", "completed", "interrupted", "device_lost", "failed")
 SESSION_FILE = "session.json"
 TURN_RE = re.compile(r"^turn_(\d{2,})\.json$")
-SAMPLE_RATE = 16_000
 
 
 def _now() -> str:

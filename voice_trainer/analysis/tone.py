@@ -29,12 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from ..config import ToneConfig
+from ..config import SAMPLE_RATE, ToneConfig
 from .scoring import Component, Evidence, Score, score_from_components
 from .transcript import Word
 
-SAMPLE_RATE = 16_000
-"""Rate the frame measurement runs at (input at other rates is resampled)."""
 HOP = 256
 """Frame hop in samples at :data:`SAMPLE_RATE` (16 ms; swift-f0's hop)."""
 WIN = 512

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..config import TurnsConfig
+from ..config import SAMPLE_RATE, TurnsConfig
 from ..errors import UserError
 
 BACKENDS = ("silero", "energy", "webrtc")
@@ -56,7 +56,7 @@ def silero_probabilities(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarra
     hop_s : float
         Window length in seconds.
     """
-    if sample_rate != 16_000:
+    if sample_rate != SAMPLE_RATE:
         raise UserError(f"the Silero VAD needs 16 kHz audio, got {sample_rate} Hz; resample the track first")
     from faster_whisper.vad import get_vad_model
 
@@ -199,7 +199,7 @@ def segments_from_probabilities(
 
 
 def speech_segments(
-    audio: np.ndarray, sample_rate: int = 16_000, config: TurnsConfig | None = None
+    audio: np.ndarray, sample_rate: int = SAMPLE_RATE, config: TurnsConfig | None = None
 ) -> list[SpeechSegment]:
     """Speech segments of one mono track (seconds from its start).
 

@@ -36,10 +36,9 @@ from typing import Any
 import numpy as np
 import soxr
 
-from ..config import PracticeConfig
+from ..config import SAMPLE_RATE, PracticeConfig
 from ..errors import UserError
 
-SAMPLE_RATE = 16_000
 NEXT_STEPS = (
     "list devices with `voice-trainer devices` and pick one with --input-device/--output-device; "
     "without a microphone try `voice-trainer demo` or `voice-trainer practice --answers A1.wav A2.wav ...`"

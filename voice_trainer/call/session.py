@@ -28,14 +28,14 @@ from ..analysis.scoring import Component, Evidence, Score, score_from_components
 from ..analysis.transcript import Transcript, Word
 from ..analysis.vad import speech_segments
 from ..audio import files as audio_io
-from ..config import Config
+from ..config import SAMPLE_RATE, Config
 from ..errors import UserError
 from ..speech.transcribe import Transcriber
 from ..speech.transcribe import merge as merge_transcripts
 from .caller import Caller, CallerLine, TurnObservation
 from .scenarios import Scenario
 
-SR = 16_000
+SR = SAMPLE_RATE  # short local name
 
 
 # ---------------------------------------------------------------------------------------------------------------

