@@ -195,6 +195,7 @@ def agent_tone(
     """Tone of every agent turn (:mod:`voice_trainer.tone`), baseline from the agent's own first turns, and
     whether the agent's voice rose with the caller's loudness (tone contagion)."""
     from .analysis import tone
+    from .analysis.core import tone_stage
 
     tc = cfg.tone
     agent_turns = [t for t in turns.turns if t.speaker == AGENT]
@@ -213,10 +214,10 @@ def agent_tone(
             level = tone.summarize(tone.measure_frames(caller[ca:cb], sample_rate, tc), (), tc).level_dbfs
         prev_caller_level.append(level)
     baseline = tone.session_baseline(frames, words, tc) if frames else None
-    measures = [tone.summarize(f, w, tc) for f, w in zip(frames, words, strict=True)]
-    results = [
-        (t.start, t.end, tone.score_calmness(m, baseline, tc)) for t, m in zip(agent_turns, measures, strict=True)
+    results = [  # the tone stage of the one turn analysis (analysis/core.py), turn by turn
+        (t.start, t.end, tone_stage(f, w, baseline, cfg)) for t, f, w in zip(agent_turns, frames, words, strict=True)
     ]
+    measures = [r.measures for _, _, r in results]
     cont = tone.contagion(measures, prev_caller_level, tc) if measures else None
     return AgentTone(baseline, results, cont)
 

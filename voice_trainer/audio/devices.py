@@ -30,12 +30,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import soxr
 
+from ..analysis.turn import TurnAudio
 from ..config import SAMPLE_RATE, PracticeConfig
 from ..errors import UserError
 
@@ -400,51 +401,6 @@ class Playback:
     def stop(self) -> None:
         """Fade the line out over ``fade_out_s`` (about 50 ms): the caller stops talking."""
         self._stop_requested = True
-
-
-@dataclass
-class TurnAudio:
-    """One turn as recorded by :meth:`DuplexStream.record_turn` (times in seconds from ``start_s``)."""
-
-    sample_rate: int
-    start_s: float
-    """Start of the turn on the call timeline."""
-    reference: np.ndarray
-    """What the loudspeaker played (the caller), aligned sample for sample with ``mic``."""
-    mic: np.ndarray
-    caller_start_s: float | None = None
-    caller_end_s: float | None = None
-    """When the caller's line ended (naturally or faded out after a barge-in)."""
-    barge_in_s: float | None = None
-    """When the session decided the trainee had cut in (None: no barge-in, or the caller pushed on)."""
-    answer_start_s: float = 0.0
-    """Start of the answer window: the caller's end, or the barge-in."""
-    end_reason: str = "silence"
-    """``silence`` | ``no_speech`` | ``max_length``."""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def duration_s(self) -> float:
-        return len(self.mic) / self.sample_rate
-
-    def stereo(self) -> np.ndarray:
-        """(frames, 2): caller/reference left, trainee/microphone right — the per-turn WAV layout."""
-        return np.stack([self.reference, self.mic], axis=1)
-
-    def timing_dict(self) -> dict:
-        return {
-            "start_s": round(self.start_s, 3),
-            "duration_s": round(self.duration_s, 3),
-            "caller_start_s": _r(self.caller_start_s),
-            "caller_end_s": _r(self.caller_end_s),
-            "barge_in_s": _r(self.barge_in_s),
-            "answer_start_s": round(self.answer_start_s, 3),
-            "end_reason": self.end_reason,
-        }
-
-
-def _r(x: float | None) -> float | None:
-    return None if x is None else round(x, 3)
 
 
 ShouldStop = Callable[[np.ndarray], bool]

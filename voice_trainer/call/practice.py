@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..analysis.echo import EchoEstimate, estimate_echo, suppress_echo
+from ..analysis.turn import TurnAudio
 from ..analysis.vad import frame_levels_db
 from ..audio import devices
 from ..config import Config
 from ..speech.transcribe import Transcriber
 from .caller import CallerLine
-from .session import SR, TurnAudio
+from .session import SR
 
 FRAME = SR // 50  # 20 ms
 
@@ -113,7 +114,7 @@ class EarlyAnalysis:
             self.partial = (job.result().transcript, k)
 
     def result(self):
-        """The early analysis (a TurnResult), if it covers all the speech of the answer; else None."""
+        """The early analysis (a TurnAnalysis), if it covers all the speech of the answer; else None."""
         ep = self.endpointer
         if self.job is None:
             return None

@@ -3,16 +3,16 @@
 One turn is a small pipeline of stages, each with one job::
 
     caller line (text) -> TTS render -> answer source (play + record, or place a canned answer)
-      -> echo suppression -> voice activity -> transcription -> turn-taking -> tone -> listening
+      -> analyze_turn (echo, voice activity, transcription, turn-taking, tone, listening; analysis/core.py)
       -> caller reaction (anger) -> nudges -> store (stereo WAV + JSON, atomically, as the turn ends)
 
 The answer source is the only part that differs between live practice and file mode; both hand back the same
-:class:`TurnAudio` (the caller's signal as played and the trainee's track, sample-aligned on one clock).
+:class:`~voice_trainer.analysis.turn.TurnAudio` (the caller's signal as played and the trainee's track,
+sample-aligned on one clock).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,16 +22,15 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..analysis import ids, tone, turns
-from ..analysis.echo import subtract_echo, suppress_echo
-from ..analysis.listening.detect import ListeningResult, analyze_call, analyze_listening
+from ..analysis.core import TurnAnalysis, analyze_turn
+from ..analysis.listening.detect import ListeningResult, analyze_call
 from ..analysis.scoring import Component, Evidence, Score, score_from_components
-from ..analysis.transcript import Transcript, Word
-from ..analysis.vad import speech_segments
+from ..analysis.transcript import Word
+from ..analysis.turn import CallContext, TurnAudio
 from ..audio import files as audio_io
 from ..config import SAMPLE_RATE, Config
 from ..errors import UserError
 from ..speech.transcribe import Transcriber
-from ..speech.transcribe import merge as merge_transcripts
 from .caller import Caller, CallerLine, TurnObservation
 from .scenarios import Scenario
 
@@ -43,51 +42,6 @@ SR = SAMPLE_RATE  # short local name
 # ---------------------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class TurnAudio:
-    """One turn's audio on one clock (seconds from the start of the caller's line).
-
-    Attributes
-    ----------
-    reference : np.ndarray
-        The caller's signal as it was actually played (cut short on a barge-in), 16 kHz float32.
-    mic : np.ndarray
-        The trainee's track, same length and clock.
-    caller_end_s : float
-        When the caller's line ended (as played).
-    barge_in_s : float or None
-        When the trainee started talking while the caller was still speaking.
-    caller_pushed_on : bool
-        The caller kept talking through the barge-in (very angry callers do).
-    source : str
-        Where the answer came from ("microphone" or a file path).
-    answer_start_s : float or None
-        When the answer started, where the source knows it (file mode).
-    """
-
-    reference: np.ndarray
-    mic: np.ndarray
-    caller_end_s: float
-    barge_in_s: float | None = None
-    caller_pushed_on: bool = False
-    source: str = ""
-    answer_start_s: float | None = None
-    end_reason: str = "file"
-    """How the answer ended: ``silence``, ``no_speech``, ``max_length`` (live) or ``file`` (file mode)."""
-    speech_end_s: float | None = None
-    """When the trainee's last speech ended, where the source knows it (live: from the endpointer)."""
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Source-specific facts kept in the turn record (device alignment, latency of the previous reply...)."""
-    caller_line_s: float | None = None
-    """Length of the caller's line as rendered, before any barge-in cut it short (s)."""
-    partial: tuple[Transcript, int] | None = None
-    """A transcript of ``mic[:k]`` already made (live practice transcribes up to each pause while the trainee
-    speaks) and ``k`` in samples, cut in a silence: only the audio after it is transcribed again."""
-    precomputed: Any = None
-    """A :class:`TurnResult` the source already computed on this turn up to the start of its final silence
-    (live practice analyses during the end-of-turn silence); used instead of analysing again."""
-
-
 class AnswerSource(Protocol):
     """Plays the caller's line and returns the trainee's answer on the same clock."""
 
@@ -95,7 +49,7 @@ class AnswerSource(Protocol):
         """Whether an answer for turn ``index`` (1-based) can be taken."""
 
     def take(self, index: int, caller_audio: np.ndarray, line: CallerLine,
-             analyze: Callable[[TurnAudio], TurnResult] | None = None) -> TurnAudio:
+             analyze: Callable[[TurnAudio], TurnAnalysis] | None = None) -> TurnAudio:
         """Play ``caller_audio`` (16 kHz) and capture the answer.
 
         ``analyze`` runs the turn's analysis on audio so far; a live source may call it early (during the
@@ -198,20 +152,26 @@ class TurnResult:
     index: int
     caller_line: CallerLine
     audio: TurnAudio
-    transcript: Transcript
-    turns: turns.TurnsResult
-    tone: tone.ToneResult | None
-    tone_frames: tone.ToneFrames | None
-    listening: ListeningResult
-    turn_taking: Score
+    analysis: TurnAnalysis
     observation: TurnObservation
-    echo: dict[str, Any] = field(default_factory=dict)
     anger_before: float = 0.0
     anger_after: float = 0.0
     anger_changes: list[dict] = field(default_factory=list)
     nudges: list[str] = field(default_factory=list)
     reply: CallerLine | None = None
-    timings: dict[str, float] = field(default_factory=dict)
+
+    # the measures of the turn are those of its analysis
+    transcript = property(lambda self: self.analysis.transcript)
+    turns = property(lambda self: self.analysis.turns)
+    tone = property(lambda self: self.analysis.tone)
+    tone_frames = property(lambda self: self.analysis.tone_frames)
+    listening = property(lambda self: self.analysis.listening)
+    turn_taking = property(lambda self: self.analysis.turn_taking)
+    timings = property(lambda self: self.analysis.timings)
+
+    @property
+    def echo(self) -> dict:
+        return self.analysis.echo.to_dict() if self.analysis.echo is not None else {}
 
     def to_dict(self) -> dict:
         def line(cl: CallerLine | None) -> dict | None:
@@ -224,7 +184,7 @@ class TurnResult:
         return {
             "index": self.index,
             "caller_line": line(self.caller_line),
-            "caller_end_s": round(a.caller_end_s, 3),
+            "caller_end_s": None if a.caller_end_s is None else round(a.caller_end_s, 3),
             "barge_in_s": None if a.barge_in_s is None else round(a.barge_in_s, 3),
             "caller_pushed_on": a.caller_pushed_on,
             "answer_source": a.source,
@@ -320,94 +280,17 @@ def nudges_for(tr: TurnResult, limit: int) -> list[str]:
     return out[:limit]
 
 
-def analyze_turn(
-    index: int,
-    ta: TurnAudio,
-    line: CallerLine,
-    scenario: Scenario,
-    cfg: Config,
-    transcriber: Transcriber,
-    baseline: tone.Baseline | None,
-    *,
-    closing: bool = False,
-) -> TurnResult:
-    """Run the analysis stages on one turn's audio (no devices, no files)."""
-    t = {}
-    t0 = time.perf_counter()
-    # voice activity on the echo-gated track (the caller's echo never counts as the trainee talking);
-    # Whisper and tone on the echo-subtracted, ungated track (gating would cut quiet double-talk words)
-    gated, est = suppress_echo(ta.mic, ta.reference, SR, cfg.turns)
-    mic = subtract_echo(ta.mic, ta.reference, SR, est) if est is not None and est.detected else ta.mic
-    t["echo"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    # the reference is the clean signal we played: frame energy finds its speech exactly, at a fraction of
-    # the cost of the neural VAD that the microphone needs
-    caller_segs = speech_segments(ta.reference, SR, _energy(cfg)) if np.any(ta.reference) else []
-    agent_segs = speech_segments(gated, SR, cfg.turns)
-    t["vad"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    tx = _transcribe(transcriber, mic, ta.partial, agent_segs)
-    t["transcribe"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    caller_words = _spread_words(line.text, caller_segs, ta.caller_line_s)
-    tr = turns.analyze_turns(caller_segs, agent_segs, tx.words, caller_words, cfg.turns, duration_s=len(mic) / SR,
-                             awaiting_answer=True)
-    taking = score_from_components(turns.turn_components(tr, cfg.turns))
-    t["turns"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    frames = None
-    if tx.words:  # tone over the trainee's speech only (from just before their first word to the end)
-        lo = max(0.0, min(tx.words[0].start, agent_segs[0][0] if agent_segs else tx.words[0].start) - 0.2)
-        frames = tone.measure_frames(mic[int(lo * SR):], SR, cfg.tone, offset_s=lo)
-    tone_result = None
-    if frames is not None:
-        tone_result = tone.score_calmness(tone.summarize(frames, tx.words, cfg.tone), baseline, cfg.tone)
-    t["tone"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    listening = analyze_listening(tx.text, tx.words, caller_text=line.text, facts=scenario.facts,
-                                  config=cfg.listening, closing=closing)
-    t["listening"] = time.perf_counter() - t0
-    obs = observe(tr, tone_result, listening, cfg)
-    return TurnResult(
-        index=index, caller_line=line, audio=ta, transcript=tx, turns=tr, tone=tone_result, tone_frames=frames,
-        listening=listening, turn_taking=taking, observation=obs, echo=est.to_dict() if est else {}, timings=t,
-    )
+def turn_context(index: int, line: CallerLine, scenario: Scenario, baseline: tone.Baseline | None,
+                 closing: bool = False) -> CallContext:
+    """What :func:`analyze_turn` needs to know of the call around turn ``index``."""
+    return CallContext(caller_text=line.text, facts=tuple(scenario.facts), closing=closing, baseline=baseline,
+                       index=index)
 
 
-def _transcribe(transcriber: Transcriber, mic: np.ndarray, partial: tuple[Transcript, int] | None,
-                agent_segs: Sequence[Any]) -> Transcript:
-    """Whisper on the trainee's track, reusing a transcript of its beginning when one was made already."""
-    if not agent_segs:
-        return Transcript()
-    if partial is None or not 0 < partial[1] <= len(mic):
-        return transcriber.transcribe(mic)
-    head, k = partial
-    if not any(end > k / SR for _start, end in agent_segs):  # no speech after the cut
-        return head
-    return merge_transcripts([head, transcriber.transcribe(mic[k:], offset_s=k / SR)])
-
-
-def _energy(cfg: Config):
-    """A copy of the turns config whose VAD backend is frame energy (for the clean reference track)."""
-    import dataclasses
-
-    return dataclasses.replace(cfg.turns, vad_backend="energy")
-
-
-def _spread_words(text: str, segments: Sequence[Any], line_s: float | None = None) -> list[Word]:
-    """The caller's known words spread evenly over their speech (TTS timing is not recorded word by word).
-
-    When the line was cut short by a barge-in, the words are spread over the whole line as rendered
-    (``line_s`` seconds) and only those that had started before the caller stopped are kept.
-    """
-    tokens = text.split()
-    if not tokens or not segments:
-        return []
-    start, heard_end = float(segments[0][0]), float(segments[-1][1])
-    end = max(heard_end, start + line_s - 0.1) if line_s else heard_end
-    step = (end - start) / len(tokens)
-    words = [Word(w, start + i * step, start + (i + 1) * step) for i, w in enumerate(tokens)]
-    return [w for w in words if w.start < heard_end]
+def turn_result(index: int, line: CallerLine, ta: TurnAudio, analysis: TurnAnalysis, cfg: Config) -> TurnResult:
+    """The turn as the call loop keeps it: the analysis, and what the caller will react to."""
+    obs = observe(analysis.turns, analysis.tone, analysis.listening, cfg)
+    return TurnResult(index=index, caller_line=line, audio=ta, analysis=analysis, observation=obs)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -576,24 +459,25 @@ def run_session(
             caller_audio = render(line.text, line.anger)
             closing = line.stage in ("negotiate",) and caller.anger <= scenario.reactions.accept_below
 
-            def analyze(turn_audio: TurnAudio, index=index, line=line, closing=closing,
-                        baseline=used_baseline) -> TurnResult:
-                return analyze_turn(index, turn_audio, line, scenario, cfg, transcriber, baseline, closing=closing)
+            context = turn_context(index, line, scenario, used_baseline, closing)
+
+            def analyze(turn_audio: TurnAudio, context=context) -> TurnAnalysis:
+                return analyze_turn(turn_audio, context, cfg, transcriber)
 
             ta = answers.take(index, caller_audio, line, analyze)
-            if isinstance(ta.precomputed, TurnResult):
-                tr = ta.precomputed
-                tr.audio = ta
-                tr.timings["analysed_during_silence"] = 1.0
+            analysis = ta.precomputed
+            if analysis is not None:  # the source analysed the turn during its final silence
+                analysis.timings["analysed_during_silence"] = 1.0
             else:
-                tr = analyze(ta)
+                analysis = analyze(ta)
+            tr = turn_result(index, line, ta, analysis, cfg)
             if baseline is None and tr.tone_frames is not None:
                 session_frames.append(tr.tone_frames)
                 session_words.append(list(tr.transcript.words))
                 if used_baseline is None:  # the first measurable turn becomes the baseline
                     used_baseline = tone.session_baseline(session_frames, session_words, cfg.tone)
                     if used_baseline is not None:
-                        tr.tone = tone.score_calmness(tr.tone.measures, used_baseline, cfg.tone)
+                        tr.analysis.rescore_tone(used_baseline, cfg)
                         tr.tone.notes.append("this turn is the session's baseline (no voice profile was given)")
             tr.anger_before = caller.anger
             reply = caller.respond(tr.observation)

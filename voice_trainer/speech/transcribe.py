@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis.transcript import Segment, Transcript, Word
+from ..analysis.transcript import Segment, Transcript, Word, merge  # noqa: F401 - merge is re-exported
 from ..config import SAMPLE_RATE, TranscribeConfig, cache_dir
 from ..errors import UserError
 
@@ -222,15 +222,3 @@ class Transcriber:
             language=self.config.language or "auto",
         )
         return t.shifted(offset_s) if offset_s else t
-
-
-def merge(parts: list[Transcript]) -> Transcript:
-    """Join transcripts of consecutive chunks (already shifted to file time)."""
-    if not parts:
-        return Transcript()
-    return Transcript(
-        text=" ".join(p.text for p in parts if p.text).strip(),
-        words=[w for p in parts for w in p.words],
-        segments=[s for p in parts for s in p.segments],
-        language=parts[0].language,
-    )
