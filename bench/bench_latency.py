@@ -92,7 +92,7 @@ def main() -> None:
                 if nxt:
                     outside.append(nxt[0] - e)
             for f in sorted(session.glob("turn_*.json")):
-                extra = json.loads(f.read_text())["analysis"].get("source_extra", {})
+                extra = json.loads(f.read_text())["answer"].get("extra", {})
                 for key in ("reply_latency_s", "final_reply_latency_s"):
                     if extra.get(key) is not None:
                         inside.append(float(extra[key]))

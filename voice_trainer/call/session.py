@@ -174,6 +174,8 @@ class TurnResult:
         return self.analysis.echo.to_dict() if self.analysis.echo is not None else {}
 
     def to_dict(self) -> dict:
+        """The turn's facts in the turn schema (``store.TURN_SCHEMA``): each fact once, scores inside their
+        analyses (``tone.calmness``, ``listening.score``, ``turn_taking.score``)."""
         def line(cl: CallerLine | None) -> dict | None:
             if cl is None:
                 return None
@@ -183,23 +185,21 @@ class TurnResult:
         a = self.audio
         return {
             "index": self.index,
-            "caller_line": line(self.caller_line),
-            "caller_end_s": None if a.caller_end_s is None else round(a.caller_end_s, 3),
-            "barge_in_s": None if a.barge_in_s is None else round(a.barge_in_s, 3),
-            "caller_pushed_on": a.caller_pushed_on,
-            "answer_source": a.source,
-            "answer_start_s": None if a.answer_start_s is None else round(a.answer_start_s, 3),
-            "speech_end_s": None if a.speech_end_s is None else round(a.speech_end_s, 3),
-            "end_reason": a.end_reason,
-            "source_extra": a.extra,
-            "transcript": self.transcript.text,
-            "words": [w.to_dict() for w in self.transcript.words],
-            "scores": {
-                "calmness": None if self.tone is None or self.tone.calmness.value is None
-                else round(self.tone.calmness.value, 1),
-                "listening": None if self.listening.score.value is None else round(self.listening.score.value, 1),
-                "turn_taking": None if self.turn_taking.value is None else round(self.turn_taking.value, 1),
+            "caller": {
+                "line": line(self.caller_line),
+                "start_s": _r3(a.caller_start_s if a.caller_start_s is not None else 0.0),
+                "end_s": _r3(a.caller_end_s),
+                "pushed_on": a.caller_pushed_on,
             },
+            "answer": {
+                "source": a.source or "microphone",
+                "start_s": _r3(a.answer_start_s),
+                "barge_in_s": _r3(a.barge_in_s),
+                "speech_end_s": _r3(a.speech_end_s),
+                "end_reason": a.end_reason,
+                "extra": a.extra,
+            },
+            "transcript": {"text": self.transcript.text, "words": [w.to_dict() for w in self.transcript.words]},
             "tone": None if self.tone is None else self.tone.to_dict(),
             "listening": self.listening.to_dict(),
             "turns": self.turns.to_dict(),
@@ -214,13 +214,19 @@ class TurnResult:
                 "dead_air_s": round(self.observation.dead_air_s, 3),
                 "paraphrased_facts": self.observation.paraphrased_facts,
             },
-            "anger_before": round(self.anger_before, 2),
-            "anger_after": round(self.anger_after, 2),
-            "anger_changes": self.anger_changes,
+            "reaction": {
+                "anger_before": round(self.anger_before, 3),
+                "anger_after": round(self.anger_after, 3),
+                "changes": self.anger_changes,
+                "reply": line(self.reply),
+            },
             "nudges": self.nudges,
-            "reply": line(self.reply),
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
         }
+
+
+def _r3(x: float | None) -> float | None:
+    return None if x is None else round(x, 3)
 
 
 def _raised_voice(result: tone.ToneResult | None, cfg: Config) -> bool:
@@ -516,9 +522,9 @@ def _finish(job: Future | None) -> None:
 class SessionFolder:
     """Keeps a practice call in a session folder (``store.py``), atomically, as each turn ends.
 
-    Each turn's ``turn_NN.json`` holds a :class:`store.TurnRecord` whose ``analysis`` is
-    :meth:`TurnResult.to_dict`; ``session.json`` carries the running scorecard (``scores``), the anger
-    trajectory and, in ``settings["caller"]``, the caller's state with the reason for every anger change.
+    Each turn's ``turn_NN.json`` holds a :class:`store.TurnRecord` whose facts are :meth:`TurnResult.to_dict`
+    (the turn schema documented in ``store.py``); ``session.json`` carries the running scorecard (``scores``), the
+    anger trajectory and, in ``settings["caller"]``, the caller's state with the reason for every anger change.
     """
 
     def __init__(self, directory: str | Path, scenario: Scenario, cfg: Config, *, mode: str, model: str | None,
@@ -536,15 +542,7 @@ class SessionFolder:
 
     def write_turn(self, tr: TurnResult, card: Scorecard, caller_state: dict, outcome: str | None) -> None:
         a = tr.audio
-        rec = self._store.TurnRecord(
-            index=tr.index, caller_text=tr.caller_line.text, trainee_text=tr.transcript.text,
-            caller_start_s=0.0, caller_end_s=round(a.caller_end_s, 3),
-            barge_in_s=None if a.barge_in_s is None else round(a.barge_in_s, 3),
-            answer_start_s=None if a.answer_start_s is None else round(a.answer_start_s, 3),
-            end_reason=a.end_reason, anger_before=round(tr.anger_before, 3), anger_after=round(tr.anger_after, 3),
-            source=a.source or "microphone", words=[w.to_dict() for w in tr.transcript.words],
-            analysis=tr.to_dict(), nudges=list(tr.nudges),
-        )
+        rec = self._store.TurnRecord(index=tr.index, facts=tr.to_dict())
         self.writer.write_turn(rec, a.reference, a.mic, SR)
         settings = dict(self.writer.record.settings)
         settings["caller"] = caller_state

@@ -166,37 +166,32 @@ def _load_session(d: Path) -> ReportRecord:
         scenario=scenario,
         status=srec.status,
         mode=srec.mode,
-        created_at=srec.started_at or str(raw.get("created_at") or ""),
+        created_at=srec.started_at,
         model=srec.model,
         outcome=srec.outcome,
         recovered=list(srec.recovered),
     )
-    for tr in srec.turns:
-        try:
-            turn_raw = json.loads((d / f"{tr.name}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError, UnicodeDecodeError):
-            turn_raw = tr.to_dict()
-        a = turn_raw.get("analysis") if isinstance(turn_raw.get("analysis"), dict) and turn_raw.get("analysis") \
-            else turn_raw
-        caller_line = a.get("caller_line") or {}
-        reply = a.get("reply") or {}
+    for tr in srec.turns:  # turn records come migrated to the one turn schema (store.py)
+        f = tr.facts
+        reaction = f.get("reaction") or {}
+        reply = reaction.get("reply") or {}
         tv = TurnView(
             index=tr.index,
-            caller_text=tr.caller_text or str(caller_line.get("text") or ""),
-            transcript=tr.trainee_text or str(a.get("transcript") or ""),
-            words=list(tr.words or a.get("words") or []),
-            scores=dict(a.get("scores") or {}),
-            tone=a.get("tone"),
-            listening=a.get("listening"),
-            turns=a.get("turns"),
-            turn_taking=a.get("turn_taking"),
-            anger_before=_num(tr.anger_before if tr.anger_before is not None else a.get("anger_before")),
-            anger_after=_num(tr.anger_after if tr.anger_after is not None else a.get("anger_after")),
-            anger_changes=list(a.get("anger_changes") or []),
-            nudges=list(tr.nudges or a.get("nudges") or []),
-            reply=reply.get("text") if isinstance(reply, dict) else None,
+            caller_text=tr.caller_text,
+            transcript=tr.trainee_text,
+            words=tr.words,
+            scores=turn_scores(f),
+            tone=f.get("tone"),
+            listening=f.get("listening"),
+            turns=f.get("turns"),
+            turn_taking=f.get("turn_taking"),
+            anger_before=_num(tr.anger_before),
+            anger_after=_num(tr.anger_after),
+            anger_changes=list(reaction.get("changes") or []),
+            nudges=tr.nudges,
+            reply=reply.get("text"),
             audio=(d / (tr.wav or f"{tr.name}.wav")),
-            barge_in_s=_num(tr.barge_in_s if tr.barge_in_s is not None else a.get("barge_in_s")),
+            barge_in_s=_num(tr.barge_in_s),
         )
         if not tv.audio.exists():
             tv.audio = None
@@ -205,7 +200,7 @@ def _load_session(d: Path) -> ReportRecord:
         rec.start_anger = rec.turns[0].anger_before
     elif srec.anger_trajectory and len(srec.anger_trajectory) > len(rec.turns):
         rec.start_anger = float(srec.anger_trajectory[0])
-    scores = srec.scores or raw.get("scorecard") or {}
+    scores = srec.scores
     if isinstance(scores, dict) and any(scores.get(k) is not None for k in ("overall", "calmness", "listening",
                                                                              "turn_taking")):
         rec.scores = scores
@@ -214,6 +209,17 @@ def _load_session(d: Path) -> ReportRecord:
         rec.scores = _scores_from_turns(rec.turns)
         rec.scores_source = "turns"
     return rec
+
+
+def turn_scores(facts: dict) -> dict:
+    """A turn's three scores, read where they are stored: ``tone.calmness``, ``listening.score``,
+    ``turn_taking.score`` (None where not measured)."""
+    def val(part: str, key: str) -> float | None:
+        d = facts.get(part)
+        return _num(d.get(key)) if isinstance(d, dict) else None
+
+    return {"calmness": val("tone", "calmness"), "listening": val("listening", "score"),
+            "turn_taking": val("turn_taking", "score")}
 
 
 def _mean(vals: list[float | None]) -> float | None:
