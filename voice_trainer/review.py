@@ -320,3 +320,7 @@ def review_file(
     audio_io.check_duration(left, sr, cfg.audio.min_duration_s, str(path))
     caller, agent = (left, right) if caller_channel == "left" else (right, left)
     return review_tracks(caller, agent, sr, cfg, transcriber, file=str(path), caller_channel=caller_channel)
+
+
+review_call = review_file
+"""The public name (``voice_trainer.review_call``): review a recorded stereo call."""

@@ -555,3 +555,43 @@ class SessionFolder:
             settings["caller"] = result.caller.to_dict()
             changes.update(scores=result.scorecard.to_dict(), outcome=result.caller.outcome, settings=settings)
         self.writer.finish(status, **changes)
+
+
+@dataclass
+class Session:
+    """One practice call, the public entry point: ``Session("double-charge", FileAnswers([...], cfg)).run()``.
+
+    ``answers`` is any answer source (:class:`FileAnswers`, the live microphone's ``practice.LiveAnswers``);
+    ``folder``, when given, keeps the call there as each turn ends (``store.py``).
+    """
+
+    scenario: Scenario | str
+    answers: AnswerSource
+    cfg: Config = field(default_factory=Config)
+    transcriber: Transcriber | None = None
+    baseline: tone.Baseline | None = None
+    seed: int = 0
+    max_turns: int | None = None
+    folder: str | Path | None = None
+
+    def run(self, on_event: Event | None = None) -> SessionResult:
+        from .scenarios import get_scenario
+
+        scenario = get_scenario(self.scenario) if isinstance(self.scenario, str) else self.scenario
+        transcriber = self.transcriber or Transcriber(self.cfg.transcribe)
+        folder = None
+        if self.folder is not None:
+            mode = "file" if isinstance(self.answers, FileAnswers) else "live"
+            folder = SessionFolder(self.folder, scenario, self.cfg, mode=mode, model=transcriber.model_name,
+                                   seed=self.seed)
+        try:
+            result = run_session(scenario, self.cfg, transcriber, self.answers, baseline=self.baseline,
+                                 seed=self.seed, max_turns=self.max_turns, writer=folder, on_event=on_event)
+        except BaseException as exc:
+            if folder is not None:
+                folder.finish("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
+                              error=f"{type(exc).__name__}: {exc}")
+            raise
+        if folder is not None:
+            folder.finish(result.status, result)
+        return result
