@@ -162,7 +162,8 @@ def _signal_stages(audio: TurnAudio, context: CallContext, cfg: Config, transcri
     t0 = time.perf_counter()
     frames = None
     if tx.words:  # tone over the trainee's speech only (from just before their first word to the end)
-        lo = max(0.0, min(tx.words[0].start, agent_segs[0][0] if agent_segs else tx.words[0].start) - 0.2)
+        first = min(tx.words[0].start, agent_segs[0][0] if agent_segs else tx.words[0].start)
+        lo = max(0.0, first - cfg.tone.lead_in_s)
         frames = tone_analysis.measure_frames(mic[int(lo * sr):], sr, cfg.tone, offset_s=lo)
     t["tone"] = time.perf_counter() - t0
     return tx, tr, taking, frames, est

@@ -793,10 +793,10 @@ def score_calmness(
     if baseline is None:
         notes.append("baseline: none - level, pitch, effort and swings are withheld and so is calmness; pace is "
                      "judged against 120-160 wpm")
-    if m.clipped_fraction > 0.001:
+    if m.clipped_fraction > c.clipped_note_fraction:
         notes.append(f"{100 * m.clipped_fraction:.1f}% of samples are clipped: lower the microphone gain; "
                      "loudness may read low")
-    if m.voiced_fraction is not None and m.voiced_fraction < 0.2 and m.active_s > 0:
+    if m.voiced_fraction is not None and m.voiced_fraction < c.unvoiced_note_fraction and m.active_s > 0:
         notes.append("little of the speech was voiced (whisper, noise or music?); pitch measures may be withheld")
     score = score_from_components(comps)
     withheld = None

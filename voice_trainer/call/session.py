@@ -261,7 +261,7 @@ def observe(
     )
 
 
-def nudges_for(tr: TurnResult, limit: int) -> list[str]:
+def nudges_for(tr: TurnResult, limit: int, weak_share: float = 0.6) -> list[str]:
     """Short on-screen feedback for one turn: problems first, then one thing done well."""
     out: list[str] = []
     for i in tr.turns.interruptions:
@@ -274,7 +274,7 @@ def nudges_for(tr: TurnResult, limit: int) -> list[str]:
             out.append(f"{d.duration_s:.1f} s of dead air at {d.start:.1f} s: answer sooner, even with a holding line.")
     if tr.tone is not None:
         worst = [c for c in tr.tone.calmness.components if c.withheld is None and c.weight > 0
-                 and c.points < 0.6 * c.weight]
+                 and c.points < weak_share * c.weight]
         worst.sort(key=lambda c: c.points / c.weight)
         for c in worst[:1]:
             out.append(f"{c.label}: {c.tip}" if c.tip else c.label)
@@ -492,7 +492,7 @@ def run_session(
             tr.anger_changes = [{"reason": c.reason, "delta": round(c.delta, 2), "detail": c.detail}
                                 for c in step.changes]
             tr.reply = reply
-            tr.nudges = nudges_for(tr, cfg.session.nudges_per_turn)
+            tr.nudges = nudges_for(tr, cfg.session.nudges_per_turn, cfg.session.nudge_weak_share)
             results.append(tr)
             if writer is not None:
                 # the turn goes to disk while the caller's next line already plays (fsyncs cost tens of ms);
