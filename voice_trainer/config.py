@@ -67,7 +67,7 @@ class TranscribeConfig:
 
 @dataclass
 class ToneConfig:
-    """Tone analysis and calmness scoring (``voice_trainer/tone.py``).
+    """Tone analysis and calmness scoring (``voice_trainer/analysis/tone.py``).
 
     Calmness is judged against the trainee's own calm voice (a calibration profile, a calm recording or the
     session's first turn), never against absolute Hz or dB. Each component loses no points up to its threshold
@@ -169,7 +169,7 @@ class ToneConfig:
 
 @dataclass
 class ListeningConfig:
-    """Active-listening and de-escalation language analysis (``listening.py``).
+    """Active-listening and de-escalation language analysis (``analysis/listening/``).
 
     Phrase lexicons and score weights live in ``voice_trainer/data/listening.toml``; these are the thresholds.
     """
@@ -426,7 +426,7 @@ class PracticeConfig:
 
 @dataclass
 class SessionConfig:
-    """The practice call loop, shared by live practice and file mode (``session.py``)."""
+    """The practice call loop, shared by live practice and file mode (``call/session.py``)."""
 
     response_gap_s: float = 0.7
     """File mode: an answer without a given start begins this long after the caller's line ends."""
