@@ -27,10 +27,10 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _eval import eval_dir  # noqa: E402
 
-from voice_trainer import audio  # noqa: E402
+from voice_trainer.audio import files as audio  # noqa: E402
 from voice_trainer.config import Config  # noqa: E402
 from voice_trainer.pipeline import analyze_file  # noqa: E402
-from voice_trainer.transcribe import Transcriber, default_threads, resolve_model  # noqa: E402
+from voice_trainer.speech.transcribe import Transcriber, default_threads, resolve_model  # noqa: E402
 
 
 def child_run(args: list[str]) -> tuple[float, float]:

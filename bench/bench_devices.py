@@ -73,8 +73,8 @@ def main() -> int:
         return 2
     root = Path(tempfile.mkdtemp(prefix="vt-bench-pulse-"))
     env = start_daemon(root)
+    from voice_trainer.audio.devices import DuplexStream, reinitialize
     from voice_trainer.config import PracticeConfig
-    from voice_trainer.devices import DuplexStream, reinitialize
 
     reinitialize()
     cfg = PracticeConfig(duplex_mode=args.mode, stream_latency=args.latency)

@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from conftest import VirtualAudio  # noqa: E402
 from virtual_trainee import Answer, VirtualTrainee  # noqa: E402
 
-from voice_trainer import audio as audio_io  # noqa: E402
+from voice_trainer.audio import files as audio_io  # noqa: E402
 
 SAMPLES = REPO / "audio_samples"
 CALLS = [("double-charge", "good"), ("late-package", "good"), ("technician-no-show", "good")]
@@ -92,7 +92,7 @@ def main() -> None:
                 if nxt:
                     outside.append(nxt[0] - e)
             for f in sorted(session.glob("turn_*.json")):
-                extra = json.loads(f.read_text())["analysis"].get("source_extra", {})
+                extra = json.loads(f.read_text())["answer"].get("extra", {})
                 for key in ("reply_latency_s", "final_reply_latency_s"):
                     if extra.get(key) is not None:
                         inside.append(float(extra[key]))

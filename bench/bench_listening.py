@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from voice_trainer.listening import analyze_call, analyze_listening  # noqa: E402
+from voice_trainer.analysis.listening.detect import analyze_call, analyze_listening  # noqa: E402
 
 CALLERS = [
     "My order {n} still hasn't arrived after {w} weeks and nobody called me back!",

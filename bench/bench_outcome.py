@@ -33,11 +33,11 @@ import soundfile as sf
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from voice_trainer.call.samples import sample_set, scenarios_with_samples  # noqa: E402
+from voice_trainer.call.script import RunScript, execute  # noqa: E402
+from voice_trainer.call.session import AnswerSpec  # noqa: E402
 from voice_trainer.config import Config  # noqa: E402
-from voice_trainer.samples import sample_set, scenarios_with_samples  # noqa: E402
-from voice_trainer.script import RunScript, execute  # noqa: E402
-from voice_trainer.session import AnswerSpec  # noqa: E402
-from voice_trainer.transcribe import Transcriber  # noqa: E402
+from voice_trainer.speech.transcribe import Transcriber  # noqa: E402
 
 SR = 16000
 

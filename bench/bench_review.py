@@ -22,13 +22,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _eval import eval_dir  # noqa: E402
 
-from voice_trainer import audio as audio_io  # noqa: E402
 from voice_trainer import review  # noqa: E402
+from voice_trainer.analysis.echo import estimate_echo, suppress_echo  # noqa: E402
+from voice_trainer.analysis.turns import analyze_turns  # noqa: E402
+from voice_trainer.analysis.vad import speech_segments  # noqa: E402
+from voice_trainer.audio import files as audio_io  # noqa: E402
 from voice_trainer.config import Config  # noqa: E402
-from voice_trainer.echo import estimate_echo, suppress_echo  # noqa: E402
-from voice_trainer.transcribe import Transcriber, default_threads  # noqa: E402
-from voice_trainer.turns import analyze_turns  # noqa: E402
-from voice_trainer.vad import speech_segments  # noqa: E402
+from voice_trainer.speech.transcribe import Transcriber, default_threads  # noqa: E402
 
 TARGET_S = 10.0
 

@@ -22,8 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._eval import eval_dir  # noqa: E402
-from voice_trainer import audio as audio_io  # noqa: E402
-from voice_trainer import tone  # noqa: E402
+from voice_trainer.analysis import tone  # noqa: E402
+from voice_trainer.audio import files as audio_io  # noqa: E402
 from voice_trainer.config import ToneConfig, load_config  # noqa: E402
 
 SR = 16_000
@@ -161,7 +161,7 @@ def tracker_speed(speech: np.ndarray) -> None:
 
 
 def tone_vs_transcription() -> None:
-    from voice_trainer.transcribe import Transcriber
+    from voice_trainer.speech.transcribe import Transcriber
 
     cfg = load_config()
     x = audio_io.load(eval_dir("transcribed-speech-dev") / "jfk.wav", sample_rate=SR)[: 10 * SR]

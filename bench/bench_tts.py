@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import soundfile as sf  # noqa: E402
 
-from voice_trainer.caller import Caller  # noqa: E402
-from voice_trainer.scenarios import load_library  # noqa: E402
-from voice_trainer.tts import load_rendered, render_line, voice_for  # noqa: E402
+from voice_trainer.call.caller import Caller  # noqa: E402
+from voice_trainer.call.scenarios import load_library  # noqa: E402
+from voice_trainer.call.tts import load_rendered, render_line, voice_for  # noqa: E402
 
 
 def opening_lines() -> list[tuple[str, str, object]]:
@@ -65,7 +65,7 @@ def main() -> None:
 
         if args.no_measure:
             return
-        from voice_trainer import tone
+        from voice_trainer.analysis import tone
 
         print("\nanger 90 vs anger 10, same text (the opening line), measured with voice_trainer.tone:")
         print(f"{'scenario':22} {'voice':18} {'speech s 10->90':>16} {'faster':>7} {'level dB':>15} {'louder':>7} "

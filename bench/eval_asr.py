@@ -22,7 +22,7 @@ from textnorm import edit_distance, normalize  # noqa: E402
 from voice_trainer.config import Config  # noqa: E402
 from voice_trainer.errors import UserError  # noqa: E402
 from voice_trainer.pipeline import analyze_file  # noqa: E402
-from voice_trainer.transcribe import Transcriber  # noqa: E402
+from voice_trainer.speech.transcribe import Transcriber  # noqa: E402
 
 
 def clips() -> list[tuple[Path, str]]:

@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _eval import eval_dir  # noqa: E402
 from textnorm import edit_distance, normalize  # noqa: E402
 
-from voice_trainer.audio import load  # noqa: E402
+from voice_trainer.audio.files import load  # noqa: E402
+from voice_trainer.call.scenarios import get_scenario  # noqa: E402
 from voice_trainer.config import TranscribeConfig  # noqa: E402
-from voice_trainer.scenarios import get_scenario  # noqa: E402
-from voice_trainer.transcribe import Transcriber  # noqa: E402
+from voice_trainer.speech.transcribe import Transcriber  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SR = 16000

@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _eval import eval_dir  # noqa: E402
 
+from voice_trainer.analysis.listening.detect import _normalise, _sentences, analyze_listening  # noqa: E402
 from voice_trainer.config import ListeningConfig  # noqa: E402
-from voice_trainer.listening import _normalise, _sentences, analyze_listening  # noqa: E402
 
 PARAPHRASE = {"Restatement or Paraphrasing", "Reflection of feelings"}
 

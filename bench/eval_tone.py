@@ -25,8 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._eval import eval_dir  # noqa: E402
-from voice_trainer import audio as audio_io  # noqa: E402
-from voice_trainer import tone  # noqa: E402
+from voice_trainer.analysis import tone  # noqa: E402
+from voice_trainer.audio import files as audio_io  # noqa: E402
 from voice_trainer.config import load_config  # noqa: E402
 
 
@@ -49,7 +49,7 @@ def main() -> int:
         rows = sorted(csv.DictReader(fh), key=lambda r: r["file"])
     transcriber = None
     if not args.no_whisper:
-        from voice_trainer.transcribe import Transcriber
+        from voice_trainer.speech.transcribe import Transcriber
 
         transcriber = Transcriber(cfg.transcribe)
     sr = audio_io.ANALYSIS_RATE

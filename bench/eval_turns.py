@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _eval import eval_dir  # noqa: E402
 
-from voice_trainer.audio import load_tracks  # noqa: E402
+from voice_trainer.analysis.echo import suppress_echo  # noqa: E402
+from voice_trainer.analysis.turns import AGENT, CALLER, analyze_turns  # noqa: E402
+from voice_trainer.analysis.vad import speech_segments  # noqa: E402
+from voice_trainer.audio.files import load_tracks  # noqa: E402
 from voice_trainer.config import TurnsConfig  # noqa: E402
-from voice_trainer.echo import suppress_echo  # noqa: E402
-from voice_trainer.turns import AGENT, CALLER, analyze_turns  # noqa: E402
-from voice_trainer.vad import speech_segments  # noqa: E402
 
 REF_RATE = 8000
 

@@ -107,7 +107,7 @@ class VirtualAudio:
 
 
 def _reinit_portaudio() -> None:
-    from voice_trainer.devices import reinitialize
+    from voice_trainer.audio.devices import reinitialize
 
     reinitialize()
 

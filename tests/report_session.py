@@ -32,7 +32,7 @@ DEAD_AIR_S = 3.6
 @functools.lru_cache(maxsize=1)
 def transcriber():
     from voice_trainer.config import Config
-    from voice_trainer.transcribe import Transcriber
+    from voice_trainer.speech.transcribe import Transcriber
 
     t = Transcriber(Config().transcribe)
     t.model  # noqa: B018 - load once per test process
@@ -55,9 +55,9 @@ def _render_caller(folder: Path):
 
 def make_session(folder: Path, answers=ANSWERS, name: str = "session") -> Path:
     """Run the real loop on the ``late-package`` scenario with espeak-ng answers; return the session folder."""
+    from voice_trainer.call.scenarios import load_library
+    from voice_trainer.call.session import AnswerSpec, FileAnswers, SessionFolder, run_session
     from voice_trainer.config import Config
-    from voice_trainer.scenarios import load_library
-    from voice_trainer.session import AnswerSpec, FileAnswers, SessionFolder, run_session
 
     cfg = Config()
     scenario = load_library()["late-package"]

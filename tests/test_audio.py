@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 from speech import tone, write
 
-from voice_trainer import audio
+from voice_trainer.audio import files as audio
 from voice_trainer.errors import UserError
 from voice_trainer.pipeline import quiet_split
 
@@ -125,7 +125,7 @@ def test_atomic_wav_write_leaves_no_temp(tmp_path):
 
 
 def test_frame_levels_of_a_sine_and_of_silence():
-    from voice_trainer.vad import frame_levels_db
+    from voice_trainer.analysis.vad import frame_levels_db
 
     sr = 16000
     x = np.concatenate([tone(500.0, 1.0, sr, amp=1.0), np.zeros(sr // 2, np.float32)])  # whole periods per frame

@@ -15,7 +15,7 @@ from speech import espeak, needs_espeak, tone, write
 from voice_trainer.batch import content_hash, discover, read_results, run_batch
 from voice_trainer.config import Config
 from voice_trainer.pipeline import analyze_file
-from voice_trainer.transcribe import Transcriber
+from voice_trainer.speech.transcribe import Transcriber
 
 pytestmark = needs_espeak
 

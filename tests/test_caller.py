@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voice_trainer import ids
-from voice_trainer.caller import Caller, TurnObservation, anger_update, band_of
+from voice_trainer.analysis import ids
+from voice_trainer.call.caller import Caller, TurnObservation, anger_update, band_of
+from voice_trainer.call.scenarios import load_library
 from voice_trainer.config import CallerConfig
-from voice_trainer.scenarios import load_library
 
 CFG = CallerConfig()
 LIB = load_library()

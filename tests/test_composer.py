@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from voice_trainer.analysis.listening.detect import analyze_listening
+from voice_trainer.analysis.scoring import score_from_components
+from voice_trainer.analysis.transcript import Word
+from voice_trainer.analysis.turns import analyze_turns, turn_components
+from voice_trainer.call.scenarios import ScenarioError, get_scenario, parse_scenario
 from voice_trainer.config import ReportConfig
-from voice_trainer.listening import analyze_listening
 from voice_trainer.report.composer import compose, example_for, turn_stage
 from voice_trainer.report.record import ReportRecord, TurnView
-from voice_trainer.scenarios import ScenarioError, get_scenario, parse_scenario
-from voice_trainer.scoring import score_from_components
-from voice_trainer.transcript import Word
-from voice_trainer.turns import analyze_turns, turn_components
 
 SCENARIO = get_scenario("double-charge").to_dict()
 

@@ -13,9 +13,7 @@ import pytest
 import soundfile as sf
 import soxr
 
-from voice_trainer.cli import main
-from voice_trainer.config import PracticeConfig
-from voice_trainer.devices import (
+from voice_trainer.audio.devices import (
     DeviceError,
     DeviceLostError,
     DuplexStream,
@@ -24,6 +22,8 @@ from voice_trainer.devices import (
     list_devices,
     resolve_device,
 )
+from voice_trainer.cli import main
+from voice_trainer.config import PracticeConfig
 
 pytestmark = pytest.mark.devices
 SR = 16_000

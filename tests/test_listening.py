@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
+from voice_trainer.analysis.listening.detect import CallTurn, analyze_call, analyze_listening
+from voice_trainer.analysis.transcript import Word
 from voice_trainer.config import ListeningConfig
 from voice_trainer.errors import UserError
-from voice_trainer.listening import CallTurn, analyze_call, analyze_listening
-from voice_trainer.transcript import Word
 
 LATE = "My order 4471 still hasn't arrived after two weeks and nobody ever called me back!"
 BILLED = "I've been billed twice this month and nobody answers my emails."

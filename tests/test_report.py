@@ -66,8 +66,8 @@ def test_summary_has_the_sessions_scores_and_evidence(session):
     assert s["model_files"][0]["model"] == "whisper-tiny.en" and s["model_files"][0]["verified"]
     assert all(turn_json(session, n)["model_files"] == s["model_files"] for n in (1, 2, 3))
     assert len(s["anger"]["trajectory"]) == 4  # start + after each turn
-    t1, t2, t3 = (turn_json(session, n)["analysis"] for n in (1, 2, 3))
-    assert s["anger"]["end"] == pytest.approx(t3["anger_after"], abs=0.01)
+    t1, t2, t3 = (turn_json(session, n) for n in (1, 2, 3))
+    assert s["anger"]["end"] == pytest.approx(t3["reaction"]["anger_after"], abs=0.01)
 
     # turn 2: the policy line is a red flag with its quote, time and technique; the barge-in an interruption
     change2 = s["turns"][1]["to_change"]
@@ -125,7 +125,7 @@ def test_terminal_scorecard_shows_scores_quotes_times_and_notes(session, tmp_pat
     saved = json.loads((s / "session.json").read_text())["scores"]
     for k in ("overall", "calmness", "listening", "turn_taking"):
         assert f"{saved[k]:.0f}" in text
-    flag = turn_json(s, 2)["analysis"]["listening"]["red_flags"][0]
+    flag = turn_json(s, 2)["listening"]["red_flags"][0]
     assert f'at {flag["start"]:.1f} s "{flag["text"]}"' in text
     assert "T5 Stay non-defensive" in text and "T1 Let the caller vent" in text
     assert "Trainer note (Ana): Policy line again" in text
@@ -163,12 +163,12 @@ def test_html_has_players_plots_timestamps_and_notes(session, tmp_path):
         assert re.search(rf'id="score-{k}">[^<]*<b class="\w+">{saved[k]:.0f}</b>', html), k
     # every recognised word of turn 2 seeks audio-2 at its start time
     sec2 = _section(html, 2)
-    words = turn_json(s, 2)["words"]
+    words = turn_json(s, 2)["transcript"]["words"]
     times = [float(t) for t in re.findall(r'class="w[^"]*"[^>]*data-t="([\d.]+)"[^>]*data-audio="audio-2"', sec2)]
     assert len(times) >= len(words) - 1
     assert all(any(abs(t - w["start"]) < 1e-3 for w in words) for t in times)
     # the red flag is highlighted; the interruption and (turn 3) the dead air are marked on the plot
-    flag = turn_json(s, 2)["analysis"]["listening"]["red_flags"][0]
+    flag = turn_json(s, 2)["listening"]["red_flags"][0]
     assert re.search(r'<span class="w flag"[^>]*>', sec2)
     assert flag["text"].split()[-1].strip(".,") in sec2
     assert '<rect x=' in sec2 and 'class="intr"' in sec2
@@ -191,10 +191,9 @@ def test_script_in_a_transcript_renders_as_text(session, tmp_path):
     s = copy_session(session, tmp_path / "s")
     evil = "<script>alert(1)</script>"
     t = turn_json(s, 1)
-    t["trainee_text"] = f"{evil} I am sorry"
-    t["analysis"]["transcript"] = t["trainee_text"]
-    t["words"][0]["word"] = evil
-    t["analysis"]["listening"]["techniques"].append(
+    t["transcript"]["text"] = f"{evil} I am sorry"
+    t["transcript"]["words"][0]["word"] = evil
+    t["listening"]["techniques"].append(
         {"id": "acknowledge", "technique": 2, "label": evil, "text": evil, "start": 0.1, "end": 0.5,
          "char_start": 0, "char_end": len(evil), "confidence": 1.0})
     (s / "turn_01.json").write_text(json.dumps(t))
@@ -270,8 +269,8 @@ def test_killed_session_is_reported_from_its_turn_files(session, tmp_path):
     summ = session_summary(s)
     assert [t["index"] for t in summ["turns"]] == [1, 2]
     assert summ["scores_source"] == "turns"
-    t1, t2 = (turn_json(s, n)["analysis"]["scores"] for n in (1, 2))
-    assert summ["scores"]["listening"] == pytest.approx((t1["listening"] + t2["listening"]) / 2, abs=0.06)
+    t1, t2 = (turn_json(s, n)["listening"]["score"] for n in (1, 2))
+    assert summ["scores"]["listening"] == pytest.approx((t1 + t2) / 2, abs=0.06)
     assert any("session.json missing" in r for r in summ["recovered"])
     assert write_html(s, tmp_path / "r.html").read_text().count("<audio ") == 2
 

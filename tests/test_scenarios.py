@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from voice_trainer.cli import main
-from voice_trainer.scenarios import (
+from voice_trainer.call.scenarios import (
     STAGES,
     ScenarioError,
     builtin_dir,
@@ -17,6 +16,7 @@ from voice_trainer.scenarios import (
     load_scenario,
     parse_scenario,
 )
+from voice_trainer.cli import main
 
 VALID = '''\
 id = "demo"

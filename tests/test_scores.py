@@ -10,11 +10,11 @@ import json
 import numpy as np
 import pytest
 
-from voice_trainer import tone as T
+from voice_trainer.analysis import tone as T
+from voice_trainer.analysis.listening.detect import analyze_call, analyze_listening
+from voice_trainer.analysis.scoring import Score, outcome_score
+from voice_trainer.call.session import overall_score
 from voice_trainer.config import ListeningConfig, SessionConfig, ToneConfig
-from voice_trainer.listening import analyze_call, analyze_listening
-from voice_trainer.scoring import Score, outcome_score
-from voice_trainer.session import overall_score
 
 SR = 16_000
 POINTS = {"resolved": 100.0, "referred": 60.0, "hung_up": 0.0, None: 40.0}

@@ -43,13 +43,21 @@ def header() -> SessionRecord:
     )
 
 
+def turn(index: int, text: str, *, caller_text: str = "", anger_after: float | None = None,
+         barge_in_s: float | None = None, **more) -> TurnRecord:
+    """A turn record in the turn schema with only the facts a test needs."""
+    facts = {"caller": {"line": {"text": caller_text}}, "answer": {"barge_in_s": barge_in_s},
+             "transcript": {"text": text, "words": []}, "reaction": {"anger_after": anger_after}, **more}
+    return TurnRecord(index=index, facts=facts)
+
+
 def test_turns_and_session_round_trip(tmp_path):
     w = SessionWriter(tmp_path / "s", header())
     for i in (1, 2):
         ref, mic = turn_audio(i)
         w.write_turn(
-            TurnRecord(index=i, caller_text=f"line {i}", trainee_text=f"answer {i}", anger_after=60.0 - 10 * i,
-                       barge_in_s=0.5 if i == 2 else None, analysis={"tone": {"score": 70 + i}}),
+            turn(i, f"answer {i}", caller_text=f"line {i}", anger_after=60.0 - 10 * i,
+                 barge_in_s=0.5 if i == 2 else None, tone={"calmness": 70 + i}),
             ref,
             mic,
         )  # fmt: skip
@@ -58,7 +66,7 @@ def test_turns_and_session_round_trip(tmp_path):
     assert rec.status == "completed" and rec.schema_version == SCHEMA_VERSION and not rec.recovered
     assert [t.index for t in rec.turns] == [1, 2] and rec.turns[1].barge_in_s == 0.5
     assert rec.anger_trajectory == [60.0, 50.0, 40.0] and rec.scores == {"overall": 81}
-    assert rec.turns[0].analysis == {"tone": {"score": 71}}
+    assert rec.turns[0].facts["tone"] == {"calmness": 71} and rec.turns[0].caller_text == "line 1"
     assert SessionRecord.from_dict(json.loads(json.dumps(rec.to_dict()))).to_dict() == rec.to_dict()
     ref, mic, sr = load_turn_audio(tmp_path / "s", rec.turns[1])
     want_ref, want_mic = turn_audio(2)
@@ -70,8 +78,8 @@ def test_turns_and_session_round_trip(tmp_path):
 def test_reads_back_a_damaged_folder(tmp_path):
     d = tmp_path / "s"
     w = SessionWriter(d, header())
-    w.write_turn(TurnRecord(index=1, trainee_text="one"), *turn_audio(1))
-    w.write_turn(TurnRecord(index=2, trainee_text="two"), *turn_audio(2))
+    w.write_turn(turn(1, "one"), *turn_audio(1))
+    w.write_turn(turn(2, "two"), *turn_audio(2))
     (d / "session.json").write_text('{"schema_version": 1, "status": "in_prog')  # torn by hand
     (d / ".turn_03.wav.abc.tmp.wav").write_bytes(b"RIFF")  # a temporary file from a killed writer
     (d / "turn_03.json").write_text(json.dumps({"index": 3, "wav": "turn_03.wav"}))  # JSON without its WAV
@@ -88,14 +96,14 @@ WRITER = textwrap.dedent(
     import sys
     import numpy as np
     sys.path.insert(0, sys.argv[2])
-    from test_store import header, turn_audio
-    from voice_trainer.store import SessionWriter, TurnRecord
+    from test_store import header, turn, turn_audio
+    from voice_trainer.store import SessionWriter
     w = SessionWriter(sys.argv[1], header())
     i = 0
     while True:
         i += 1
         ref, mic = turn_audio(i, seconds=4.0)
-        w.write_turn(TurnRecord(index=i, trainee_text=f"answer {i}", anger_after=float(i)), ref, mic)
+        w.write_turn(turn(i, f"answer {i}", anger_after=float(i)), ref, mic)
         print(i, flush=True)
     """
 )

@@ -9,12 +9,12 @@ import pytest
 from speech import ESPEAK, espeak, needs_espeak, tone, write
 
 from voice_trainer import profile
-from voice_trainer import tone as T
+from voice_trainer.analysis import tone as T
+from voice_trainer.analysis.transcript import Word
 from voice_trainer.cli import main as cli_main
 from voice_trainer.config import ToneConfig, TranscribeConfig, config_from_dict
 from voice_trainer.errors import UserError
-from voice_trainer.transcribe import Transcriber
-from voice_trainer.transcript import Word
+from voice_trainer.speech.transcribe import Transcriber
 
 SR = 16_000
 SENTENCE = "Thank you for waiting. I have found your order and I will send the replacement today."
@@ -28,7 +28,7 @@ def harmonic(f0: float, dur_s: float, sr: int = SR, amp: float = 0.3) -> np.ndar
 
 
 def load16(path) -> np.ndarray:
-    from voice_trainer.audio import load
+    from voice_trainer.audio.files import load
 
     return load(path, sample_rate=SR)
 

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 from speech import espeak, needs_espeak
 
-from voice_trainer import audio, model_files, transcribe
+from voice_trainer import model_files
+from voice_trainer.audio import files as audio
 from voice_trainer.config import TranscribeConfig
 from voice_trainer.errors import UserError
+from voice_trainer.speech import transcribe
 
 pytestmark = needs_espeak
 

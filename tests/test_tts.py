@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voice_trainer import tone
+from voice_trainer.analysis import tone
+from voice_trainer.call.scenarios import load_library
+from voice_trainer.call.tts import VoiceSettings, cache_key, load_rendered, play, render_line, voice_for
 from voice_trainer.cli import main
 from voice_trainer.config import TTSConfig
 from voice_trainer.errors import UserError
-from voice_trainer.scenarios import load_library
-from voice_trainer.tts import VoiceSettings, cache_key, load_rendered, play, render_line, voice_for
 
 pytestmark = pytest.mark.slow
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")

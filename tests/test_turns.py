@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from voice_trainer.analysis.scoring import score_from_components
+from voice_trainer.analysis.transcript import Word
+from voice_trainer.analysis.turns import analyze_turns, turn_components
 from voice_trainer.config import TurnsConfig
-from voice_trainer.scoring import score_from_components
-from voice_trainer.transcript import Word
-from voice_trainer.turns import analyze_turns, turn_components
 
 
 def words(text: str, start: float, end: float) -> list[Word]:

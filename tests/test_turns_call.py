@@ -7,12 +7,12 @@ import pytest
 from callsynth import SR, angry_call, with_echo
 from speech import needs_espeak
 
+from voice_trainer.analysis.echo import estimate_echo, suppress_echo
+from voice_trainer.analysis.turns import analyze_turns
+from voice_trainer.analysis.vad import speech_segments
 from voice_trainer.config import Config, TurnsConfig
-from voice_trainer.echo import estimate_echo, suppress_echo
 from voice_trainer.review import review_tracks
-from voice_trainer.transcribe import Transcriber
-from voice_trainer.turns import analyze_turns
-from voice_trainer.vad import speech_segments
+from voice_trainer.speech.transcribe import Transcriber
 
 pytestmark = [needs_espeak, pytest.mark.slow]
 ONSET_TOL_S = 0.15

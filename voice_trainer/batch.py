@@ -20,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import audio as audio_io
+from .audio import files as audio_io
 from .config import Config
 from .errors import UserError
 from .model_files import describe
@@ -99,7 +99,7 @@ class Scorer:
 
     def __init__(self, cfg: Config, baseline: str | None = None) -> None:
         from .profile import resolve_baseline
-        from .transcribe import Transcriber
+        from .speech.transcribe import Transcriber
 
         self.cfg = cfg
         self.transcriber = Transcriber(cfg.transcribe)
@@ -160,7 +160,7 @@ def _work(job: Job) -> dict:
 
 def run_local(jobs: list[Job], cfg: Config, workers: int, baseline: str | None = None) -> Iterator[dict]:
     """Score jobs in ``workers`` processes (1: in this process); yields rows as they finish."""
-    from .transcribe import default_threads
+    from .speech.transcribe import default_threads
 
     if workers <= 1:
         scorer = Scorer(cfg, baseline)
@@ -192,7 +192,7 @@ def run_ray(jobs: list[Job], cfg: Config, workers: int, address: str | None,
             ray.init(address=address, log_to_driver=False)
         else:
             ray.init(num_cpus=max(workers, 1), log_to_driver=False, include_dashboard=False)
-    from .transcribe import default_threads
+    from .speech.transcribe import default_threads
 
     cfg.transcribe.cpu_threads = cfg.transcribe.cpu_threads or max(1, default_threads() // max(workers, 1))
 

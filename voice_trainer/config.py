@@ -25,6 +25,10 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+SAMPLE_RATE = 16_000
+"""The one analysis sample rate (Hz). Every track is resampled to it before analysis: Whisper and the Silero
+VAD run at 16 kHz only, so it is a constant, not a setting. Every module takes it from here."""
+
 # ---------------------------------------------------------------------------------------------------------------
 # Sections. Units are in the field names (_s seconds, _hz hertz, _db decibels, _st semitones, _wpm words/minute).
 # ---------------------------------------------------------------------------------------------------------------
@@ -63,7 +67,7 @@ class TranscribeConfig:
 
 @dataclass
 class ToneConfig:
-    """Tone analysis and calmness scoring (``voice_trainer/tone.py``).
+    """Tone analysis and calmness scoring (``voice_trainer/analysis/tone.py``).
 
     Calmness is judged against the trainee's own calm voice (a calibration profile, a calm recording or the
     session's first turn), never against absolute Hz or dB. Each component loses no points up to its threshold
@@ -108,6 +112,12 @@ class ToneConfig:
     """Pace needs at least this many words; otherwise it is withheld."""
     min_span_for_pace_s: float = 1.0
     """Pace needs speech spanning at least this long."""
+    lead_in_s: float = 0.2
+    """In a practice turn, tone is measured from this long before the trainee's first word (or first speech)."""
+    clipped_note_fraction: float = 0.001
+    """A note warns about microphone gain when more than this share of samples is clipped (0.1%)."""
+    unvoiced_note_fraction: float = 0.2
+    """A note warns that pitch may be withheld when less than this share of active speech is voiced."""
 
     # --- calmness components: weights (points) ------------------------------------------------------------
     weight_raised_voice: float = 25.0
@@ -159,7 +169,7 @@ class ToneConfig:
 
 @dataclass
 class ListeningConfig:
-    """Active-listening and de-escalation language analysis (``listening.py``).
+    """Active-listening and de-escalation language analysis (``analysis/listening/``).
 
     Phrase lexicons and score weights live in ``voice_trainer/data/listening.toml``; these are the thresholds.
     """
@@ -255,9 +265,17 @@ class TurnsConfig:
     slow_response_s: float = 2.0
     """A response latency (caller's end to agent's start) above this is slow."""
     interruption_penalty: float = 10.0
-    """Points lost per interruption in the interruptions component (weight 30)."""
+    """Points lost per interruption in the interruptions component (of ``weight_interruptions``)."""
     dead_air_penalty: float = 10.0
-    """Points lost per dead-air stretch in the dead-air component (weight 20)."""
+    """Points lost per dead-air stretch in the dead-air component (of ``weight_dead_air``)."""
+    weight_interruptions: float = 30.0
+    """Weight of not cutting in within the turn-taking score (the largest: letting the caller finish is the
+    first de-escalation technique)."""
+    weight_dead_air: float = 20.0
+    """Weight of not leaving the caller waiting in silence within the turn-taking score."""
+    weight_response_latency: float = 20.0
+    """Weight of answering promptly within the turn-taking score (all points up to ``slow_response_s``, none at
+    twice that)."""
     review_beam_size: int = 1
     """Whisper beam width when ``voice-trainer review`` transcribes the two tracks of a whole call. Greedy (1)
     keeps a 3-minute call under 10 s on 2 cores (bench/bench_review.py); the quotes and word counts the
@@ -417,7 +435,7 @@ class PracticeConfig:
 
 @dataclass
 class SessionConfig:
-    """The practice call loop, shared by live practice and file mode (``session.py``)."""
+    """The practice call loop, shared by live practice and file mode (``call/session.py``)."""
 
     response_gap_s: float = 0.7
     """File mode: an answer without a given start begins this long after the caller's line ends."""
@@ -435,6 +453,8 @@ class SessionConfig:
     """Share of that component's weight lost (0-1) from which the caller reacts to a raised voice."""
     nudges_per_turn: int = 3
     """How many short on-screen nudges a turn gets at most."""
+    nudge_weak_share: float = 0.6
+    """A tone component scoring below this share of its weight (0-1) earns the turn a nudge with its tip."""
     weight_calmness: float = 1.0
     """Weight of calmness in the overall score (the overall is the weighted mean of the measured skills)."""
     weight_listening: float = 1.0

@@ -1,6 +1,7 @@
 """The analysis pipeline for one recording, as a sequence of small stages.
 
-decode (chunked, bounded memory) -> transcribe -> tone -> listening -> one :class:`AnalysisResult`.
+decode (chunked, bounded memory) -> transcribe and tone frames per chunk -> :func:`analysis.core.analyze_turn`
+(tone and listening scores) -> one :class:`AnalysisResult`.
 
 Each stage has one job; later issues add their stage to ``analyze_file`` without changing the others.
 """
@@ -13,15 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import audio as audio_io
-from . import tone as tone_analysis
+from .analysis import tone as tone_analysis
+from .analysis.core import CallContext, analyze_turn
+from .analysis.result import AnalysisResult
+from .analysis.transcript import Transcript
+from .analysis.vad import frame_levels_db
+from .audio import files as audio_io
 from .config import Config
 from .errors import UserError
-from .listening import analyze_listening
-from .result import AnalysisResult
-from .transcribe import Transcriber, merge
-from .transcript import Transcript
-from .vad import frame_levels_db
+from .speech.transcribe import Transcriber, merge
 
 SPLIT_SEARCH_S = 10.0
 """When a long file is cut into chunks, each cut is moved to the quietest 50 ms within this many seconds
@@ -107,15 +108,16 @@ def analyze_file(
         raise UserError(
             f"{path}: only {duration_s:.2f} s of audio; need at least {cfg.audio.min_duration_s:g} s to analyse"
         )
-    transcript = merge(parts)
-    measures = tone_analysis.summarize(tone_analysis.ToneFrames.concat(frames), transcript.words, cfg.tone)
+    # the signal stages ran chunk by chunk above (bounded memory); the core scores what they measured
+    analysis = analyze_turn(None, CallContext(caller_text=caller_text, baseline=baseline), cfg,
+                            transcript=merge(parts), tone_frames=tone_analysis.ToneFrames.concat(frames))
     return AnalysisResult(
         file=str(path),
         duration_s=duration_s if total else info.duration_s,
-        transcript=transcript,
+        transcript=analysis.transcript,
         model=transcriber.model_name,
         model_files=transcriber.model_files,
         channel=channel,
-        tone=tone_analysis.score_calmness(measures, baseline, cfg.tone),
-        listening=analyze_listening(transcript.text, transcript.words, caller_text, config=cfg.listening),
+        tone=analysis.tone,
+        listening=analysis.listening,
     )

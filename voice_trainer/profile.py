@@ -12,9 +12,9 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import audio as audio_io
-from . import tone
+from .analysis import tone
 from .atomic import write_json_atomic
+from .audio import files as audio_io
 from .config import Config, config_dir
 from .errors import UserError
 

@@ -18,16 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from . import audio as audio_io
+from .analysis.echo import EchoEstimate, estimate_echo, subtract_echo, suppress_echo
+from .analysis.result import SCHEMA_VERSION
+from .analysis.scoring import Score, score_from_components
+from .analysis.transcript import Segment, Transcript, Word
+from .analysis.turns import AGENT, CALLER, TurnsResult, analyze_turns, turn_components
+from .analysis.vad import SpeechSegment, speech_segments
+from .audio import files as audio_io
 from .config import Config
-from .echo import EchoEstimate, estimate_echo, subtract_echo, suppress_echo
 from .errors import UserError
-from .result import SCHEMA_VERSION
-from .scoring import Score, score_from_components
-from .transcribe import Transcriber
-from .transcript import Segment, Transcript, Word
-from .turns import AGENT, CALLER, TurnsResult, analyze_turns, turn_components
-from .vad import SpeechSegment, speech_segments
+from .speech.transcribe import Transcriber
 
 CALLER_CHANNELS = ("left", "right")
 
@@ -197,7 +197,8 @@ def agent_tone(
 ) -> AgentTone:
     """Tone of every agent turn (:mod:`voice_trainer.tone`), baseline from the agent's own first turns, and
     whether the agent's voice rose with the caller's loudness (tone contagion)."""
-    from . import tone
+    from .analysis import tone
+    from .analysis.core import tone_stage
 
     tc = cfg.tone
     agent_turns = [t for t in turns.turns if t.speaker == AGENT]
@@ -217,18 +218,18 @@ def agent_tone(
         prev_caller_level.append(level)
     baseline = tone.session_baseline(frames, words, tc) if frames else None
     in_baseline = set(tone.baseline_turn_indices(frames, words, tc)) if baseline is not None else set()
-    measures = [tone.summarize(f, w, tc) for f, w in zip(frames, words, strict=True)]
-    results = []
-    for i, (t, m) in enumerate(zip(agent_turns, measures, strict=True)):
-        r = tone.score_calmness(m, baseline, tc)
+    results = []  # the tone stage of the one turn analysis (analysis/core.py), turn by turn
+    for i, (t, f, w) in enumerate(zip(agent_turns, frames, words, strict=True)):
+        r = tone_stage(f, w, baseline, cfg)
         results.append((t.start, t.end, tone.withhold_as_baseline(r) if i in in_baseline else r))
+    measures = [r.measures for _, _, r in results]
     cont = tone.contagion(measures, prev_caller_level, tc) if measures else None
     return AgentTone(baseline, results, cont)
 
 
 def agent_listening(turns: TurnsResult, caller_words: list[Word], agent_words: list[Word], cfg: Config):
     """Active-listening analysis (:func:`voice_trainer.listening.analyze_call`) of the call's turns."""
-    from .listening import CallTurn, analyze_call
+    from .analysis.listening.detect import CallTurn, analyze_call
 
     call = []
     for t in turns.turns:
@@ -325,3 +326,7 @@ def review_file(
     audio_io.check_duration(left, sr, cfg.audio.min_duration_s, str(path))
     caller, agent = (left, right) if caller_channel == "left" else (right, left)
     return review_tracks(caller, agent, sr, cfg, transcriber, file=str(path), caller_channel=caller_channel)
+
+
+review_call = review_file
+"""The public name (``voice_trainer.review_call``): review a recorded stereo call."""

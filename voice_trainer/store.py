@@ -4,8 +4,30 @@ Layout of one session folder::
 
     session.json        the session: scenario, settings, model, status, scores, anger trajectory, turn index
     turn_01.wav         stereo 16 kHz 16-bit: caller (the played reference) left, trainee (microphone) right
-    turn_01.json        that turn's record (texts, timings, analysis)
+    turn_01.json        that turn's record (the turn schema below)
     turn_02.wav ...
+
+The turn schema (``turn_NN.json``, ``schema_version`` 2; this is its one description). Every fact is stored
+once; times are seconds from the start of the turn's WAV::
+
+    schema_version, index, wav, duration_s, written_at      the store's own facts
+    caller       {line: {text, stage, band, anger, final, outcome}, start_s, end_s, pushed_on}
+    answer       {source ("microphone" or the answer file), start_s, barge_in_s, speech_end_s,
+                  end_reason (silence | no_speech | max_length | file), extra (device alignment, latency...)}
+    transcript   {text, words: [{word, start, end, probability}]}
+    tone         ToneResult.to_dict(): calmness (the turn's calmness score), components with evidence, measures
+    listening    ListeningResult.to_dict(): score, techniques, red_flags, facts, components with evidence
+    turns        TurnsResult.to_dict(): interruptions, latencies, dead air, talk share, segments
+    turn_taking  Score.to_dict(): score, components with evidence
+    echo         EchoEstimate.to_dict() ({} when not estimated)
+    observation  what the caller reacted to (techniques, red flags, interrupted, calmness, dead air)
+    reaction     {anger_before, anger_after, changes: [{reason, delta, detail}], reply: caller line or null}
+    nudges       the short feedback shown after the turn
+    timings_s    seconds per analysis stage
+
+The three turn scores are ``tone.calmness``, ``listening.score`` and ``turn_taking.score``. Schema 1 kept texts,
+timings and anger both at the top level and under ``analysis``, and copied every turn into ``session.json``;
+:func:`migrate_turn` reads it into this layout, so readers see one shape.
 
 Every file is written to a temporary name in the same folder, flushed and fsynced, then renamed over the final
 name (``os.replace``), and the folder is fsynced: a reader sees either the old file or the new one, never a
@@ -32,13 +54,14 @@ import numpy as np
 import soundfile as sf
 
 from .atomic import atomic_write, write_json_atomic  # noqa: F401 - write_json_atomic is part of this API
+from .config import SAMPLE_RATE
 from .errors import UserError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Version of ``session.json``: 2 lists the turns instead of copying them (1 is read too)."""
 STATUSES = ("in_progress", "completed", "interrupted", "device_lost", "failed")
 SESSION_FILE = "session.json"
 TURN_RE = re.compile(r"^turn_(\d{2,})\.json$")
-SAMPLE_RATE = 16_000
 
 
 def _now() -> str:
@@ -74,51 +97,126 @@ def _from_known(cls: type, data: dict) -> dict:
     return {k: v for k, v in data.items() if k in names}
 
 
+TURN_SCHEMA = 2
+"""Version of the turn record (``turn_NN.json``); older records are migrated on read (:func:`migrate_turn`)."""
+
+
 @dataclass
 class TurnRecord:
-    """One completed turn. Times are seconds from the start of the turn's WAV."""
+    """One completed turn: the store's own facts (file, length, time written) and the turn's facts.
+
+    ``facts`` is the turn in the turn schema (see the module docstring), as written by the call loop
+    (``TurnResult.to_dict()``); the properties below read the few fields the store and the reports need.
+    """
 
     index: int
     """1-based turn number (``turn_01``)."""
-    caller_text: str = ""
-    trainee_text: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
     wav: str = ""
     """File name of the stereo WAV, relative to the session folder."""
     duration_s: float = 0.0
-    caller_start_s: float | None = None
-    caller_end_s: float | None = None
-    barge_in_s: float | None = None
-    """When the trainee cut in and the caller stopped (None: no barge-in)."""
-    answer_start_s: float | None = None
-    end_reason: str | None = None
-    """How the answer ended: ``silence``, ``no_speech``, ``max_length``, ``file`` (file mode)."""
-    anger_before: float | None = None
-    anger_after: float | None = None
-    source: str = "microphone"
-    """``microphone`` or the answer file used in file mode."""
-    words: list[dict] = field(default_factory=list)
-    """The trainee's words with timings (``Word.to_dict()``)."""
-    analysis: dict[str, Any] = field(default_factory=dict)
-    """The analyses' ``to_dict()`` outputs (tone, listening, turns, score components)."""
-    nudges: list[str] = field(default_factory=list)
-    """The short on-screen feedback shown after the turn."""
-    extra: dict[str, Any] = field(default_factory=dict)
-    model_files: list[dict] = field(default_factory=list)
-    """The model files that produced this turn's transcript and analysis (model, file, short sha256, verified)."""
     written_at: str = ""
 
     @property
     def name(self) -> str:
         return f"turn_{self.index:02d}"
 
+    def _part(self, key: str) -> dict:
+        v = self.facts.get(key)
+        return v if isinstance(v, dict) else {}
+
+    @property
+    def model_files(self) -> list[dict]:
+        """The model files that produced this turn (model, file, short sha256, verified)."""
+        v = self.facts.get("model_files")
+        return list(v) if isinstance(v, list) else []
+
+    @property
+    def caller_text(self) -> str:
+        return str((self._part("caller").get("line") or {}).get("text") or "")
+
+    @property
+    def trainee_text(self) -> str:
+        return str(self._part("transcript").get("text") or "")
+
+    @property
+    def words(self) -> list[dict]:
+        return list(self._part("transcript").get("words") or [])
+
+    @property
+    def barge_in_s(self) -> float | None:
+        return self._part("answer").get("barge_in_s")
+
+    @property
+    def anger_before(self) -> float | None:
+        return self._part("reaction").get("anger_before")
+
+    @property
+    def anger_after(self) -> float | None:
+        return self._part("reaction").get("anger_after")
+
+    @property
+    def nudges(self) -> list[str]:
+        return list(self.facts.get("nudges") or [])
+
     def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        facts = {k: v for k, v in self.facts.items() if k not in ("schema_version", "index", "wav", "duration_s",
+                                                                  "written_at")}
+        return {"schema_version": TURN_SCHEMA, "index": self.index, "wav": self.wav, "duration_s": self.duration_s,
+                "written_at": self.written_at, **facts}
 
     @classmethod
     def from_dict(cls, data: dict) -> TurnRecord:
         if not isinstance(data, dict) or not isinstance(data.get("index"), int):
             raise ValueError("not a turn record (no integer 'index')")
-        return cls(**_from_known(cls, data))
+        version = data.get("schema_version", 1)
+        if not isinstance(version, int) or version > TURN_SCHEMA:
+            raise ValueError(f"turn schema_version {version!r} is newer than this voice-trainer reads")
+        data = migrate_turn(data) if version < TURN_SCHEMA else data
+        facts = {k: v for k, v in data.items() if k not in ("schema_version", "index", "wav", "duration_s",
+                                                            "written_at")}
+        return cls(index=data["index"], facts=facts, wav=str(data.get("wav") or ""),
+                   duration_s=float(data.get("duration_s") or 0.0), written_at=str(data.get("written_at") or ""))
+
+
+def migrate_turn(old: dict) -> dict:
+    """A schema-1 turn record in the turn schema 2 layout.
+
+    Schema 1 kept some facts twice: at the top level (``caller_text``, ``trainee_text``, ``words``, the timings,
+    the anger, ``nudges``, ``source``) and again under ``analysis`` (rounded differently), with the three turn
+    scores a third time under ``analysis.scores``. The top-level copy wins where both are present (it was the
+    one written with more precision); ``analysis.scores`` is dropped (the scores live in their analyses).
+    """
+    a = old.get("analysis") if isinstance(old.get("analysis"), dict) else {}
+
+    def first(*vals: Any) -> Any:
+        return next((v for v in vals if v is not None), None)
+
+    line = a.get("caller_line") or ({"text": old["caller_text"]} if old.get("caller_text") else None)
+    return {
+        "schema_version": TURN_SCHEMA,
+        "index": old["index"],
+        "wav": old.get("wav", ""),
+        "duration_s": old.get("duration_s", 0.0),
+        "written_at": old.get("written_at", ""),
+        "caller": {"line": line, "start_s": old.get("caller_start_s"),
+                   "end_s": first(old.get("caller_end_s"), a.get("caller_end_s")),
+                   "pushed_on": bool(a.get("caller_pushed_on", False))},
+        "answer": {"source": first(old.get("source"), a.get("answer_source"), "microphone"),
+                   "start_s": first(old.get("answer_start_s"), a.get("answer_start_s")),
+                   "barge_in_s": first(old.get("barge_in_s"), a.get("barge_in_s")),
+                   "speech_end_s": a.get("speech_end_s"),
+                   "end_reason": first(old.get("end_reason"), a.get("end_reason")),
+                   "extra": {**(a.get("source_extra") or {}), **(old.get("extra") or {})}},
+        "transcript": {"text": old.get("trainee_text") or a.get("transcript") or "",
+                       "words": old.get("words") or a.get("words") or []},
+        **{k: a.get(k) for k in ("tone", "listening", "turns", "turn_taking", "echo", "observation")},
+        "reaction": {"anger_before": first(old.get("anger_before"), a.get("anger_before")),
+                     "anger_after": first(old.get("anger_after"), a.get("anger_after")),
+                     "changes": a.get("anger_changes") or [], "reply": a.get("reply")},
+        "nudges": old.get("nudges") or a.get("nudges") or [],
+        "timings_s": a.get("timings_s") or {},
+    }
 
 
 @dataclass
@@ -156,7 +254,7 @@ class SessionRecord:
 
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("turns", "recovered", "path")}
-        out["turns"] = [t.to_dict() for t in self.turns]
+        out["turns"] = [{"index": t.index, "wav": t.wav, "json": f"{t.name}.json"} for t in self.turns]
         return out
 
     @classmethod
@@ -169,7 +267,14 @@ class SessionRecord:
         kw = _from_known(cls, data)
         kw.pop("recovered", None)
         kw.pop("path", None)
-        kw["turns"] = [TurnRecord.from_dict(t) for t in data.get("turns", [])]
+        # schema 2 lists the turns (their facts are in the turn files); schema 1 copied each turn here in full
+        kw["turns"] = [TurnRecord.from_dict({"index": t.get("index"), "wav": t.get("wav", ""), "schema_version":
+                                             TURN_SCHEMA}) for t in data.get("turns", []) if isinstance(t, dict)]
+        kw["schema_version"] = SCHEMA_VERSION
+        if not kw.get("scores") and isinstance(data.get("scorecard"), dict):  # the earliest session files
+            kw["scores"] = data["scorecard"]
+        if not kw.get("started_at") and isinstance(data.get("created_at"), str):
+            kw["started_at"] = data["created_at"]
         return cls(**kw)
 
     @property
@@ -195,7 +300,7 @@ class SessionWriter:
     Examples
     --------
     >>> w = SessionWriter(folder, SessionRecord(scenario={"id": "late_package"}, model="tiny.en"))
-    >>> w.write_turn(TurnRecord(index=1, caller_text="...", trainee_text="..."), reference, mic)
+    >>> w.write_turn(TurnRecord(index=1, facts={"transcript": {"text": "...", "words": []}}), reference, mic)
     >>> w.finish("completed", scores=score.to_dict())
     """
 

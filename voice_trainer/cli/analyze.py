@@ -9,13 +9,13 @@ import sys
 from rich.console import Console
 from rich.markup import escape
 
-from ..audio import CHANNELS
+from ..analysis.listening.detect import analyze_listening
+from ..analysis.result import SCHEMA_VERSION, AnalysisResult
+from ..audio.files import CHANNELS
 from ..errors import UserError
-from ..listening import analyze_listening
 from ..pipeline import analyze_file
 from ..profile import resolve_baseline
-from ..result import SCHEMA_VERSION, AnalysisResult
-from ..transcribe import Transcriber
+from ..speech.transcribe import Transcriber
 from .common import add_model_options, config_from_args, print_json_line
 
 

@@ -10,12 +10,12 @@ import sys
 
 import numpy as np
 
-from .. import audio as audio_io
+from ..analysis.tone import Baseline, baseline_from_audio
+from ..audio import files as audio_io
 from ..config import Config
 from ..errors import UserError
 from ..profile import baseline_from_audio_file, check_baseline, default_profile_path, save_profile
-from ..tone import Baseline, baseline_from_audio
-from ..transcribe import Transcriber
+from ..speech.transcribe import Transcriber
 from .common import add_model_options, config_from_args
 
 PASSAGE = (

@@ -9,8 +9,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from ..script import RunScript, default_session_dir, execute
-from ..transcribe import Transcriber
+from ..call.script import RunScript, default_session_dir, execute
+from ..speech.transcribe import Transcriber
 from .common import add_model_options, config_from_args
 
 DEFAULT_SCENARIO = "double-charge"
@@ -35,8 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _play(console: Console, tr, warned: list) -> None:
-    from ..devices import DeviceError
-    from ..session import SR
+    from ..audio.devices import DeviceError
+    from ..call.session import SR
 
     try:
         import sounddevice as sd
@@ -51,8 +51,8 @@ def _play(console: Console, tr, warned: list) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..samples import sample_set
-    from ..terminal import print_summary, print_turn
+    from ..call.samples import sample_set
+    from ..report.terminal import print_summary, print_turn
 
     cfg = config_from_args(args)
     console = Console()

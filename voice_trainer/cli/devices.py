@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..devices import list_devices, resolve_device
+from ..audio.devices import list_devices, resolve_device
 from .common import print_json_line
 
 

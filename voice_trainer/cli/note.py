@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..report.notes import add_note, parse_turn
+from ..report.notes import parse_turn
+from ..report.record import add_note
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -8,9 +8,9 @@ import random
 from rich.console import Console
 from rich.markup import escape
 
+from ..call.script import default_session_dir
 from ..errors import UserError
-from ..script import default_session_dir
-from ..transcribe import Transcriber
+from ..speech.transcribe import Transcriber
 from .common import add_model_options, config_from_args
 
 
@@ -48,7 +48,7 @@ def _saved(console: Console, folder) -> None:
 
 
 def pick_scenario(args: argparse.Namespace, rng: random.Random, dirs: tuple[str, ...]):
-    from ..scenarios import get_scenario, load_library
+    from ..call.scenarios import get_scenario, load_library
 
     if args.scenario:
         return get_scenario(args.scenario, dirs)
@@ -60,9 +60,9 @@ def pick_scenario(args: argparse.Namespace, rng: random.Random, dirs: tuple[str,
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..call.session import FileAnswers, SessionFolder, run_session
     from ..profile import resolve_baseline
-    from ..session import FileAnswers, SessionFolder, run_session
-    from ..terminal import print_summary, print_turn
+    from ..report.terminal import print_summary, print_turn
 
     cfg = config_from_args(args)
     if args.max_turns is not None and args.max_turns < 1:
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         _saved(console, folder.dir)
         return 0
 
-    from ..practice import practice_call
+    from ..call.practice import practice_call
 
     result, state, folder_dir, error = practice_call(
         scenario, cfg, transcriber, session_dir=session_dir, input_device=args.input_device,

@@ -7,7 +7,7 @@ import argparse
 from rich.console import Console
 
 from ..review import CALLER_CHANNELS, ReviewResult, review_file
-from ..transcribe import Transcriber
+from ..speech.transcribe import Transcriber
 from .common import add_model_options, config_from_args, print_json_line
 
 

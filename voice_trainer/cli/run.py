@@ -7,9 +7,9 @@ import argparse
 from rich.console import Console
 from rich.markup import escape
 
-from ..script import default_session_dir, execute, load_script
-from ..terminal import print_turn
-from ..transcribe import Transcriber
+from ..call.script import default_session_dir, execute, load_script
+from ..report.terminal import print_turn
+from ..speech.transcribe import Transcriber
 from .common import add_model_options, config_from_args, print_json_line
 
 
@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Run a scenario with canned answer files through the practice pipeline and compare the "
         "scores with the script's expected ranges and pass mark. Exit code 0: passed; 1: failed; 2: bad input.",
     )
-    p.add_argument("script", metavar="SCRIPT.toml", help="run script (see voice_trainer/script.py for the format)")
+    p.add_argument("script", metavar="SCRIPT.toml", help="run script (see voice_trainer/call/script.py for the format)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--session-dir", metavar="DIR", help="keep the session here (default: sessions/run-<time>)")
     p.add_argument("--no-session", action="store_true", help="do not write a session folder")

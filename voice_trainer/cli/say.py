@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from ..caller import Caller, band_of
+from ..call.caller import Caller, band_of
+from ..call.scenarios import STAGES, get_scenario
+from ..call.tts import play, render_line, voice_for
 from ..errors import UserError
-from ..scenarios import STAGES, get_scenario
-from ..tts import play, render_line, voice_for
 from .common import config_from_args
 from .scenarios import add_scenarios_dir_option, extra_dirs
 

@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
+from ..call.scenarios import ScenarioError, get_scenario, load_library, load_scenario, scenario_files
 from ..errors import UserError
-from ..scenarios import ScenarioError, get_scenario, load_library, load_scenario, scenario_files
 from .common import config_from_args, print_json_line
 
 

@@ -14,9 +14,9 @@ This package only reads session folders; it never touches devices or TTS.
 from __future__ import annotations
 
 from .html import render_html, write_html
-from .notes import add_note, load_notes
+from .notes import load_notes
 from .progress import progress_rows
-from .record import ReportRecord, TurnView, load_record
+from .record import ReportRecord, TurnView, add_note, load_record
 from .scorecard import print_scorecard
 from .summary import record_summary, session_summary
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..analysis.tone import active_frames, measure_frames
 from ..config import Config
-from ..tone import active_frames, measure_frames
 
 
 @dataclass

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import write_text_atomic
-from ..config import Config
+from ..config import SAMPLE_RATE, Config
 from ..errors import UserError
 from ..model_files import describe
 from .composer import CallFeedback, compose
@@ -234,9 +234,9 @@ def _read_audio(path: Path, agent_channel: int, start_s: float, end_s: float | N
     key = str(path)
     if key not in sr_cache:
         try:
-            from .. import audio as audio_io
+            from ..audio import files as audio_io
 
-            sr = 16_000
+            sr = SAMPLE_RATE
             left, right = audio_io.load_tracks(path, sample_rate=sr, channels=("left", "right"))
             sr_cache[key] = (left, right, sr)
         except (UserError, OSError, RuntimeError, ValueError):

@@ -12,13 +12,21 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from pathlib import Path
 
+from ..atomic import write_json_atomic
 from ..errors import UserError
-from .record import notes_path
+
+NOTES_FILE = "notes.json"
 
 SCHEMA_VERSION = 1
 MAX_NOTE_CHARS = 4000
+
+
+def notes_path(path: str | os.PathLike) -> Path:
+    """Where the trainer notes of a session folder (``notes.json`` inside) or a review file (beside it) live."""
+    p = Path(path)
+    return p / NOTES_FILE if p.is_dir() else p.with_name(p.name + ".notes.json")
 
 
 def load_notes(path: str | os.PathLike) -> list[dict]:
@@ -62,43 +70,17 @@ def parse_turn(text: str) -> int | None:
     return n or None
 
 
-def add_note(path: str | os.PathLike, turn: int | None, text: str, author: str = "") -> dict:
-    """Append a note to a session folder or review result (atomic rewrite of the notes file).
-
-    Parameters
-    ----------
-    path : path-like
-        Session folder or ``review --json`` result file.
-    turn : int or None
-        1-based turn number; None for the whole session. Must exist in the session.
-    text : str
-        The comment (plain text; it is escaped wherever it is shown).
-    author : str
-        Who wrote it (optional).
+def write_notes(path: str | os.PathLike, notes: list[dict]) -> Path:
+    """Atomically rewrite the notes file of a session folder or review file; returns its path.
 
     Raises
     ------
     UserError
-        Not a session, an unknown turn, or an empty note.
+        The file cannot be written.
     """
-    from ..store import write_json_atomic
-    from .record import load_record
-
-    text = text.strip()
-    if not text:
-        raise UserError("the note is empty; give its text in quotes")
-    if len(text) > MAX_NOTE_CHARS:
-        raise UserError(f"the note is {len(text)} characters long; keep it under {MAX_NOTE_CHARS}")
-    rec = load_record(path)
-    if turn is not None and turn not in {t.index for t in rec.turns}:
-        have = ", ".join(str(t.index) for t in rec.turns) or "none"
-        raise UserError(f"{path}: has no turn {turn} (turns: {have}); use '-' for a note on the whole session")
-    note = {"turn": turn, "text": text, "author": author,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
-    notes = rec.notes + [note]
     p = notes_path(path)
     try:
         write_json_atomic(p, {"schema_version": SCHEMA_VERSION, "notes": notes})
     except OSError as exc:
         raise UserError(f"{p}: cannot write the notes ({exc.strerror})") from None
-    return note
+    return p

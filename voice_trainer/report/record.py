@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from .notes import MAX_NOTE_CHARS, load_notes, notes_path, write_notes
 
 SESSION_FILE = "session.json"
-NOTES_FILE = "notes.json"
 
 
 @dataclass
@@ -102,12 +103,6 @@ class ReportRecord:
         return pts
 
 
-def notes_path(path: str | os.PathLike) -> Path:
-    """Where the trainer notes of a session folder (``notes.json`` inside) or a review file (beside it) live."""
-    p = Path(path)
-    return p / NOTES_FILE if p.is_dir() else p.with_name(p.name + ".notes.json")
-
-
 def _read_json(p: Path) -> Any:
     try:
         return json.loads(p.read_text(encoding="utf-8"))
@@ -142,8 +137,6 @@ def load_record(path: str | os.PathLike) -> ReportRecord:
                             "folder or the output of 'voice-trainer review CALL --json'")
     else:
         raise UserError(f"{p}: no such session folder or review file")
-    from .notes import load_notes
-
     rec.notes = load_notes(p)
     return rec
 
@@ -182,39 +175,34 @@ def _load_session(d: Path) -> ReportRecord:
         scenario=scenario,
         status=srec.status,
         mode=srec.mode,
-        created_at=srec.started_at or str(raw.get("created_at") or ""),
+        created_at=srec.started_at,
         model=srec.model,
         model_files=_model_files(srec.model_files or next((t.model_files for t in srec.turns if t.model_files), [])),
         outcome=srec.outcome,
         recovered=list(srec.recovered),
     )
-    for tr in srec.turns:
-        try:
-            turn_raw = json.loads((d / f"{tr.name}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError, UnicodeDecodeError):
-            turn_raw = tr.to_dict()
-        a = turn_raw.get("analysis") if isinstance(turn_raw.get("analysis"), dict) and turn_raw.get("analysis") \
-            else turn_raw
-        caller_line = a.get("caller_line") or {}
-        reply = a.get("reply") or {}
+    for tr in srec.turns:  # turn records come migrated to the one turn schema (store.py)
+        f = tr.facts
+        reaction = f.get("reaction") or {}
+        reply = reaction.get("reply") or {}
         tv = TurnView(
             index=tr.index,
-            caller_text=tr.caller_text or str(caller_line.get("text") or ""),
-            caller_stage=str(caller_line.get("stage")) if caller_line.get("stage") else None,
-            transcript=tr.trainee_text or str(a.get("transcript") or ""),
-            words=list(tr.words or a.get("words") or []),
-            scores=dict(a.get("scores") or {}),
-            tone=a.get("tone"),
-            listening=a.get("listening"),
-            turns=a.get("turns"),
-            turn_taking=a.get("turn_taking"),
-            anger_before=_num(tr.anger_before if tr.anger_before is not None else a.get("anger_before")),
-            anger_after=_num(tr.anger_after if tr.anger_after is not None else a.get("anger_after")),
-            anger_changes=list(a.get("anger_changes") or []),
-            nudges=list(tr.nudges or a.get("nudges") or []),
-            reply=reply.get("text") if isinstance(reply, dict) else None,
+            caller_text=tr.caller_text,
+            caller_stage=str(((f.get("caller") or {}).get("line") or {}).get("stage") or "") or None,
+            transcript=tr.trainee_text,
+            words=tr.words,
+            scores=turn_scores(f),
+            tone=f.get("tone"),
+            listening=f.get("listening"),
+            turns=f.get("turns"),
+            turn_taking=f.get("turn_taking"),
+            anger_before=_num(tr.anger_before),
+            anger_after=_num(tr.anger_after),
+            anger_changes=list(reaction.get("changes") or []),
+            nudges=tr.nudges,
+            reply=reply.get("text"),
             audio=(d / (tr.wav or f"{tr.name}.wav")),
-            barge_in_s=_num(tr.barge_in_s if tr.barge_in_s is not None else a.get("barge_in_s")),
+            barge_in_s=_num(tr.barge_in_s),
         )
         if not tv.audio.exists():
             tv.audio = None
@@ -223,7 +211,7 @@ def _load_session(d: Path) -> ReportRecord:
         rec.start_anger = rec.turns[0].anger_before
     elif srec.anger_trajectory and len(srec.anger_trajectory) > len(rec.turns):
         rec.start_anger = float(srec.anger_trajectory[0])
-    scores = srec.scores or raw.get("scorecard") or {}
+    scores = srec.scores
     if isinstance(scores, dict) and any(scores.get(k) is not None for k in ("overall", "calmness", "listening",
                                                                              "turn_taking")):
         rec.scores = scores
@@ -232,6 +220,17 @@ def _load_session(d: Path) -> ReportRecord:
         rec.scores = _scores_from_turns(rec.turns)
         rec.scores_source = "turns"
     return rec
+
+
+def turn_scores(facts: dict) -> dict:
+    """A turn's three scores, read where they are stored: ``tone.calmness``, ``listening.score``,
+    ``turn_taking.score`` (None where not measured)."""
+    def val(part: str, key: str) -> float | None:
+        d = facts.get(part)
+        return _num(d.get(key)) if isinstance(d, dict) else None
+
+    return {"calmness": val("tone", "calmness"), "listening": val("listening", "score"),
+            "turn_taking": val("turn_taking", "score")}
 
 
 def _mean(vals: list[float | None]) -> float | None:
@@ -341,3 +340,38 @@ def _load_review(p: Path, data: dict) -> ReportRecord:
                   "components": comps, "contagion": tone.get("contagion")}
     rec.extra = {"notes": data.get("notes") or [], "duration_s": data.get("duration_s"), "file": f}
     return rec
+
+
+def add_note(path: str | os.PathLike, turn: int | None, text: str, author: str = "") -> dict:
+    """Append a note to a session folder or review result (atomic rewrite of the notes file).
+
+    Parameters
+    ----------
+    path : path-like
+        Session folder or ``review --json`` result file.
+    turn : int or None
+        1-based turn number; None for the whole session. Must exist in the session.
+    text : str
+        The comment (plain text; it is escaped wherever it is shown).
+    author : str
+        Who wrote it (optional).
+
+    Raises
+    ------
+    UserError
+        Not a session, an unknown turn, or an empty note.
+    """
+    text = text.strip()
+    if not text:
+        raise UserError("the note is empty; give its text in quotes")
+    if len(text) > MAX_NOTE_CHARS:
+        raise UserError(f"the note is {len(text)} characters long; keep it under {MAX_NOTE_CHARS}")
+    rec = load_record(path)
+    if turn is not None and turn not in {t.index for t in rec.turns}:
+        have = ", ".join(str(t.index) for t in rec.turns) or "none"
+        raise UserError(f"{path}: has no turn {turn} (turns: {have}); use '-' for a note on the whole session")
+    note = {"turn": turn, "text": text, "author": author,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    notes = rec.notes + [note]
+    write_notes(path, notes)
+    return note

@@ -17,56 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import devices
+from ..analysis.activity import BargeInDetector, EnergyEndpointer
+from ..analysis.turn import TurnAudio
+from ..audio import devices
+from ..config import Config
+from ..speech.transcribe import Transcriber
 from .caller import CallerLine
-from .config import Config
-from .echo import EchoEstimate, estimate_echo, suppress_echo
-from .session import SR, TurnAudio
-from .transcribe import Transcriber
-from .vad import frame_levels_db
-
-FRAME = SR // 50  # 20 ms
-
-
-class BargeInDetector:
-    """Decides, while the caller speaks, that the trainee has started talking over them.
-
-    The microphone may hear the caller through the speakers: the echo is estimated from the played reference
-    (once enough of it has sounded) and removed before the check. The trainee is talking when at least
-    ``barge_in_min_s`` of the last frames are speech (above ``speech_threshold_dbfs``).
-
-    Called as ``detector(mic, reference) -> bool`` by ``DuplexStream.record_turn``. A caller at or above
-    ``push_on_anger`` keeps talking: the detector then records the moment but answers False.
-    """
-
-    def __init__(self, cfg: Config, anger: float) -> None:
-        self.cfg = cfg
-        self.push_on = anger >= cfg.session.push_on_anger
-        self.detected_s: float | None = None
-        self._estimate: EchoEstimate | None = None
-        self._estimated_at = 0
-
-    def __call__(self, mic: np.ndarray, reference: np.ndarray) -> bool:
-        pc = self.cfg.practice
-        n = len(mic)
-        if n < FRAME * 5:
-            return False
-        if np.any(reference) and (self._estimate is None or n - self._estimated_at > SR):
-            self._estimate = estimate_echo(mic, reference, SR, self.cfg.turns)
-            self._estimated_at = n
-        window = int(self.cfg.session.barge_in_window_s * SR)
-        lo = max(0, n - window)
-        clean = mic[lo:]
-        if self._estimate is not None:
-            clean, _ = suppress_echo(mic[lo:], reference[lo:], SR, self.cfg.turns, estimate=self._estimate)
-        levels = frame_levels_db(clean, SR, frame_s=FRAME / SR)
-        speech = float(np.sum(levels > pc.speech_threshold_dbfs)) * FRAME / SR
-        if speech < self.cfg.session.barge_in_min_s:
-            return False
-        if self.detected_s is None:
-            first = int(np.argmax(levels > pc.speech_threshold_dbfs))
-            self.detected_s = (lo + first * FRAME) / SR
-        return not self.push_on
+from .session import SR
 
 
 class EarlyAnalysis:
@@ -81,7 +38,7 @@ class EarlyAnalysis:
     def __init__(self, cfg: Config, duplex: devices.DuplexStream, turn_start_s: float, pool: ThreadPoolExecutor,
                  analyze, describe) -> None:
         self.cfg = cfg
-        self.endpointer = devices.EnergyEndpointer(SR, cfg.practice)
+        self.endpointer = EnergyEndpointer(SR, cfg.practice)
         self.duplex = duplex
         self.turn_start_s = turn_start_s
         self.pool = pool
@@ -113,7 +70,7 @@ class EarlyAnalysis:
             self.partial = (job.result().transcript, k)
 
     def result(self):
-        """The early analysis (a TurnResult), if it covers all the speech of the answer; else None."""
+        """The early analysis (a TurnAnalysis), if it covers all the speech of the answer; else None."""
         ep = self.endpointer
         if self.job is None:
             return None
@@ -259,8 +216,8 @@ def practice_call(
     from rich.markup import escape
     from rich.text import Text
 
-    from . import tone
-    from .profile import check_baseline
+    from ..analysis import tone
+    from ..profile import check_baseline
     from .session import SessionFolder, run_session, tts_renderer
 
     console = console or Console()
@@ -297,7 +254,7 @@ def practice_call(
     result = None
     state = "completed"
     error = None
-    from .terminal import print_turn
+    from ..report.terminal import print_turn
 
     try:
         with Live(view(), console=console, refresh_per_second=10, transient=True) as live:

@@ -29,12 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from .config import ToneConfig
+from ..config import SAMPLE_RATE, ToneConfig
 from .scoring import Component, Evidence, Score, score_from_components
 from .transcript import Word
 
-SAMPLE_RATE = 16_000
-"""Rate the frame measurement runs at (input at other rates is resampled)."""
 HOP = 256
 """Frame hop in samples at :data:`SAMPLE_RATE` (16 ms; swift-f0's hop)."""
 WIN = 512
@@ -657,6 +655,121 @@ SELF_BASELINE = "this turn set your calm baseline, so it is not judged against i
 """Why calmness is withheld for a turn the session's baseline was made from."""
 
 
+@dataclass(frozen=True)
+class _RelativeSpec:
+    """One baseline-relative calmness component: which measure, how far above the baseline costs points, and
+    what the trainee is told. ``limit`` names the ``ToneConfig`` threshold (``limit``) and its ``_full`` value."""
+
+    id: str
+    label: str
+    unit: str
+    measure: str
+    what: str
+    limit: str
+    evidence: str
+    """``loudest`` or ``highest_pitch``: which moment of the utterance is quoted."""
+    tip_high: str
+    tip_ok: str
+    voiced: bool = True
+    """Needs voiced speech (pitch, tilt); else just speech (level)."""
+    semitones: bool = False
+    """The measure is in Hz and is compared in semitones (pitch)."""
+
+
+RELATIVE_COMPONENTS = (
+    _RelativeSpec(
+        "raised_voice", "Raised voice", "dBFS", "level_dbfs", "loudness", "raised_voice_db", "loudest",
+        "You were {d:+.1f} dB against your calm voice; when the caller gets louder, answer at your normal "
+        "level and let them hear the contrast.",
+        "Level stayed near your calm voice ({d:+.1f} dB); keep it there even when the caller shouts.",
+        voiced=False),
+    _RelativeSpec(
+        "raised_pitch", "Raised pitch", "Hz", "pitch_median_hz", "your pitch", "raised_pitch_st", "highest_pitch",
+        "Your pitch sat {d:+.1f} semitones above your calm voice; breathe out and drop back to your "
+        "resting pitch before the next sentence.",
+        "Pitch stayed near your calm voice ({d:+.1f} st): a steady, low voice reads as in control.",
+        semitones=True),
+    _RelativeSpec(
+        "vocal_effort", "Strained voice (spectral tilt)", "dB", "tilt_db", "vocal effort", "vocal_effort_db",
+        "loudest",
+        "Your voice carried {d:+.1f} dB more high-frequency energy than when calm, a sign of pushing; "
+        "relax the throat and speak from the breath, not the volume.",
+        "Vocal effort stayed at your calm level: the caller hears steadiness, not strain."),
+    _RelativeSpec(
+        "pitch_swings", "Pitch swings", "st", "pitch_sd_st", "pitch movement", "pitch_swings_st", "highest_pitch",
+        "Your pitch moved {d:+.1f} st more than when calm; keep sentences level and even, without sharp "
+        "rises that can sound agitated or sarcastic.",
+        "Pitch movement was as even as your calm voice: sincere without sounding flat."),
+)
+"""The baseline-relative calmness components, in the order they are reported (pace follows)."""
+
+
+def _relative_component(spec: _RelativeSpec, m: ToneMeasures, b: ToneMeasures | None, c: ToneConfig
+                        ) -> Component:
+    """Score one baseline-relative component, or withhold it with the reason."""
+    weight = getattr(c, f"weight_{spec.id}")
+    comp = Component(spec.id, spec.label, 0.0, weight, unit=spec.unit, technique=TECHNIQUE_TONE)
+    value, base = getattr(m, spec.measure), getattr(b, spec.measure) if b is not None else None
+    if spec.voiced:
+        missing = f"only {m.voiced_s:.2f} s of voiced speech (need {c.min_voiced_s:g} s) to judge pitch reliably"
+        base_missing = f"the baseline has too little voiced speech (need {c.min_voiced_s:g} s)"
+    else:
+        missing, base_missing = "no speech found to measure the level", "the baseline holds no speech"
+    if not _comparable(comp, value, b and base, b is not None, spec.what, missing, base_missing):
+        return comp
+    limit, full = getattr(c, spec.limit), getattr(c, _full_name(spec.limit))
+    if spec.semitones:
+        d = 12.0 * math.log2(value / base)
+        comp.threshold = base * 2.0 ** (limit / 12.0)
+    else:
+        d = value - base
+        comp.threshold = base + limit
+    comp.value, comp.baseline = value, base
+    comp.points = weight * _ramp(d, limit, full)
+    comp.evidence = _ev(d, getattr(m, f"{spec.evidence}_s"), getattr(m, f"{spec.evidence}_quote"))
+    comp.tip = (spec.tip_high if d > limit else spec.tip_ok).format(d=d)
+    return comp
+
+
+def _full_name(limit: str) -> str:
+    """``raised_voice_db`` -> ``raised_voice_full_db``: the ToneConfig value at which all points are lost."""
+    stem, unit = limit.rsplit("_", 1)
+    return f"{stem}_full_{unit}"
+
+
+def _pace_component(m: ToneMeasures, b: ToneMeasures | None, c: ToneConfig) -> Component:
+    """Rushed pace: against the baseline's pace, else against the 120-160 wpm guideline."""
+    comp = Component("rushed_pace", "Rushed pace", 0.0, c.weight_rushed_pace, unit="wpm", technique=TECHNIQUE_TONE)
+    if m.pace_wpm is None:
+        comp.withheld = (
+            f"only {m.n_words} words (need {c.min_words_for_pace}) over at least {c.min_span_for_pace_s:g} s "
+            "to measure pace"
+        )
+    elif b is not None and b.pace_wpm:
+        ratio = m.pace_wpm / b.pace_wpm
+        comp.value, comp.baseline, comp.threshold = m.pace_wpm, b.pace_wpm, b.pace_wpm * c.rushed_pace_ratio
+        comp.points = c.weight_rushed_pace * _ramp(ratio, c.rushed_pace_ratio, c.rushed_pace_full_ratio)
+        comp.evidence = [Evidence(text=_pace_text(m), value=m.pace_wpm)]
+        comp.tip = (
+            f"You spoke {100 * (ratio - 1):.0f}% faster than your calm pace; slow down and leave a short pause "
+            "after each point so the caller can follow."
+            if ratio > c.rushed_pace_ratio
+            else "Your pace matched your calm voice: unhurried speech tells the caller there is time for them."
+        )
+    else:
+        # Population guideline (techniques.md: roughly 120-160 wpm) - honest without a personal baseline.
+        comp.value, comp.threshold = m.pace_wpm, c.pace_max_wpm
+        comp.points = c.weight_rushed_pace * _ramp(m.pace_wpm, c.pace_max_wpm, c.pace_full_wpm)
+        comp.evidence = [Evidence(text=_pace_text(m), value=m.pace_wpm)]
+        comp.tip = (
+            f"{m.pace_wpm:.0f} wpm is faster than the 120-160 wpm that sounds calm; slow down and pause between "
+            "points."
+            if m.pace_wpm > c.pace_max_wpm
+            else f"{m.pace_wpm:.0f} wpm is within a calm, unhurried pace."
+        )
+    return comp
+
+
 def score_calmness(
     measures: ToneMeasures, baseline: Baseline | None = None, config: ToneConfig | None = None
 ) -> ToneResult:
@@ -691,108 +804,8 @@ def score_calmness(
     c = config or ToneConfig()
     m = measures
     b = baseline.measures if baseline else None
-    comps: list[Component] = []
-    few_voiced = (
-        f"only {m.voiced_s:.2f} s of voiced speech (need {c.min_voiced_s:g} s) to judge pitch reliably"
-    )
-    base_few_voiced = f"the baseline has too little voiced speech (need {c.min_voiced_s:g} s)"
-
-    # Raised voice (level).
-    comp = Component("raised_voice", "Raised voice", 0.0, c.weight_raised_voice, unit="dBFS",
-                     technique=TECHNIQUE_TONE)
-    if _comparable(comp, m.level_dbfs, b and b.level_dbfs, b is not None, "loudness",
-                   "no speech found to measure the level", "the baseline holds no speech"):
-        d = m.level_dbfs - b.level_dbfs
-        comp.value, comp.baseline, comp.threshold = m.level_dbfs, b.level_dbfs, b.level_dbfs + c.raised_voice_db
-        comp.points = c.weight_raised_voice * _ramp(d, c.raised_voice_db, c.raised_voice_full_db)
-        comp.evidence = _ev(d, m.loudest_s, m.loudest_quote)
-        comp.tip = (
-            f"You were {d:+.1f} dB against your calm voice; when the caller gets louder, answer at your normal "
-            "level and let them hear the contrast."
-            if d > c.raised_voice_db
-            else f"Level stayed near your calm voice ({d:+.1f} dB); keep it there even when the caller shouts."
-        )
-    comps.append(comp)
-
-    # Raised or strained pitch.
-    comp = Component("raised_pitch", "Raised pitch", 0.0, c.weight_raised_pitch, unit="Hz", technique=TECHNIQUE_TONE)
-    if _comparable(comp, m.pitch_median_hz, b and b.pitch_median_hz, b is not None, "your pitch", few_voiced,
-                   base_few_voiced):
-        d = 12.0 * math.log2(m.pitch_median_hz / b.pitch_median_hz)
-        comp.value, comp.baseline = m.pitch_median_hz, b.pitch_median_hz
-        comp.threshold = b.pitch_median_hz * 2.0 ** (c.raised_pitch_st / 12.0)
-        comp.points = c.weight_raised_pitch * _ramp(d, c.raised_pitch_st, c.raised_pitch_full_st)
-        comp.evidence = _ev(d, m.highest_pitch_s, m.highest_pitch_quote)
-        comp.tip = (
-            f"Your pitch sat {d:+.1f} semitones above your calm voice; breathe out and drop back to your "
-            "resting pitch before the next sentence."
-            if d > c.raised_pitch_st
-            else f"Pitch stayed near your calm voice ({d:+.1f} st): a steady, low voice reads as in control."
-        )
-    comps.append(comp)
-
-    # Vocal effort (spectral tilt).
-    comp = Component("vocal_effort", "Strained voice (spectral tilt)", 0.0, c.weight_vocal_effort, unit="dB",
-                     technique=TECHNIQUE_TONE)
-    if _comparable(comp, m.tilt_db, b and b.tilt_db, b is not None, "vocal effort", few_voiced, base_few_voiced):
-        d = m.tilt_db - b.tilt_db
-        comp.value, comp.baseline, comp.threshold = m.tilt_db, b.tilt_db, b.tilt_db + c.vocal_effort_db
-        comp.points = c.weight_vocal_effort * _ramp(d, c.vocal_effort_db, c.vocal_effort_full_db)
-        comp.evidence = _ev(d, m.loudest_s, m.loudest_quote)
-        comp.tip = (
-            f"Your voice carried {d:+.1f} dB more high-frequency energy than when calm, a sign of pushing; "
-            "relax the throat and speak from the breath, not the volume."
-            if d > c.vocal_effort_db
-            else "Vocal effort stayed at your calm level: the caller hears steadiness, not strain."
-        )
-    comps.append(comp)
-
-    # Pitch swings.
-    comp = Component("pitch_swings", "Pitch swings", 0.0, c.weight_pitch_swings, unit="st", technique=TECHNIQUE_TONE)
-    if _comparable(comp, m.pitch_sd_st, b and b.pitch_sd_st, b is not None, "pitch movement", few_voiced,
-                   base_few_voiced):
-        d = m.pitch_sd_st - b.pitch_sd_st
-        comp.value, comp.baseline, comp.threshold = m.pitch_sd_st, b.pitch_sd_st, b.pitch_sd_st + c.pitch_swings_st
-        comp.points = c.weight_pitch_swings * _ramp(d, c.pitch_swings_st, c.pitch_swings_full_st)
-        comp.evidence = _ev(d, m.highest_pitch_s, m.highest_pitch_quote)
-        comp.tip = (
-            f"Your pitch moved {d:+.1f} st more than when calm; keep sentences level and even, without sharp "
-            "rises that can sound agitated or sarcastic."
-            if d > c.pitch_swings_st
-            else "Pitch movement was as even as your calm voice: sincere without sounding flat."
-        )
-    comps.append(comp)
-
-    # Rushed pace.
-    comp = Component("rushed_pace", "Rushed pace", 0.0, c.weight_rushed_pace, unit="wpm", technique=TECHNIQUE_TONE)
-    if m.pace_wpm is None:
-        comp.withheld = (
-            f"only {m.n_words} words (need {c.min_words_for_pace}) over at least {c.min_span_for_pace_s:g} s "
-            "to measure pace"
-        )
-    elif b is not None and b.pace_wpm:
-        ratio = m.pace_wpm / b.pace_wpm
-        comp.value, comp.baseline, comp.threshold = m.pace_wpm, b.pace_wpm, b.pace_wpm * c.rushed_pace_ratio
-        comp.points = c.weight_rushed_pace * _ramp(ratio, c.rushed_pace_ratio, c.rushed_pace_full_ratio)
-        comp.evidence = [Evidence(text=_pace_text(m), value=m.pace_wpm)]
-        comp.tip = (
-            f"You spoke {100 * (ratio - 1):.0f}% faster than your calm pace; slow down and leave a short pause "
-            "after each point so the caller can follow."
-            if ratio > c.rushed_pace_ratio
-            else "Your pace matched your calm voice: unhurried speech tells the caller there is time for them."
-        )
-    else:
-        # Population guideline (techniques.md: roughly 120-160 wpm) - honest without a personal baseline.
-        comp.value, comp.threshold = m.pace_wpm, c.pace_max_wpm
-        comp.points = c.weight_rushed_pace * _ramp(m.pace_wpm, c.pace_max_wpm, c.pace_full_wpm)
-        comp.evidence = [Evidence(text=_pace_text(m), value=m.pace_wpm)]
-        comp.tip = (
-            f"{m.pace_wpm:.0f} wpm is faster than the 120-160 wpm that sounds calm; slow down and pause between "
-            "points."
-            if m.pace_wpm > c.pace_max_wpm
-            else f"{m.pace_wpm:.0f} wpm is within a calm, unhurried pace."
-        )
-    comps.append(comp)
+    comps = [_relative_component(spec, m, b, c) for spec in RELATIVE_COMPONENTS]
+    comps.append(_pace_component(m, b, c))
 
     for comp in comps:
         if comp.withheld and not comp.tip:
@@ -802,10 +815,10 @@ def score_calmness(
     if baseline is None:
         notes.append("baseline: none - level, pitch, effort and swings are withheld and so is calmness; pace is "
                      "judged against 120-160 wpm")
-    if m.clipped_fraction > 0.001:
+    if m.clipped_fraction > c.clipped_note_fraction:
         notes.append(f"{100 * m.clipped_fraction:.1f}% of samples are clipped: lower the microphone gain; "
                      "loudness may read low")
-    if m.voiced_fraction is not None and m.voiced_fraction < 0.2 and m.active_s > 0:
+    if m.voiced_fraction is not None and m.voiced_fraction < c.unvoiced_note_fraction and m.active_s > 0:
         notes.append("little of the speech was voiced (whisper, noise or music?); pitch measures may be withheld")
     score = score_from_components(comps)
     withheld = None

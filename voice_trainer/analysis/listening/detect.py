@@ -33,10 +33,10 @@ from typing import Any
 
 import snowballstemmer
 
-from .config import ListeningConfig
-from .errors import UserError
-from .scoring import Component, Evidence, Score, score_from_components
-from .transcript import Word
+from ...config import ListeningConfig
+from ...errors import UserError
+from ..scoring import Component, Evidence, Score, score_from_components
+from ..transcript import Word
 
 __all__ = [
     "CallListening",

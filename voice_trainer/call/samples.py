@@ -11,14 +11,14 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UserError
+from ..errors import UserError
 from .session import AnswerSpec
 
 
 def samples_dir() -> Path:
     """``$VOICE_TRAINER_SAMPLES``, else ``audio_samples/`` of the source checkout this package runs from."""
     env = os.environ.get("VOICE_TRAINER_SAMPLES")
-    d = Path(env) if env else Path(__file__).resolve().parent.parent / "audio_samples"
+    d = Path(env) if env else Path(__file__).resolve().parents[2] / "audio_samples"
     if not (d / "manifest.toml").exists():
         raise UserError(
             f"canned answers not found in {d} (no manifest.toml); run from a clone of the voice-trainer repository "

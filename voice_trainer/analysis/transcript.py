@@ -72,3 +72,15 @@ class Transcript:
             "words": [w.to_dict() for w in self.words],
             "segments": [asdict(s) for s in self.segments],
         }
+
+
+def merge(parts: list[Transcript]) -> Transcript:
+    """Join transcripts of consecutive chunks (already shifted to file time)."""
+    if not parts:
+        return Transcript()
+    return Transcript(
+        text=" ".join(p.text for p in parts if p.text).strip(),
+        words=[w for p in parts for w in p.words],
+        segments=[s for p in parts for s in p.segments],
+        language=parts[0].language,
+    )

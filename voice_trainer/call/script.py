@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
+from ..errors import UserError
 from .session import AnswerSpec
 
 TOP_KEYS = {"scenario", "seed", "baseline", "pass_mark", "answers", "expect", "title", "max_turns"}
@@ -184,7 +184,7 @@ def execute(script: RunScript, cfg, transcriber, *, session_dir: str | os.PathLi
     -------
     (SessionResult, list of Check, Path or None)
     """
-    from .profile import resolve_baseline
+    from ..profile import resolve_baseline
     from .scenarios import get_scenario
     from .session import FileAnswers, SessionFolder, run_session
 

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .config import TurnsConfig
+from ..config import TurnsConfig
 from .scoring import Component, Evidence
 
 CALLER, AGENT = "caller", "agent"
@@ -528,8 +528,8 @@ def turn_components(result: TurnsResult, config: TurnsConfig | None = None) -> l
         Component(
             id="interruptions",
             label="Cutting in while the caller talks",
-            points=max(0.0, 30.0 - c.interruption_penalty * n),
-            weight=30.0,
+            points=max(0.0, c.weight_interruptions - c.interruption_penalty * n),
+            weight=c.weight_interruptions,
             value=float(n),
             threshold=0.0,
             unit="count",
@@ -553,8 +553,8 @@ def turn_components(result: TurnsResult, config: TurnsConfig | None = None) -> l
         Component(
             id="dead_air",
             label="Silence while the caller waits",
-            points=0.0 if unanswered else max(0.0, 20.0 - c.dead_air_penalty * nd),
-            weight=20.0,
+            points=0.0 if unanswered else max(0.0, c.weight_dead_air - c.dead_air_penalty * nd),
+            weight=c.weight_dead_air,
             value=float(nd),
             threshold=c.dead_air_s,
             unit="count",
@@ -575,14 +575,14 @@ def turn_components(result: TurnsResult, config: TurnsConfig | None = None) -> l
         pts = 0.0  # withheld below, or 0 when the caller waited and never got an answer
     else:
         over = max(0.0, med - c.slow_response_s) / c.slow_response_s
-        pts = 20.0 * max(0.0, 1.0 - over)
+        pts = c.weight_response_latency * max(0.0, 1.0 - over)
     slow = [x for x in result.response_latencies if x.latency_s > c.slow_response_s]
     comps.append(
         Component(
             id="response_latency",
             label="Time to answer",
             points=pts,
-            weight=20.0,
+            weight=c.weight_response_latency,
             value=med,
             threshold=c.slow_response_s,
             unit="s",

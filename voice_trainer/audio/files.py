@@ -20,12 +20,12 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from .atomic import atomic_write
-from .errors import UserError
+from ..atomic import atomic_write
+from ..config import SAMPLE_RATE
+from ..errors import UserError
 
-ANALYSIS_RATE = 16_000
-"""Every analysed track is resampled to this rate (Hz): Whisper and the Silero VAD run at 16 kHz only, so it is
-a constant, not a setting."""
+ANALYSIS_RATE = SAMPLE_RATE
+"""Every analysed track is resampled to this rate (Hz); an alias of :data:`voice_trainer.config.SAMPLE_RATE`."""
 CHANNELS = ("mix", "left", "right")
 SUPPORTED_HINT = "use WAV, FLAC, OGG, MP3 or M4A"
 _BLOCK_S = 10.0  # seconds decoded per read
@@ -161,7 +161,7 @@ def _blocks_pyav(p: Path, info: AudioInfo, channels: tuple[str, ...]) -> Iterato
 def iter_chunks(
     path: str | os.PathLike,
     *,
-    sample_rate: int = 16_000,
+    sample_rate: int = SAMPLE_RATE,
     channels: tuple[str, ...] = ("mix",),
     chunk_s: float = 120.0,
 ) -> Iterator[tuple[float, list[np.ndarray]]]:
@@ -223,7 +223,7 @@ def iter_chunks(
 def load(
     path: str | os.PathLike,
     *,
-    sample_rate: int = 16_000,
+    sample_rate: int = SAMPLE_RATE,
     channel: str = "mix",
     min_duration_s: float = 0.0,
 ) -> np.ndarray:
@@ -241,7 +241,7 @@ def load(
 
 
 def load_tracks(
-    path: str | os.PathLike, *, sample_rate: int = 16_000, channels: tuple[str, ...] = ("left", "right")
+    path: str | os.PathLike, *, sample_rate: int = SAMPLE_RATE, channels: tuple[str, ...] = ("left", "right")
 ) -> list[np.ndarray]:
     """Decode several channels of one file at once (for stereo call recordings)."""
     got: list[list[np.ndarray]] = [[] for _ in channels]

@@ -30,16 +30,17 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import soxr
 
-from .config import PracticeConfig
-from .errors import UserError
+from ..analysis.activity import EnergyEndpointer, level_dbfs  # noqa: F401 - part of this module's API
+from ..analysis.turn import TurnAudio
+from ..config import SAMPLE_RATE, PracticeConfig
+from ..errors import UserError
 
-SAMPLE_RATE = 16_000
 NEXT_STEPS = (
     "list devices with `voice-trainer devices` and pick one with --input-device/--output-device; "
     "without a microphone try `voice-trainer demo` or `voice-trainer practice --answers A1.wav A2.wav ...`"
@@ -227,75 +228,6 @@ def _open_error(exc: Exception, what: str) -> DeviceError:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Levels and the default end-of-turn detector (pure functions of arrays)
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def level_dbfs(audio: np.ndarray) -> float:
-    """RMS level of ``audio`` in dB relative to full scale (-inf for digital silence or no samples)."""
-    if audio.size == 0:
-        return -math.inf
-    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
-    return 20.0 * math.log10(rms) if rms > 0 else -math.inf
-
-
-class EnergyEndpointer:
-    """End-of-turn by frame energy: speech, then ``end_silence_s`` of silence (or no speech at all for a while).
-
-    A stateful ``should_stop(audio_16k) -> bool`` for :meth:`DuplexStream.record_turn`: each call receives the
-    whole answer so far and only the new tail is examined. Use one instance per turn. A frame (20 ms) is speech
-    when its RMS level is above both ``speech_threshold_dbfs`` and the noise floor (10th percentile of the frame
-    levels heard so far) plus ``noise_margin_db``.
-
-    Attributes
-    ----------
-    speech_started : bool
-        At least ``min_speech_s`` of speech frames were heard.
-    speech_start_s, speech_end_s : float or None
-        Start of the first and end of the last speech frame, seconds from the start of the answer audio.
-    reason : str or None
-        ``"silence"`` or ``"no_speech"`` once it said stop.
-    """
-
-    FRAME_S = 0.02
-
-    def __init__(self, sample_rate: int = SAMPLE_RATE, cfg: PracticeConfig | None = None) -> None:
-        self.cfg = cfg or PracticeConfig()
-        self.sample_rate = sample_rate
-        self.frame = max(1, int(round(self.FRAME_S * sample_rate)))
-        self._levels: list[float] = []
-        self._speech_frames = 0
-        self.speech_started = False
-        self.speech_start_s: float | None = None
-        self.speech_end_s: float | None = None
-        self.reason: str | None = None
-
-    def __call__(self, audio: np.ndarray) -> bool:
-        n_frames = len(audio) // self.frame
-        for k in range(len(self._levels), n_frames):
-            lev = level_dbfs(audio[k * self.frame : (k + 1) * self.frame])
-            self._levels.append(lev)
-            finite = [x for x in self._levels if math.isfinite(x)]
-            floor = float(np.percentile(finite, 10)) if len(finite) >= 10 else -math.inf
-            if lev > self.cfg.speech_threshold_dbfs and lev > floor + self.cfg.noise_margin_db:
-                self._speech_frames += 1
-                if self.speech_start_s is None:
-                    self.speech_start_s = k * self.FRAME_S
-                self.speech_end_s = (k + 1) * self.FRAME_S
-                if self._speech_frames * self.FRAME_S >= self.cfg.min_speech_s:
-                    self.speech_started = True
-        now_s = n_frames * self.FRAME_S
-        if self.speech_started and self.speech_end_s is not None:
-            if now_s - self.speech_end_s >= self.cfg.end_silence_s:
-                self.reason = "silence"
-                return True
-        elif now_s >= self.cfg.no_speech_timeout_s:
-            self.reason = "no_speech"
-            return True
-        return False
-
-
-# ---------------------------------------------------------------------------------------------------------------
 # The duplex stream
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -401,51 +333,6 @@ class Playback:
     def stop(self) -> None:
         """Fade the line out over ``fade_out_s`` (about 50 ms): the caller stops talking."""
         self._stop_requested = True
-
-
-@dataclass
-class TurnAudio:
-    """One turn as recorded by :meth:`DuplexStream.record_turn` (times in seconds from ``start_s``)."""
-
-    sample_rate: int
-    start_s: float
-    """Start of the turn on the call timeline."""
-    reference: np.ndarray
-    """What the loudspeaker played (the caller), aligned sample for sample with ``mic``."""
-    mic: np.ndarray
-    caller_start_s: float | None = None
-    caller_end_s: float | None = None
-    """When the caller's line ended (naturally or faded out after a barge-in)."""
-    barge_in_s: float | None = None
-    """When the session decided the trainee had cut in (None: no barge-in, or the caller pushed on)."""
-    answer_start_s: float = 0.0
-    """Start of the answer window: the caller's end, or the barge-in."""
-    end_reason: str = "silence"
-    """``silence`` | ``no_speech`` | ``max_length``."""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def duration_s(self) -> float:
-        return len(self.mic) / self.sample_rate
-
-    def stereo(self) -> np.ndarray:
-        """(frames, 2): caller/reference left, trainee/microphone right — the per-turn WAV layout."""
-        return np.stack([self.reference, self.mic], axis=1)
-
-    def timing_dict(self) -> dict:
-        return {
-            "start_s": round(self.start_s, 3),
-            "duration_s": round(self.duration_s, 3),
-            "caller_start_s": _r(self.caller_start_s),
-            "caller_end_s": _r(self.caller_end_s),
-            "barge_in_s": _r(self.barge_in_s),
-            "answer_start_s": round(self.answer_start_s, 3),
-            "end_reason": self.end_reason,
-        }
-
-
-def _r(x: float | None) -> float | None:
-    return None if x is None else round(x, 3)
 
 
 ShouldStop = Callable[[np.ndarray], bool]

@@ -3,16 +3,16 @@
 One turn is a small pipeline of stages, each with one job::
 
     caller line (text) -> TTS render -> answer source (play + record, or place a canned answer)
-      -> echo suppression -> voice activity -> transcription -> turn-taking -> tone -> listening
+      -> analyze_turn (echo, voice activity, transcription, turn-taking, tone, listening; analysis/core.py)
       -> caller reaction (anger) -> nudges -> store (stereo WAV + JSON, atomically, as the turn ends)
 
 The answer source is the only part that differs between live practice and file mode; both hand back the same
-:class:`TurnAudio` (the caller's signal as played and the trainee's track, sample-aligned on one clock).
+:class:`~voice_trainer.analysis.turn.TurnAudio` (the caller's signal as played and the trainee's track,
+sample-aligned on one clock).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,71 +21,25 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import audio as audio_io
-from . import ids, tone, turns
+from ..analysis import ids, tone, turns
+from ..analysis.core import TurnAnalysis, analyze_turn
+from ..analysis.listening.detect import ListeningResult, analyze_call
+from ..analysis.scoring import Component, Evidence, Score, outcome_score, score_from_components
+from ..analysis.transcript import Word
+from ..analysis.turn import CallContext, TurnAudio
+from ..audio import files as audio_io
+from ..config import SAMPLE_RATE, Config, SessionConfig
+from ..errors import UserError
+from ..speech.transcribe import Transcriber
 from .caller import Caller, CallerLine, TurnObservation
-from .config import Config, SessionConfig
-from .echo import subtract_echo, suppress_echo
-from .errors import UserError
-from .listening import ListeningResult, analyze_call, analyze_listening
 from .scenarios import Scenario
-from .scoring import Component, Evidence, Score, outcome_score, score_from_components
-from .transcribe import Transcriber
-from .transcribe import merge as merge_transcripts
-from .transcript import Transcript, Word
-from .vad import speech_segments
 
-SR = 16_000
+SR = SAMPLE_RATE  # short local name
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # What an answer source hands back
 # ---------------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class TurnAudio:
-    """One turn's audio on one clock (seconds from the start of the caller's line).
-
-    Attributes
-    ----------
-    reference : np.ndarray
-        The caller's signal as it was actually played (cut short on a barge-in), 16 kHz float32.
-    mic : np.ndarray
-        The trainee's track, same length and clock.
-    caller_end_s : float
-        When the caller's line ended (as played).
-    barge_in_s : float or None
-        When the trainee started talking while the caller was still speaking.
-    caller_pushed_on : bool
-        The caller kept talking through the barge-in (very angry callers do).
-    source : str
-        Where the answer came from ("microphone" or a file path).
-    answer_start_s : float or None
-        When the answer started, where the source knows it (file mode).
-    """
-
-    reference: np.ndarray
-    mic: np.ndarray
-    caller_end_s: float
-    barge_in_s: float | None = None
-    caller_pushed_on: bool = False
-    source: str = ""
-    answer_start_s: float | None = None
-    end_reason: str = "file"
-    """How the answer ended: ``silence``, ``no_speech``, ``max_length`` (live) or ``file`` (file mode)."""
-    speech_end_s: float | None = None
-    """When the trainee's last speech ended, where the source knows it (live: from the endpointer)."""
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Source-specific facts kept in the turn record (device alignment, latency of the previous reply...)."""
-    caller_line_s: float | None = None
-    """Length of the caller's line as rendered, before any barge-in cut it short (s)."""
-    partial: tuple[Transcript, int] | None = None
-    """A transcript of ``mic[:k]`` already made (live practice transcribes up to each pause while the trainee
-    speaks) and ``k`` in samples, cut in a silence: only the audio after it is transcribed again."""
-    precomputed: Any = None
-    """A :class:`TurnResult` the source already computed on this turn up to the start of its final silence
-    (live practice analyses during the end-of-turn silence); used instead of analysing again."""
 
 
 class AnswerSource(Protocol):
@@ -95,7 +49,7 @@ class AnswerSource(Protocol):
         """Whether an answer for turn ``index`` (1-based) can be taken."""
 
     def take(self, index: int, caller_audio: np.ndarray, line: CallerLine,
-             analyze: Callable[[TurnAudio], TurnResult] | None = None) -> TurnAudio:
+             analyze: Callable[[TurnAudio], TurnAnalysis] | None = None) -> TurnAudio:
         """Play ``caller_audio`` (16 kHz) and capture the answer.
 
         ``analyze`` runs the turn's analysis on audio so far; a live source may call it early (during the
@@ -198,22 +152,30 @@ class TurnResult:
     index: int
     caller_line: CallerLine
     audio: TurnAudio
-    transcript: Transcript
-    turns: turns.TurnsResult
-    tone: tone.ToneResult | None
-    tone_frames: tone.ToneFrames | None
-    listening: ListeningResult
-    turn_taking: Score
+    analysis: TurnAnalysis
     observation: TurnObservation
-    echo: dict[str, Any] = field(default_factory=dict)
     anger_before: float = 0.0
     anger_after: float = 0.0
     anger_changes: list[dict] = field(default_factory=list)
     nudges: list[str] = field(default_factory=list)
     reply: CallerLine | None = None
-    timings: dict[str, float] = field(default_factory=dict)
+
+    # the measures of the turn are those of its analysis
+    transcript = property(lambda self: self.analysis.transcript)
+    turns = property(lambda self: self.analysis.turns)
+    tone = property(lambda self: self.analysis.tone)
+    tone_frames = property(lambda self: self.analysis.tone_frames)
+    listening = property(lambda self: self.analysis.listening)
+    turn_taking = property(lambda self: self.analysis.turn_taking)
+    timings = property(lambda self: self.analysis.timings)
+
+    @property
+    def echo(self) -> dict:
+        return self.analysis.echo.to_dict() if self.analysis.echo is not None else {}
 
     def to_dict(self) -> dict:
+        """The turn's facts in the turn schema (``store.TURN_SCHEMA``): each fact once, scores inside their
+        analyses (``tone.calmness``, ``listening.score``, ``turn_taking.score``)."""
         def line(cl: CallerLine | None) -> dict | None:
             if cl is None:
                 return None
@@ -223,23 +185,21 @@ class TurnResult:
         a = self.audio
         return {
             "index": self.index,
-            "caller_line": line(self.caller_line),
-            "caller_end_s": round(a.caller_end_s, 3),
-            "barge_in_s": None if a.barge_in_s is None else round(a.barge_in_s, 3),
-            "caller_pushed_on": a.caller_pushed_on,
-            "answer_source": a.source,
-            "answer_start_s": None if a.answer_start_s is None else round(a.answer_start_s, 3),
-            "speech_end_s": None if a.speech_end_s is None else round(a.speech_end_s, 3),
-            "end_reason": a.end_reason,
-            "source_extra": a.extra,
-            "transcript": self.transcript.text,
-            "words": [w.to_dict() for w in self.transcript.words],
-            "scores": {
-                "calmness": None if self.tone is None or self.tone.calmness.value is None
-                else round(self.tone.calmness.value, 1),
-                "listening": None if self.listening.score.value is None else round(self.listening.score.value, 1),
-                "turn_taking": None if self.turn_taking.value is None else round(self.turn_taking.value, 1),
+            "caller": {
+                "line": line(self.caller_line),
+                "start_s": _r3(a.caller_start_s if a.caller_start_s is not None else 0.0),
+                "end_s": _r3(a.caller_end_s),
+                "pushed_on": a.caller_pushed_on,
             },
+            "answer": {
+                "source": a.source or "microphone",
+                "start_s": _r3(a.answer_start_s),
+                "barge_in_s": _r3(a.barge_in_s),
+                "speech_end_s": _r3(a.speech_end_s),
+                "end_reason": a.end_reason,
+                "extra": a.extra,
+            },
+            "transcript": {"text": self.transcript.text, "words": [w.to_dict() for w in self.transcript.words]},
             "tone": None if self.tone is None else self.tone.to_dict(),
             "listening": self.listening.to_dict(),
             "turns": self.turns.to_dict(),
@@ -254,13 +214,19 @@ class TurnResult:
                 "dead_air_s": round(self.observation.dead_air_s, 3),
                 "paraphrased_facts": self.observation.paraphrased_facts,
             },
-            "anger_before": round(self.anger_before, 2),
-            "anger_after": round(self.anger_after, 2),
-            "anger_changes": self.anger_changes,
+            "reaction": {
+                "anger_before": round(self.anger_before, 3),
+                "anger_after": round(self.anger_after, 3),
+                "changes": self.anger_changes,
+                "reply": line(self.reply),
+            },
             "nudges": self.nudges,
-            "reply": line(self.reply),
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
         }
+
+
+def _r3(x: float | None) -> float | None:
+    return None if x is None else round(x, 3)
 
 
 def _raised_voice(result: tone.ToneResult | None, cfg: Config) -> bool:
@@ -295,7 +261,7 @@ def observe(
     )
 
 
-def nudges_for(tr: TurnResult, limit: int) -> list[str]:
+def nudges_for(tr: TurnResult, limit: int, weak_share: float = 0.6) -> list[str]:
     """Short on-screen feedback for one turn: problems first, then one thing done well."""
     out: list[str] = []
     for i in tr.turns.interruptions:
@@ -308,7 +274,7 @@ def nudges_for(tr: TurnResult, limit: int) -> list[str]:
             out.append(f"{d.duration_s:.1f} s of dead air at {d.start:.1f} s: answer sooner, even with a holding line.")
     if tr.tone is not None:
         worst = [c for c in tr.tone.calmness.components if c.withheld is None and c.weight > 0
-                 and c.points < 0.6 * c.weight]
+                 and c.points < weak_share * c.weight]
         worst.sort(key=lambda c: c.points / c.weight)
         for c in worst[:1]:
             out.append(f"{c.label}: {c.tip}" if c.tip else c.label)
@@ -320,94 +286,17 @@ def nudges_for(tr: TurnResult, limit: int) -> list[str]:
     return out[:limit]
 
 
-def analyze_turn(
-    index: int,
-    ta: TurnAudio,
-    line: CallerLine,
-    scenario: Scenario,
-    cfg: Config,
-    transcriber: Transcriber,
-    baseline: tone.Baseline | None,
-    *,
-    closing: bool = False,
-) -> TurnResult:
-    """Run the analysis stages on one turn's audio (no devices, no files)."""
-    t = {}
-    t0 = time.perf_counter()
-    # voice activity on the echo-gated track (the caller's echo never counts as the trainee talking);
-    # Whisper and tone on the echo-subtracted, ungated track (gating would cut quiet double-talk words)
-    gated, est = suppress_echo(ta.mic, ta.reference, SR, cfg.turns)
-    mic = subtract_echo(ta.mic, ta.reference, SR, est) if est is not None and est.detected else ta.mic
-    t["echo"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    # the reference is the clean signal we played: frame energy finds its speech exactly, at a fraction of
-    # the cost of the neural VAD that the microphone needs
-    caller_segs = speech_segments(ta.reference, SR, _energy(cfg)) if np.any(ta.reference) else []
-    agent_segs = speech_segments(gated, SR, cfg.turns)
-    t["vad"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    tx = _transcribe(transcriber, mic, ta.partial, agent_segs)
-    t["transcribe"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    caller_words = _spread_words(line.text, caller_segs, ta.caller_line_s)
-    tr = turns.analyze_turns(caller_segs, agent_segs, tx.words, caller_words, cfg.turns, duration_s=len(mic) / SR,
-                             awaiting_answer=True)
-    taking = score_from_components(turns.turn_components(tr, cfg.turns))
-    t["turns"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    frames = None
-    if tx.words:  # tone over the trainee's speech only (from just before their first word to the end)
-        lo = max(0.0, min(tx.words[0].start, agent_segs[0][0] if agent_segs else tx.words[0].start) - 0.2)
-        frames = tone.measure_frames(mic[int(lo * SR):], SR, cfg.tone, offset_s=lo)
-    tone_result = None
-    if frames is not None:
-        tone_result = tone.score_calmness(tone.summarize(frames, tx.words, cfg.tone), baseline, cfg.tone)
-    t["tone"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    listening = analyze_listening(tx.text, tx.words, caller_text=line.text, facts=scenario.facts,
-                                  config=cfg.listening, closing=closing)
-    t["listening"] = time.perf_counter() - t0
-    obs = observe(tr, tone_result, listening, cfg)
-    return TurnResult(
-        index=index, caller_line=line, audio=ta, transcript=tx, turns=tr, tone=tone_result, tone_frames=frames,
-        listening=listening, turn_taking=taking, observation=obs, echo=est.to_dict() if est else {}, timings=t,
-    )
+def turn_context(index: int, line: CallerLine, scenario: Scenario, baseline: tone.Baseline | None,
+                 closing: bool = False) -> CallContext:
+    """What :func:`analyze_turn` needs to know of the call around turn ``index``."""
+    return CallContext(caller_text=line.text, facts=tuple(scenario.facts), closing=closing, baseline=baseline,
+                       index=index)
 
 
-def _transcribe(transcriber: Transcriber, mic: np.ndarray, partial: tuple[Transcript, int] | None,
-                agent_segs: Sequence[Any]) -> Transcript:
-    """Whisper on the trainee's track, reusing a transcript of its beginning when one was made already."""
-    if not agent_segs:
-        return Transcript()
-    if partial is None or not 0 < partial[1] <= len(mic):
-        return transcriber.transcribe(mic)
-    head, k = partial
-    if not any(end > k / SR for _start, end in agent_segs):  # no speech after the cut
-        return head
-    return merge_transcripts([head, transcriber.transcribe(mic[k:], offset_s=k / SR)])
-
-
-def _energy(cfg: Config):
-    """A copy of the turns config whose VAD backend is frame energy (for the clean reference track)."""
-    import dataclasses
-
-    return dataclasses.replace(cfg.turns, vad_backend="energy")
-
-
-def _spread_words(text: str, segments: Sequence[Any], line_s: float | None = None) -> list[Word]:
-    """The caller's known words spread evenly over their speech (TTS timing is not recorded word by word).
-
-    When the line was cut short by a barge-in, the words are spread over the whole line as rendered
-    (``line_s`` seconds) and only those that had started before the caller stopped are kept.
-    """
-    tokens = text.split()
-    if not tokens or not segments:
-        return []
-    start, heard_end = float(segments[0][0]), float(segments[-1][1])
-    end = max(heard_end, start + line_s - 0.1) if line_s else heard_end
-    step = (end - start) / len(tokens)
-    words = [Word(w, start + i * step, start + (i + 1) * step) for i, w in enumerate(tokens)]
-    return [w for w in words if w.start < heard_end]
+def turn_result(index: int, line: CallerLine, ta: TurnAudio, analysis: TurnAnalysis, cfg: Config) -> TurnResult:
+    """The turn as the call loop keeps it: the analysis, and what the caller will react to."""
+    obs = observe(analysis.turns, analysis.tone, analysis.listening, cfg)
+    return TurnResult(index=index, caller_line=line, audio=ta, analysis=analysis, observation=obs)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -594,25 +483,27 @@ def run_session(
             caller_audio = render(line.text, line.anger)
             closing = line.stage in ("negotiate",) and caller.anger <= scenario.reactions.accept_below
 
-            def analyze(turn_audio: TurnAudio, index=index, line=line, closing=closing,
-                        baseline=used_baseline) -> TurnResult:
-                return analyze_turn(index, turn_audio, line, scenario, cfg, transcriber, baseline, closing=closing)
+            context = turn_context(index, line, scenario, used_baseline, closing)
+
+            def analyze(turn_audio: TurnAudio, context=context) -> TurnAnalysis:
+                return analyze_turn(turn_audio, context, cfg, transcriber)
 
             ta = answers.take(index, caller_audio, line, analyze)
-            if isinstance(ta.precomputed, TurnResult):
-                tr = ta.precomputed
-                tr.audio = ta
-                tr.timings["analysed_during_silence"] = 1.0
+            analysis = ta.precomputed
+            if analysis is not None:  # the source analysed the turn during its final silence
+                analysis.timings["analysed_during_silence"] = 1.0
             else:
-                tr = analyze(ta)
+                analysis = analyze(ta)
+            tr = turn_result(index, line, ta, analysis, cfg)
             if baseline is None and tr.tone_frames is not None:
                 session_frames.append(tr.tone_frames)
                 session_words.append(list(tr.transcript.words))
                 if used_baseline is None:  # the first measurable turn becomes the baseline
                     used_baseline = tone.session_baseline(session_frames, session_words, cfg.tone)
                     if used_baseline is not None:
-                        tr.tone = tone.withhold_as_baseline(
-                            tone.score_calmness(tr.tone.measures, used_baseline, cfg.tone))
+                        tr.analysis.rescore_tone(used_baseline, cfg)
+                        if tr.analysis.tone is not None:
+                            tr.analysis.tone = tone.withhold_as_baseline(tr.analysis.tone)
             tr.anger_before = caller.anger
             reply = caller.respond(tr.observation)
             tr.anger_after = caller.anger
@@ -620,7 +511,7 @@ def run_session(
             tr.anger_changes = [{"reason": c.reason, "delta": round(c.delta, 2), "detail": c.detail}
                                 for c in step.changes]
             tr.reply = reply
-            tr.nudges = nudges_for(tr, cfg.session.nudges_per_turn)
+            tr.nudges = nudges_for(tr, cfg.session.nudges_per_turn, cfg.session.nudge_weak_share)
             results.append(tr)
             if writer is not None:
                 # the turn goes to disk while the caller's next line already plays (fsyncs cost tens of ms);
@@ -650,15 +541,15 @@ def _finish(job: Future | None) -> None:
 class SessionFolder:
     """Keeps a practice call in a session folder (``store.py``), atomically, as each turn ends.
 
-    Each turn's ``turn_NN.json`` holds a :class:`store.TurnRecord` whose ``analysis`` is
-    :meth:`TurnResult.to_dict`; ``session.json`` carries the running scorecard (``scores``), the anger
-    trajectory and, in ``settings["caller"]``, the caller's state with the reason for every anger change.
+    Each turn's ``turn_NN.json`` holds a :class:`store.TurnRecord` whose facts are :meth:`TurnResult.to_dict`
+    (the turn schema documented in ``store.py``); ``session.json`` carries the running scorecard (``scores``), the
+    anger trajectory and, in ``settings["caller"]``, the caller's state with the reason for every anger change.
     """
 
     def __init__(self, directory: str | Path, scenario: Scenario, cfg: Config, *, mode: str, model: str | None,
                  seed: int, settings: dict | None = None) -> None:
-        from . import store
-        from .config import to_dict
+        from .. import store
+        from ..config import to_dict
 
         self._store = store
         record = store.SessionRecord(
@@ -670,18 +561,11 @@ class SessionFolder:
 
     def write_turn(self, tr: TurnResult, card: Scorecard, caller_state: dict, outcome: str | None) -> None:
         a = tr.audio
-        rec = self._store.TurnRecord(
-            index=tr.index, caller_text=tr.caller_line.text, trainee_text=tr.transcript.text,
-            caller_start_s=0.0, caller_end_s=round(a.caller_end_s, 3),
-            barge_in_s=None if a.barge_in_s is None else round(a.barge_in_s, 3),
-            answer_start_s=None if a.answer_start_s is None else round(a.answer_start_s, 3),
-            end_reason=a.end_reason, anger_before=round(tr.anger_before, 3), anger_after=round(tr.anger_after, 3),
-            source=a.source or "microphone", words=[w.to_dict() for w in tr.transcript.words],
-            analysis=tr.to_dict(), nudges=list(tr.nudges),
-        )
-        from .model_files import used
+        facts = tr.to_dict()
+        from ..model_files import used
 
-        rec.model_files = used()  # the models this process verified and ran (Whisper, VAD, pitch)
+        facts["model_files"] = used()  # the models this process verified and ran (Whisper, VAD, pitch)
+        rec = self._store.TurnRecord(index=tr.index, facts=facts)
         self.writer.write_turn(rec, a.reference, a.mic, SR)
         settings = dict(self.writer.record.settings)
         settings["caller"] = caller_state
@@ -694,3 +578,43 @@ class SessionFolder:
             settings["caller"] = result.caller.to_dict()
             changes.update(scores=result.scorecard.to_dict(), outcome=result.caller.outcome, settings=settings)
         self.writer.finish(status, **changes)
+
+
+@dataclass
+class Session:
+    """One practice call, the public entry point: ``Session("double-charge", FileAnswers([...], cfg)).run()``.
+
+    ``answers`` is any answer source (:class:`FileAnswers`, the live microphone's ``practice.LiveAnswers``);
+    ``folder``, when given, keeps the call there as each turn ends (``store.py``).
+    """
+
+    scenario: Scenario | str
+    answers: AnswerSource
+    cfg: Config = field(default_factory=Config)
+    transcriber: Transcriber | None = None
+    baseline: tone.Baseline | None = None
+    seed: int = 0
+    max_turns: int | None = None
+    folder: str | Path | None = None
+
+    def run(self, on_event: Event | None = None) -> SessionResult:
+        from .scenarios import get_scenario
+
+        scenario = get_scenario(self.scenario) if isinstance(self.scenario, str) else self.scenario
+        transcriber = self.transcriber or Transcriber(self.cfg.transcribe)
+        folder = None
+        if self.folder is not None:
+            mode = "file" if isinstance(self.answers, FileAnswers) else "live"
+            folder = SessionFolder(self.folder, scenario, self.cfg, mode=mode, model=transcriber.model_name,
+                                   seed=self.seed)
+        try:
+            result = run_session(scenario, self.cfg, transcriber, self.answers, baseline=self.baseline,
+                                 seed=self.seed, max_turns=self.max_turns, writer=folder, on_event=on_event)
+        except BaseException as exc:
+            if folder is not None:
+                folder.finish("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
+                              error=f"{type(exc).__name__}: {exc}")
+            raise
+        if folder is not None:
+            folder.finish(result.status, result)
+        return result

@@ -20,8 +20,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .config import TurnsConfig
-from .errors import UserError
+from ..config import SAMPLE_RATE, TurnsConfig
+from ..errors import UserError
+from .activity import energy_probabilities, frame_levels_db  # noqa: F401 - part of this module's API
 
 BACKENDS = ("silero", "energy", "webrtc")
 SILERO_HOP = 512
@@ -56,7 +57,7 @@ def silero_probabilities(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarra
     hop_s : float
         Window length in seconds.
     """
-    if sample_rate != 16_000:
+    if sample_rate != SAMPLE_RATE:
         raise UserError(f"the Silero VAD needs 16 kHz audio, got {sample_rate} Hz; resample the track first")
     from faster_whisper.vad import get_vad_model
 
@@ -70,41 +71,6 @@ def silero_probabilities(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarra
     padded = np.pad(x, (0, (-len(x)) % SILERO_HOP))
     probs = np.asarray(get_vad_model()(padded), dtype=np.float32).reshape(-1)
     return probs, SILERO_HOP / sample_rate
-
-
-def frame_levels_db(audio: np.ndarray, sample_rate: int, *, frame_s: float = 0.02, hop_s: float | None = None
-                    ) -> np.ndarray:
-    """RMS level (dBFS) of each frame of ``frame_s`` seconds, every ``hop_s`` seconds (default: no overlap).
-
-    Frames start at 0, ``hop``, ``2 hop``...; a last partial frame is left out. Digital silence gives -120 dB.
-    """
-    win = max(1, int(round(frame_s * sample_rate)))
-    hop = max(1, int(round((hop_s or frame_s) * sample_rate)))
-    x = np.asarray(audio, dtype=np.float32)
-    n = 1 + (len(x) - win) // hop if len(x) >= win else 0
-    if n == 0:
-        return np.zeros(0)
-    csum = np.concatenate([[0.0], np.cumsum(x.astype(np.float64) ** 2)])
-    starts = np.arange(n) * hop
-    power = np.maximum((csum[starts + win] - csum[starts]) / win, 0.0)
-    return 10.0 * np.log10(power + 1e-12)
-
-
-def energy_probabilities(
-    audio: np.ndarray, sample_rate: int, *, margin_db: float = 15.0, floor_dbfs: float = -55.0, hop_s: float = 0.01
-) -> tuple[np.ndarray, float]:
-    """Speech decision (0 or 1) per 10 ms hop from frame level against the track's own noise floor.
-
-    A frame (25 ms) is speech when its RMS level is at least ``margin_db`` dB above the 10th percentile of all
-    frame levels (the noise floor) and above ``floor_dbfs`` dBFS.
-    """
-    hop = max(1, int(round(hop_s * sample_rate)))
-    db = frame_levels_db(audio, sample_rate, frame_s=0.025, hop_s=hop_s)
-    if len(db) == 0:
-        return np.zeros(0, np.float32), hop / sample_rate
-    noise = float(np.percentile(db, 10))
-    thr = max(noise + margin_db, floor_dbfs)
-    return (db >= thr).astype(np.float32), hop / sample_rate
 
 
 def webrtc_probabilities(audio: np.ndarray, sample_rate: int, *, mode: int = 2) -> tuple[np.ndarray, float]:
@@ -203,7 +169,7 @@ def segments_from_probabilities(
 
 
 def speech_segments(
-    audio: np.ndarray, sample_rate: int = 16_000, config: TurnsConfig | None = None
+    audio: np.ndarray, sample_rate: int = SAMPLE_RATE, config: TurnsConfig | None = None
 ) -> list[SpeechSegment]:
     """Speech segments of one mono track (seconds from its start).
 

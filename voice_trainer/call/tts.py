@@ -51,9 +51,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from .audio import load, write_wav_atomic
-from .config import TTSConfig, cache_dir
-from .errors import UserError
+from ..audio.files import load, write_wav_atomic
+from ..config import SAMPLE_RATE, TTSConfig, cache_dir
+from ..errors import UserError
 
 CACHE_VERSION = 1
 """Bump to invalidate every cached render (e.g. when rendering changes)."""
@@ -360,7 +360,7 @@ def render_line(
     return dest
 
 
-def load_rendered(path: str | os.PathLike, sr: int = 16_000) -> np.ndarray:
+def load_rendered(path: str | os.PathLike, sr: int = SAMPLE_RATE) -> np.ndarray:
     """A rendered line as float32 mono at ``sr`` Hz (for analysis, mixing or duplex playback)."""
     return load(path, sample_rate=sr)
 

@@ -27,8 +27,8 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass, field
 
-from . import ids
-from .config import CallerConfig
+from ..analysis import ids
+from ..config import CallerConfig
 from .scenarios import BANDS, Scenario
 
 _GOOD_DOWN = {  # technique id -> CallerConfig attribute holding its fall

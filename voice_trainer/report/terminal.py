@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 
-from .session import SessionResult, TurnResult
+from ..call.session import SessionResult, TurnResult
 
 
 def _score(v: float | None) -> str:

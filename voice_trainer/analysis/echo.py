@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import TurnsConfig
+from ..config import TurnsConfig
 
 _FRAME_S = 0.02
 

@@ -1,0 +1,1 @@
+"""Active-listening analysis of one reply or a whole call (rules from ``data/listening.toml``)."""

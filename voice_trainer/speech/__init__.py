@@ -1,0 +1,1 @@
+"""Speech recognition: Whisper model resolution and transcription with word timings."""
