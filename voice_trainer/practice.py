@@ -9,6 +9,7 @@ whole call with a live terminal display and keeps every finished turn on disk.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -21,6 +22,7 @@ from . import devices
 from .caller import CallerLine
 from .config import Config
 from .echo import EchoEstimate, estimate_echo, suppress_echo
+from .errors import UserError
 from .session import SR, TurnAudio
 from .transcribe import Transcriber
 from .vad import frame_levels_db
@@ -334,7 +336,8 @@ def practice_call(
     except devices.DeviceError as exc:
         state, error = "device_lost", str(exc)
     except BaseException as exc:  # anything else: the session says so, finished turns stay, the error goes on
-        folder.finish("failed", error=f"{type(exc).__name__}: {exc}")
+        with contextlib.suppress(UserError):  # best effort: the disk may be what failed
+            folder.finish("failed", error=f"{type(exc).__name__}: {exc}")
         raise
     finally:
         answers.close()

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from ..atomic import json_safe
 from ..config import Config, load_config
 
 
@@ -30,6 +31,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def print_json_line(obj: object) -> None:
-    """One JSON value on one line of stdout (JSON Lines), flushed at once."""
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    """One JSON value on one line of stdout (JSON Lines), flushed at once.
+
+    Strict JSON: a NaN or infinity (a value not measured) is written as null, never as ``NaN``/``Infinity``.
+    """
+    sys.stdout.write(json.dumps(json_safe(obj), ensure_ascii=False, allow_nan=False) + "\n")
     sys.stdout.flush()

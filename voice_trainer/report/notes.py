@@ -90,6 +90,8 @@ def add_note(path: str | os.PathLike, turn: int | None, text: str, author: str =
     if len(text) > MAX_NOTE_CHARS:
         raise UserError(f"the note is {len(text)} characters long; keep it under {MAX_NOTE_CHARS}")
     rec = load_record(path)
+    if rec.notes_error:  # never overwrite notes that could not be read
+        raise UserError(rec.notes_error)
     if turn is not None and turn not in {t.index for t in rec.turns}:
         have = ", ".join(str(t.index) for t in rec.turns) or "none"
         raise UserError(f"{path}: has no turn {turn} (turns: {have}); use '-' for a note on the whole session")

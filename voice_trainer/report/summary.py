@@ -59,6 +59,7 @@ def record_summary(rec: ReportRecord, cfg: Config | None = None) -> dict[str, An
         "notes": [n for n in rec.notes if n.get("turn") is None],
         "techniques": {str(n): technique_name(n) for n in range(1, 11)},
         "recovered": rec.recovered,
+        "warnings": rec.warnings,
     }
 
 
