@@ -5,9 +5,11 @@ hyphenated word is split into word pieces ("ninety-nine" vs "ninety" + "-nine"),
 ("49.99" vs "forty-nine ninety-nine"). :func:`norm_words` removes all of these; :func:`word_errors` then counts
 the words that really differ (Levenshtein distance over normalised words).
 
-Tolerance used across the tests: ``TOLERANCE`` (10 %) of the reference's normalised words may differ between two
-decodings of the same audio, and at least one word is always allowed. tiny.en on int8 occasionally decodes one
-word differently when the surrounding audio differs (a piece cut out of a longer recording, a chunk boundary).
+Tolerance used across the tests: ``TOLERANCE`` (15 %) of the reference's normalised words may differ between two
+decodings of the same audio, and at least one word is always allowed. The largest difference seen here was 2 of
+25 words (8 %: tiny.en int8 heard "forty-nine ninety-nine" once as "forty nine nine", and "now" as "how", when the
+same speech was cut out of a longer recording); 15 % leaves room for one more such word on another machine, while a
+lost or doubled piece of a transcript (what these tests guard against) changes far more than that.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import math
 import re
 from collections.abc import Iterable
 
-TOLERANCE = 0.10
+TOLERANCE = 0.15
 """Share of normalised words that may differ between two decodings of the same speech."""
 
 _ONES = (
