@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -275,19 +276,26 @@ def test_progress_bar_on_a_terminal_only_never_in_json_stdout(tmp_path):
     master, slave = pty.openpty()
     env = {**os.environ, "TERM": "xterm", "COLUMNS": "100"}
     env.pop("NO_COLOR", None)
+    shown = bytearray()
+
+    def drain() -> None:  # read the terminal while the command runs (a full pty buffer would block it)
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the command closed the terminal
+                return
+            if not chunk:
+                return
+            shown.extend(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
     proc = subprocess.run([sys.executable, "-m", "voice_trainer", "--config", str(cfg), "analyze", str(path),
                            "--json"], stdout=subprocess.PIPE, stderr=slave, env=env, timeout=300)
     os.close(slave)
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        shown += chunk
+    reader.join(timeout=10)
     os.close(master)
+    shown = bytes(shown)
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["duration_s"] == pytest.approx(4.5, abs=0.01)  # stdout: just the JSON line
     assert b"analysing long.wav" in shown and b" s" in shown, shown[-500:]  # the bar, on the terminal
