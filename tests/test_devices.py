@@ -99,14 +99,11 @@ def test_reference_is_aligned_with_the_microphone(virtual_audio, tmp_path):
     # whole suite plus two busy loops on 2 cores, the 27 of 42 turns whose line played at its length) the
     # reference's chirp was within 7.6 ms of the predicted start and the microphone's within 15.2 ms of the
     # reference's (median 1.0 ms). 15 and 20 ms sit just above those maxima; a real fault (a latency term
-    # missing or counted twice) shifts the tracks by tens to hundreds of ms. The trainee's speech may overlap
-    # the chirp (paplay starts when the loaded machine gets to it), so the lag is checked, not a correlation.
+    # missing or counted twice) shifts the tracks by tens to hundreds of ms. The chirp is located in each track
+    # on its own: a cross-correlation of the two tracks around it is not used, because the trainee's speech may
+    # overlap the chirp (paplay starts whenever the loaded machine gets to it) and pulled that lag to 35 ms.
     assert ref_chirp_at / SR == pytest.approx(turn.caller_start_s + 0.2, abs=0.015)
     assert abs(mic_chirp_at - ref_chirp_at) <= 0.020 * SR, (mic_chirp_at, ref_chirp_at)
-    # the reference's chirp sits in the microphone track at (nearly) zero lag
-    seg = slice(ref_chirp_at - n // 2, ref_chirp_at + 3 * n // 2)
-    lag, _corr = best_lag(turn.mic[seg], turn.reference[seg])
-    assert abs(lag) <= 0.020 * SR, lag
     mic_without_chirp = turn.mic.copy()
     mic_without_chirp[ref_chirp_at - 80 : ref_chirp_at + n + 80] = 0.0
     assert best_lag(mic_without_chirp, speech)[1] > 0.6  # and the trainee's speech is in the microphone track
