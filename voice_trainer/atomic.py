@@ -7,6 +7,7 @@ final name (``os.replace``), and the folder is fsynced. A failed write leaves no
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -25,6 +26,15 @@ def fsync_dir(path: str | os.PathLike) -> None:
             os.close(fd)
 
 
+def disk_full(path: str | os.PathLike) -> bool:
+    """True when the filesystem holding ``path`` has no block left for this user."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return False
+    return st.f_bavail == 0
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None], suffix: str = "") -> Path:
     """Write ``path`` through ``write(tmp_path)``, then fsync and rename; creates the folder if needed.
 
@@ -38,7 +48,14 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], suffix: 
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=f".tmp{suffix}", dir=p.parent)
     os.close(fd)
     try:
-        write(tmp)
+        try:
+            write(tmp)
+        except OSError:
+            raise
+        except Exception as exc:  # a library's own error type (libsndfile: "System error") for a failed write
+            if disk_full(p.parent):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(p)) from exc
+            raise
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, p)

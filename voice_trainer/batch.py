@@ -20,6 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic import json_safe
 from .audio import files as audio_io
 from .config import Config
 from .errors import UserError
@@ -265,7 +266,12 @@ def run_batch(
         out_p.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"{out_p.parent}: cannot create the results folder ({exc.strerror})") from None
-    _repair_tail(out_p)
+    try:  # fail now, not after the first input was scored: a read-only folder, a full disk, a torn last line
+        _repair_tail(out_p)
+        with open(out_p, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise UserError(f"{out_p}: cannot write the results file ({exc.strerror}); choose another --out") from None
     done = {
         r.get("sha256")
         for r in read_results(out_p)
@@ -288,15 +294,19 @@ def run_batch(
         raise UserError(f"unknown executor {executor!r}; choose local or ray")
     rows_iter = (run_local(jobs, cfg, workers, baseline) if executor == "local"
                  else run_ray(jobs, cfg, workers, ray_address, baseline))
-    written = []
-    with open(out_p, "a", encoding="utf-8") as fh:
-        for row in rows_iter:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-            written.append(row)
-            if on_row:
-                on_row(row)
+    written: list[dict] = []
+    try:
+        with open(out_p, "a", encoding="utf-8") as fh:
+            for row in rows_iter:
+                fh.write(json.dumps(json_safe(row), ensure_ascii=False, allow_nan=False) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+                written.append(row)
+                if on_row:
+                    on_row(row)
+    except OSError as exc:  # e.g. the disk filled up: what was written is kept and a new run resumes after it
+        raise UserError(f"{out_p}: cannot write the results file ({exc.strerror}); the {len(written)} result(s) "
+                        "written before are kept: free some space and run the same command again to resume") from None
     return written
 
 

@@ -19,6 +19,7 @@ This module imports nothing of ours.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import typing
@@ -155,6 +156,19 @@ class ToneConfig:
     # --- baseline and contagion ---------------------------------------------------------------------------
     calibration_s: float = 15.0
     """``voice-trainer calibrate`` records this many seconds."""
+    calibration_min_voiced_s: float = 2.0
+    """``calibrate`` refuses a recording with less voiced speech than this (a profile needs a few sentences)."""
+    calibration_pitch_hz: tuple[float, float] = (60.0, 400.0)
+    """``calibrate`` refuses a median F0 outside this range: below and above any adult or child speaking voice
+    (adult men speak around 85-180 Hz, women around 165-255 Hz)."""
+    calibration_level_dbfs: tuple[float, float] = (-60.0, -3.0)
+    """``calibrate`` refuses an active speech level outside this range: too quiet to measure, or at full scale
+    (clipped or synthetic)."""
+    calibration_min_pitch_range_st: float = 1.0
+    """``calibrate`` refuses a recording whose F0 range (``pitch_range_percentiles``) is narrower than this: speech
+    intonation moves the pitch by several semitones, a tone or a hum stays within a fraction of one."""
+    calibration_max_clipped: float = 0.01
+    """``calibrate`` refuses a recording with more than this share of samples at full scale (clipped)."""
     baseline_turns: int = 1
     """Without a profile, a session's first this-many turns with enough voiced speech form the baseline."""
     contagion_min_turns: int = 3
@@ -567,26 +581,108 @@ def _check_type(value: object, hint: object, where: str) -> object:
     return value
 
 
-def _apply(obj: object, table: dict, where: str) -> None:
+def _apply(obj: object, table: dict, file: str, prefix: str = "") -> None:
     hints = typing.get_type_hints(type(obj))
     names = {f.name for f in dataclasses.fields(obj)}
     for key, value in table.items():
+        name = f"{prefix}{key}"
         if key not in names:
             known = ", ".join(sorted(names)) or "(none)"
-            raise ConfigError(f"{where}: unknown key {key!r}; known keys: {known}")
+            raise ConfigError(f"{file}: {name}: unknown key {key!r}; known keys: {known}")
         current = getattr(obj, key)
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
-                raise ConfigError(f"{where}.{key}: expected a table")
-            _apply(current, value, f"{where}.{key}")
+                raise ConfigError(f"{file}: {name}: expected a table")
+            _apply(current, value, file, f"{name}.")
         else:
-            setattr(obj, key, _check_type(value, hints[key], f"{where}.{key}"))
+            setattr(obj, key, _check_type(value, hints[key], f"{file}: {name}"))
+
+
+# --- value ranges -------------------------------------------------------------------------------------------------
+# Checked after every override, so a value that would make an analysis meaningless (a negative duration, a
+# threshold of -inf, a share above 1) is an error naming the file and the key, never a NaN in the output.
+
+_SHARES = {
+    "voicing_threshold", "no_speech_prob_max", "min_confidence", "fact_min_coverage", "embedding_min_similarity",
+    "vad_threshold", "vad_neg_threshold", "echo_min_corr", "contagion_min_r", "calm_calmness", "tense_calmness",
+    "repeat_decay", "repeat_floor", "calm_resistance", "calm_volume", "furious_volume", "raised_voice_points_lost",
+    "good_share", "change_share", "calibration_max_clipped",
+}
+"""Values between 0 and 1."""
+_POSITIVE = {
+    "min_duration_s", "chunk_s", "pitch_fmin_hz", "pitch_fmax_hz", "clip_level", "calibration_s", "rushed_pace_ratio",
+    "rushed_pace_full_ratio", "pace_max_wpm", "pace_full_wpm", "beam_size", "min_span_for_pace_s", "min_words_for_pace",
+    "calm_rate_wpm", "furious_rate_wpm", "end_silence_s", "max_answer_s", "no_speech_timeout_s", "block_s",
+    "poll_s", "meter_window_s", "start_timeout_s", "device_timeout_s", "max_turns", "echo_max_delay_s",
+    "echo_min_peak_ratio", "curve_points", "max_items", "loudness_smooth_s", "calibration_min_pitch_range_st",
+}
+"""Values that must be above 0 (lengths, rates, counts that divide or bound a loop)."""
+_PAIRS = [
+    ("tone", "raised_voice_db", "raised_voice_full_db"),
+    ("tone", "raised_pitch_st", "raised_pitch_full_st"),
+    ("tone", "vocal_effort_db", "vocal_effort_full_db"),
+    ("tone", "pitch_swings_st", "pitch_swings_full_st"),
+    ("tone", "rushed_pace_ratio", "rushed_pace_full_ratio"),
+    ("tone", "pace_max_wpm", "pace_full_wpm"),
+    ("tone", "pitch_fmin_hz", "pitch_fmax_hz"),
+    ("caller", "band_upset_at", "band_furious_at"),
+]
+"""(section, lower, upper): the first must be below the second (a component loses points between them)."""
+
+
+def _check_number(v: float, name: str, file: str) -> None:
+    key = name.rsplit(".", 1)[-1].split("[")[0]
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ConfigError(f"{file}: {name}: must be a finite number, not {v!r}")
+    if key in _SHARES and not 0.0 <= v <= 1.0:
+        raise ConfigError(f"{file}: {name}: must be between 0 and 1, got {v!r}")
+    if key in _POSITIVE and v <= 0:
+        raise ConfigError(f"{file}: {name}: must be above 0, got {v!r}")
+    if v < 0 and (key.endswith(("_s", "_ms", "_hz", "_wpm", "_mb", "_words", "_turns", "_up", "_down", "_penalty",
+                                "_points", "_overlap", "_weight", "_content", "_sentences", "_facts", "_per_turn"))
+                  or key.startswith(("weight_", "min_", "max_"))):
+        raise ConfigError(f"{file}: {name}: must not be negative, got {v!r}")
+    if key.endswith("_dbfs") and v > 0:
+        raise ConfigError(f"{file}: {name}: a level in dBFS is at most 0, got {v!r}")
+
+
+def check_ranges(cfg: Config, file: str = "config") -> None:
+    """Raise :class:`ConfigError` (``FILE: section.key: what is wrong``) for a value outside its range."""
+    for section in dataclasses.fields(cfg):
+        sec = getattr(cfg, section.name)
+        for f in dataclasses.fields(sec):
+            v = getattr(sec, f.name)
+            name = f"{section.name}.{f.name}"
+            values = v if isinstance(v, list | tuple) else [v]
+            for i, x in enumerate(values):
+                if isinstance(x, int | float) and not isinstance(x, bool):
+                    _check_number(x, name if values is not v else f"{name}[{i}]", file)
+            if isinstance(v, tuple) and len(v) == 2 and all(isinstance(x, float) for x in v) and not v[0] < v[1]:
+                raise ConfigError(f"{file}: {name}: the first value must be below the second, got {list(v)}")
+    for section, lo, hi in _PAIRS:
+        sec = getattr(cfg, section)
+        if not getattr(sec, lo) < getattr(sec, hi):
+            raise ConfigError(f"{file}: {section}.{lo}: must be below {section}.{hi} "
+                              f"({getattr(sec, lo)!r} is not below {getattr(sec, hi)!r})")
+    if cfg.turns.vad_neg_threshold > cfg.turns.vad_threshold:
+        raise ConfigError(f"{file}: turns.vad_neg_threshold: must not be above turns.vad_threshold")
+    if cfg.caller.tense_calmness > cfg.caller.calm_calmness:
+        raise ConfigError(f"{file}: caller.tense_calmness: must not be above caller.calm_calmness")
+    if cfg.report.change_share > cfg.report.good_share:
+        raise ConfigError(f"{file}: report.change_share: must not be above report.good_share")
 
 
 def config_from_dict(data: dict, where: str = "config") -> Config:
-    """Build a :class:`Config` from defaults overridden by a nested dict (as read from TOML)."""
+    """Build a :class:`Config` from defaults overridden by a nested dict (as read from TOML).
+
+    Raises
+    ------
+    ConfigError
+        Unknown key, wrong type, or a value out of range; the message is ``WHERE: section.key: what is wrong``.
+    """
     cfg = Config()
     _apply(cfg, data, where)
+    check_ranges(cfg, where)
     return cfg
 
 

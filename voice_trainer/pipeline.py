@@ -8,8 +8,9 @@ Each stage has one job; later issues add their stage to ``analyze_file`` without
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,11 +81,13 @@ def analyze_file(
     channel: str = "mix",
     baseline: tone_analysis.Baseline | None = None,
     caller_text: str = "",
+    on_progress: Callable[[float, float], None] | None = None,
 ) -> AnalysisResult:
     """Analyse one recording of the trainee (or any single speaker).
 
     ``baseline`` is the trainee's calm voice for the tone stage (None: tone reports ``baseline: none``).
     ``caller_text`` is the caller's line the recording answers (the listening stage judges paraphrase against it).
+    ``on_progress(done_s, total_s)`` is called after each chunk (seconds of the file analysed so far, its length).
 
     Raises
     ------
@@ -93,6 +96,10 @@ def analyze_file(
     """
     sr = audio_io.ANALYSIS_RATE
     info = audio_io.probe(path)
+    if math.isfinite(info.duration_s) and info.duration_s < cfg.audio.min_duration_s:  # before the model loads
+        raise UserError(
+            f"{path}: only {info.duration_s:.2f} s of audio; need at least {cfg.audio.min_duration_s:g} s to analyse"
+        )
     total = 0
     parts: list[Transcript] = []
     frames: list[tone_analysis.ToneFrames] = []
@@ -103,6 +110,8 @@ def analyze_file(
         for a in range(0, len(chunk.samples), step):
             frames.append(tone_analysis.measure_frames(chunk.samples[a: a + step], sr, cfg.tone,
                                                        offset_s=chunk.offset_s + a / sr))
+        if on_progress is not None:
+            on_progress(chunk.offset_s + len(chunk.samples) / sr, info.duration_s)
     duration_s = total / sr
     if duration_s < cfg.audio.min_duration_s:
         raise UserError(

@@ -120,6 +120,38 @@ def check_baseline(baseline: tone.Baseline, cfg: Config, name: str) -> None:
         )
 
 
+def check_calibration(baseline: tone.Baseline, cfg: Config, name: str) -> None:
+    """Raise :class:`UserError` when a calibration recording does not sound like a person's speaking voice.
+
+    A voice profile is the yardstick for every later calmness score, so ``calibrate`` refuses: too little voiced
+    speech, a pitch or level outside what a speaking voice gives, clipping, and a steady tone (a test tone, a
+    square wave, a hum: no intonation). Thresholds: ``[tone] calibration_*`` in the config.
+    """
+    tc = cfg.tone
+    m = baseline.measures
+    again = "record a few sentences in your normal speaking voice, close to the microphone, and try again"
+    check_baseline(baseline, cfg, name)
+    if m.voiced_s < tc.calibration_min_voiced_s:
+        raise UserError(f"{name}: only {m.voiced_s:.1f} s of voiced speech (need at least "
+                        f"{tc.calibration_min_voiced_s:g} s for a voice profile); {again}")
+    if m.clipped_fraction > tc.calibration_max_clipped:
+        raise UserError(f"{name}: {100 * m.clipped_fraction:.0f}% of the samples are clipped (at full scale); "
+                        f"turn the input level down and {again[0].lower()}{again[1:]}")
+    lo_db, hi_db = tc.calibration_level_dbfs
+    if m.level_dbfs is None or not lo_db <= m.level_dbfs <= hi_db:
+        level = "unmeasured" if m.level_dbfs is None else f"{m.level_dbfs:.1f} dBFS"
+        raise UserError(f"{name}: speech level {level} is outside {lo_db:g} to {hi_db:g} dBFS, not a voice "
+                        f"recorded at a usable level; {again}")
+    lo_hz, hi_hz = tc.calibration_pitch_hz
+    if not lo_hz <= m.pitch_median_hz <= hi_hz:  # type: ignore[operator]  (check_baseline: not None)
+        raise UserError(f"{name}: median pitch {m.pitch_median_hz:.0f} Hz is outside {lo_hz:g}-{hi_hz:g} Hz, not a "
+                        f"speaking voice; {again}")
+    if m.pitch_range_st is None or m.pitch_range_st < tc.calibration_min_pitch_range_st:
+        rng = 0.0 if m.pitch_range_st is None else m.pitch_range_st
+        raise UserError(f"{name}: the pitch hardly moves ({rng:.2f} semitones; speech moves at least "
+                        f"{tc.calibration_min_pitch_range_st:g}), so this is a steady tone, not speech; {again}")
+
+
 def resolve_baseline(spec: str | None, cfg: Config, transcriber=None) -> tone.Baseline | None:
     """The baseline for ``analyze``: ``--baseline`` (a profile JSON or a calm recording), else the stored profile.
 

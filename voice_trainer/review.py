@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -249,6 +250,7 @@ def review_tracks(
     *,
     file: str | None = None,
     caller_channel: str = "left",
+    on_stage: Callable[[int, int, str], None] | None = None,
 ) -> ReviewResult:
     """Review a call given as two tracks.
 
@@ -266,19 +268,31 @@ def review_tracks(
         Name to report.
     caller_channel : {"left", "right"}
         Which channel the caller was on (reported only).
+    on_stage : callable, optional
+        ``on_stage(done, total, name)`` after each stage (for a progress bar).
     """
+    stages = ("echo", "voice activity", "caller transcript", "agent transcript", "turns, tone and listening")
+
+    def stage(i: int) -> None:
+        if on_stage is not None:
+            on_stage(i, len(stages), stages[min(i, len(stages) - 1)])
+
     n = min(len(caller), len(agent))
     caller, agent = np.asarray(caller[:n], np.float32), np.asarray(agent[:n], np.float32)
     duration = n / sample_rate
     # the agent channel may carry the caller (speaker echo, crosstalk) and vice versa: remove before VAD
     agent_gated, agent_sub, agent_echo = _clean(agent, caller, sample_rate, cfg)
     caller_gated, caller_sub, caller_echo = _clean(caller, agent, sample_rate, cfg)
+    stage(1)
     tc = cfg.turns
     caller_segs = speech_segments(caller_gated, sample_rate, tc)
     agent_segs = speech_segments(agent_gated, sample_rate, tc)
+    stage(2)
     beam = tc.review_beam_size
     caller_tx = transcribe_speech(transcriber, caller_sub, sample_rate, caller_segs, beam_size=beam)
+    stage(3)
     agent_tx = transcribe_speech(transcriber, agent_sub, sample_rate, agent_segs, beam_size=beam)
+    stage(4)
     turns = analyze_turns(caller_segs, agent_segs, agent_tx.words, caller_tx.words, tc, duration_s=duration)
     other = "right" if caller_channel == "left" else "left"
     notes = []
@@ -288,6 +302,7 @@ def review_tracks(
         notes.append("no agent turn had enough voiced speech for a tone baseline; calmness is withheld")
     if listening is None:
         notes.append("no agent words were recognised; listening is not judged")
+    stage(5)
     return ReviewResult(
         file=file,
         duration_s=duration,
@@ -304,7 +319,8 @@ def review_tracks(
 
 
 def review_file(
-    path: str | os.PathLike, cfg: Config, transcriber: Transcriber, *, caller_channel: str = "left"
+    path: str | os.PathLike, cfg: Config, transcriber: Transcriber, *, caller_channel: str = "left",
+    on_stage: Callable[[int, int, str], None] | None = None,
 ) -> ReviewResult:
     """Decode a stereo call recording (caller on ``caller_channel``) and review it.
 
@@ -325,7 +341,8 @@ def review_file(
     left, right = audio_io.load_tracks(path, sample_rate=sr, channels=("left", "right"))
     audio_io.check_duration(left, sr, cfg.audio.min_duration_s, str(path))
     caller, agent = (left, right) if caller_channel == "left" else (right, left)
-    return review_tracks(caller, agent, sr, cfg, transcriber, file=str(path), caller_channel=caller_channel)
+    return review_tracks(caller, agent, sr, cfg, transcriber, file=str(path), caller_channel=caller_channel,
+                         on_stage=on_stage)
 
 
 review_call = review_file

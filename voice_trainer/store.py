@@ -319,11 +319,24 @@ class SessionWriter:
             record.session_id = self.dir.name
         record.started_at = record.started_at or _now()
         record.status = "in_progress"
-        self._save()
+        try:
+            self._save()
+        except OSError as exc:
+            raise UserError(f"{self.dir}: cannot write {SESSION_FILE} ({exc.strerror}); free some disk space or "
+                            "choose another --session-dir") from None
 
     def _save(self) -> None:
         self.record.updated_at = _now()
         write_json_atomic(self.dir / SESSION_FILE, self.record.to_dict())
+
+    def _write_failed(self, exc: OSError, turn: TurnRecord) -> UserError:
+        """The one-line error for a turn that could not be written: says what was kept."""
+        kept = len({t.index for t in self.record.turns})
+        return UserError(
+            f"{self.dir}: cannot write turn {turn.index} ({exc.strerror or exc}); the session stopped there and "
+            f"its {kept} finished turn(s) are kept in the folder: free some disk space, then run again "
+            f"('voice-trainer report {self.dir}' shows what was kept)"
+        )
 
     def write_turn(
         self, turn: TurnRecord, reference: np.ndarray, mic: np.ndarray, sample_rate: int = SAMPLE_RATE
@@ -336,12 +349,21 @@ class SessionWriter:
         turn.wav = f"{turn.name}.wav"
         turn.duration_s = round(max(len(reference), len(mic)) / sample_rate, 3)
         turn.written_at = _now()
-        write_turn_wav(self.dir / turn.wav, reference, mic, sample_rate)
-        write_json_atomic(self.dir / f"{turn.name}.json", turn.to_dict())
+        wav, js = self.dir / turn.wav, self.dir / f"{turn.name}.json"
+        try:
+            write_turn_wav(wav, reference, mic, sample_rate)
+            write_json_atomic(js, turn.to_dict())
+        except OSError as exc:  # e.g. the disk is full: nothing half-written of this turn is left behind
+            if not js.exists():
+                wav.unlink(missing_ok=True)
+            raise self._write_failed(exc, turn) from None
         self.record.turns = [t for t in self.record.turns if t.index != turn.index] + [turn]
         if turn.anger_after is not None:
             self.record.anger_trajectory.append(float(turn.anger_after))
-        self._save()
+        try:
+            self._save()
+        except OSError as exc:  # the turn's own files are complete: reading the folder recovers it
+            raise self._write_failed(exc, turn) from None
         return turn
 
     def update(self, **changes: Any) -> None:
@@ -350,7 +372,12 @@ class SessionWriter:
             if key in ("turns", "recovered", "path") or not hasattr(self.record, key):
                 raise AttributeError(f"SessionRecord has no writable field {key!r}")
             setattr(self.record, key, value)
-        self._save()
+        try:
+            self._save()
+        except OSError as exc:
+            kept = len({t.index for t in self.record.turns})
+            raise UserError(f"{self.dir}: cannot update {SESSION_FILE} ({exc.strerror or exc}); the {kept} "
+                            "finished turn(s) are kept in the folder: free some disk space, then run again") from None
 
     def finish(self, status: str = "completed", **changes: Any) -> SessionRecord:
         """Mark the session ended (``completed``, ``interrupted`` or ``device_lost``) and write it."""

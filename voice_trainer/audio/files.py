@@ -113,8 +113,17 @@ def probe(path: str | os.PathLike) -> AudioInfo:
     except UserError:
         raise
     except Exception as exc:  # PyAV raises many error types for garbage input
-        reason = str(exc).split("\n")[0][:80]
+        reason = _reason(exc, p)
         raise UserError(f"{p}: not an audio file that can be decoded ({reason}); {SUPPORTED_HINT}") from None
+
+
+def _reason(exc: BaseException, p: Path, limit: int = 100) -> str:
+    """A decoder's error message without the file name (the message already starts with it), cut at a word."""
+    msg = getattr(exc, "strerror", None) or str(exc).split("\n")[0] or type(exc).__name__
+    for name in (f"'{p}'", f'"{p}"', str(p)):
+        msg = msg.replace(name, "")
+    msg = msg.strip(" :;,") or type(exc).__name__
+    return msg if len(msg) <= limit else msg[: limit - 3].rsplit(" ", 1)[0] + "..."
 
 
 def _select(block: np.ndarray, channel: str, p: Path) -> np.ndarray:
@@ -155,7 +164,7 @@ def _blocks_pyav(p: Path, info: AudioInfo, channels: tuple[str, ...]) -> Iterato
     except UserError:
         raise
     except Exception as exc:
-        raise UserError(f"{p}: decoding failed part-way ({str(exc)[:80]}); the file may be damaged") from None
+        raise UserError(f"{p}: decoding failed part-way ({_reason(exc, p)}); the file may be damaged") from None
 
 
 def iter_chunks(
@@ -208,6 +217,7 @@ def iter_chunks(
         return start, out
 
     for tracks in blocks(p, info, channels):
+        check_finite(tracks, p, offset / sample_rate + pending_len / sample_rate)
         for i, t in enumerate(tracks):
             pending[i].append(streams[i].resample_chunk(t))
         pending_len = min(sum(len(x) for x in parts) for parts in pending)
@@ -249,6 +259,19 @@ def load_tracks(
         for i, t in enumerate(tracks):
             got[i].append(t)
     return [np.concatenate(g) if g else np.zeros(0, np.float32) for g in got]
+
+
+def check_finite(tracks: list[np.ndarray], path: str | os.PathLike, at_s: float = 0.0) -> None:
+    """Raise :class:`UserError` when a decoded block holds NaN or infinite samples (a damaged float file).
+
+    ``at_s`` is roughly where the block starts (seconds, for the message).
+    """
+    for t in tracks:
+        if len(t) and not np.isfinite(t).all():
+            raise UserError(
+                f"{path}: holds samples that are not numbers (NaN or infinity, near {at_s:.0f} s); the file is "
+                "damaged: export or record it again (e.g. as 16-bit PCM WAV)"
+            )
 
 
 def check_duration(audio: np.ndarray, sample_rate: int, min_duration_s: float, name: str) -> None:

@@ -9,6 +9,7 @@ whole call with a live terminal display and keeps every finished turn on disk.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -21,6 +22,7 @@ from ..analysis.activity import BargeInDetector, EnergyEndpointer
 from ..analysis.turn import TurnAudio
 from ..audio import devices
 from ..config import Config
+from ..errors import UserError
 from ..speech.transcribe import Transcriber
 from .caller import CallerLine
 from .session import SR
@@ -291,7 +293,8 @@ def practice_call(
     except devices.DeviceError as exc:
         state, error = "device_lost", str(exc)
     except BaseException as exc:  # anything else: the session says so, finished turns stay, the error goes on
-        folder.finish("failed", error=f"{type(exc).__name__}: {exc}")
+        with contextlib.suppress(UserError):  # best effort: the disk may be what failed
+            folder.finish("failed", error=f"{type(exc).__name__}: {exc}")
         raise
     finally:
         answers.close()

@@ -174,6 +174,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        if self.line <= 0:  # about the whole file (it cannot be read): no line to point at
+            return f"{self.file}: {self.message}"
         return f"{self.file}:{self.line}: {self.message}"
 
 
@@ -472,6 +474,8 @@ def load_scenario(path: str | os.PathLike) -> Scenario:
         Unreadable file or any schema problem (``FILE:LINE: ...``).
     """
     p = Path(path)
+    if not p.exists():
+        raise ScenarioError([Problem(str(p), 0, "no such scenario file; check the path")])
     try:
         raw = p.read_bytes()
     except OSError as exc:

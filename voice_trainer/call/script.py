@@ -29,6 +29,8 @@ A script file is data, never code; unknown keys are errors.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -71,7 +73,11 @@ def load_script(path: str | os.PathLike) -> RunScript:
     p = Path(path)
     if not p.exists():
         raise UserError(f"{p}: no such run script")
-    text = p.read_text(encoding="utf-8")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{p}: cannot read the run script ({getattr(exc, 'strerror', None) or 'not UTF-8 text'}); "
+                        "give a .toml run script") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -97,7 +103,8 @@ def load_script(path: str | os.PathLike) -> RunScript:
             if k not in ANSWER_KEYS:
                 raise bad(k, f"unknown key {k!r} in [[answers]]; allowed: {', '.join(sorted(ANSWER_KEYS))}")
         start = a.get("start_s")
-        if start is not None and not isinstance(start, int | float):
+        if start is not None and (isinstance(start, bool) or not isinstance(start, int | float)
+                                  or not math.isfinite(start)):
             raise bad("start_s", "start_s must be a number of seconds")
         f = Path(a["file"])
         specs.append(AnswerSpec(str(f if f.is_absolute() else p.parent / f), None if start is None else float(start)))
@@ -112,8 +119,25 @@ def load_script(path: str | os.PathLike) -> RunScript:
                 expect[k] = [v]
             elif not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
                 raise bad(k, "outcome must be a string or a list of strings")
-        elif not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, int | float) for x in v) and v[0] <= v[1]):
+        elif not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, int | float) and not isinstance(x, bool)
+                                                                and math.isfinite(x) for x in v) and v[0] <= v[1]):
             raise bad(k, f"{k} must be a range [min, max]")
+    # checked here, before the call starts: a wrong type would otherwise surface only after the whole call ran
+    def is_int(v: object) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    def is_num(v: object) -> bool:
+        return (is_int(v) or isinstance(v, float)) and math.isfinite(v)  # type: ignore[arg-type]
+
+    if "seed" in data and not is_int(data["seed"]):
+        raise bad("seed", f"seed must be a whole number (e.g. seed = 3), not {data['seed']!r}")
+    if "max_turns" in data and not (is_int(data["max_turns"]) and data["max_turns"] >= 1):
+        raise bad("max_turns", f"max_turns must be a whole number of turns, 1 or more, not {data['max_turns']!r}")
+    if "pass_mark" in data and not (is_num(data["pass_mark"]) and 0 <= data["pass_mark"] <= 100):
+        raise bad("pass_mark", f"pass_mark must be a number from 0 to 100, not {data['pass_mark']!r}")
+    for key in ("title", "baseline"):
+        if key in data and not isinstance(data[key], str):
+            raise bad(key, f"{key} must be a string in quotes, not {data[key]!r}")
     baseline = data.get("baseline")
     if baseline is not None:
         b = Path(baseline)
@@ -202,8 +226,9 @@ def execute(script: RunScript, cfg, transcriber, *, session_dir: str | os.PathLi
     except BaseException as exc:
         if folder is not None:
             interrupted = isinstance(exc, KeyboardInterrupt)
-            folder.finish("interrupted" if interrupted else "failed",
-                          error="stopped with Ctrl-C" if interrupted else f"{type(exc).__name__}: {exc}")
+            with contextlib.suppress(OSError, UserError):  # best effort: the disk may be what failed
+                folder.finish("interrupted" if interrupted else "failed",
+                              error="stopped with Ctrl-C" if interrupted else f"{type(exc).__name__}: {exc}")
         raise
     if folder is not None:
         folder.finish("completed", result)

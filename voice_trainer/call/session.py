@@ -13,6 +13,7 @@ sample-aligned on one clock).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -68,12 +69,16 @@ class AnswerSpec:
     @classmethod
     def parse(cls, text: str) -> AnswerSpec:
         """``FILE`` or ``FILE@START`` (``answer.wav@-1.5`` starts 1.5 s before the caller finishes)."""
-        if "@" in text:
+        if "@" in text and not Path(text).exists():  # a file whose name holds "@" is taken as it is
             path, _, start = text.rpartition("@")
             try:
-                return cls(path, float(start))
+                value = float(start)
             except ValueError:
-                pass
+                value = math.nan
+            if not math.isfinite(value):
+                raise UserError(f"{text}: the time after '@' must be seconds from the start of the caller's line "
+                                f"(e.g. {path}@2.5, or {path}@-1.5 to talk over the caller), not {start!r}")
+            return cls(path, value)
         return cls(text)
 
 

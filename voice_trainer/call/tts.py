@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from ..atomic import atomic_write
 from ..audio.files import load, write_wav_atomic
 from ..config import SAMPLE_RATE, TTSConfig, cache_dir
 from ..errors import UserError
@@ -337,6 +338,8 @@ def render_line(
         Empty text, an unavailable voice or a TTS engine that cannot start or writes nothing.
     """
     text = _clean(text)
+    if out is not None:
+        _check_out(out)  # before rendering
     if cache:
         root = Path(cache_root) if cache_root is not None else tts_cache_dir()
         cached = root / f"{cache_key(text, voice)}.wav"
@@ -344,19 +347,30 @@ def render_line(
             _synthesize(text, voice, cached)
         if out is None:
             return cached
-        dest = Path(out)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
-        shutil.copyfile(cached, tmp)
-        os.replace(tmp, dest)
+        dest = _check_out(out)
+        try:  # atomic: a failed copy leaves no temporary file behind
+            atomic_write(dest, lambda tmp: shutil.copyfile(cached, tmp), ".wav")
+        except OSError as exc:
+            raise UserError(f"{dest}: cannot write the WAV file ({exc.strerror}); choose another --out") from None
         return dest
     if out is not None:
-        dest = Path(out)
+        dest = _check_out(out)
     else:
         fd, name = tempfile.mkstemp(prefix="voice-trainer-line-", suffix=".wav")
         os.close(fd)
         dest = Path(name)
-    _synthesize(text, voice, dest)
+    try:
+        _synthesize(text, voice, dest)
+    except OSError as exc:
+        raise UserError(f"{dest}: cannot write the WAV file ({exc.strerror}); choose another --out") from None
+    return dest
+
+
+def _check_out(out: str | os.PathLike) -> Path:
+    """``out`` as a Path, or a UserError when it names a folder."""
+    dest = Path(out)
+    if dest.is_dir():
+        raise UserError(f"{dest}: is a folder; give a file name for the WAV, such as {dest / 'line.wav'}")
     return dest
 
 

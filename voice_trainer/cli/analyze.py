@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
 from ..analysis.listening.detect import analyze_listening
 from ..analysis.result import SCHEMA_VERSION, AnalysisResult
-from ..audio.files import CHANNELS
+from ..audio.files import CHANNELS, probe
 from ..errors import UserError
 from ..pipeline import analyze_file
 from ..profile import resolve_baseline
 from ..speech.transcribe import Transcriber
-from .common import add_model_options, config_from_args, print_json_line
+from .common import add_model_options, config_from_args, print_json_line, stderr_progress
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -155,8 +157,12 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
         try:
-            result = analyze_file(path, cfg, transcriber, channel=args.channel, baseline=baseline,
-                                  caller_text=args.caller_text)
+            info = probe(path)
+            long = math.isfinite(info.duration_s) and info.duration_s > cfg.audio.chunk_s
+            with stderr_progress(f"analysing {Path(path).name}", info.duration_s if long else 0.0) as update:
+                result = analyze_file(path, cfg, transcriber, channel=args.channel, baseline=baseline,
+                                      caller_text=args.caller_text,
+                                      on_progress=(lambda done, _total: update(done)) if long else None)
         except UserError as exc:
             if len(args.files) == 1:
                 raise

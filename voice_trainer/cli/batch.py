@@ -7,6 +7,7 @@ import csv
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..batch import CSV_COLUMNS, csv_row, read_results, run_batch
@@ -35,6 +36,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+def error_line(row: dict) -> str:
+    """``INPUT: what went wrong``, naming the input once (a UserError's message already starts with it)."""
+    inp, err = str(row.get("input")), str(row.get("error") or "unknown error")
+    return err if err.startswith(inp) else f"{inp}: {err}"
+
+
 def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise UserError("--workers must be 1 or more")
@@ -56,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             progress.advance(task)
             if row.get("status") != "ok":
                 errors.append(row)
-                progress.console.print(f"[red]failed[/red] {row['input']}: {row.get('error')}", highlight=False)
+                progress.console.print(f"[red]failed[/red] {escape(error_line(row))}", highlight=False)
 
         written = run_batch(
             args.inputs, args.out, cfg, workers=args.workers, executor=args.executor,
@@ -64,11 +71,15 @@ def run(args: argparse.Namespace) -> int:
             on_start=on_start, on_row=on_row,
         )
     if args.csv:
-        with open(args.csv, "w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
-            w.writeheader()
-            for row in read_results(args.out):
-                w.writerow(csv_row(row))
+        try:
+            with open(args.csv, "w", newline="", encoding="utf-8") as fh:
+                w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+                w.writeheader()
+                for row in read_results(args.out):
+                    w.writerow(csv_row(row))
+        except OSError as exc:
+            raise UserError(f"{args.csv}: cannot write the CSV summary ({exc.strerror}); choose another --csv "
+                            f"(the results are in {args.out})") from None
     new_ok = len(written) - len(errors)
     all_rows = read_results(args.out)
     ok_hashes = {r.get("sha256") for r in all_rows if r.get("status") == "ok"}
@@ -79,5 +90,5 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     for row in failed:
-        print(f"  error: {row['input']}: {row.get('error')}", file=sys.stderr)
+        print(f"  error: {error_line(row)}", file=sys.stderr)
     return 1 if failed else 0

@@ -14,7 +14,7 @@ from ..analysis.tone import Baseline, baseline_from_audio
 from ..audio import files as audio_io
 from ..config import Config
 from ..errors import UserError
-from ..profile import baseline_from_audio_file, check_baseline, default_profile_path, save_profile
+from ..profile import baseline_from_audio_file, check_calibration, default_profile_path, save_profile
 from ..speech.transcribe import Transcriber
 from .common import add_model_options, config_from_args
 
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         baseline = _measure_recording(cfg, transcriber, seconds)
         name = "the recording"
-    check_baseline(baseline, cfg, name)
+    check_calibration(baseline, cfg, name)
     m = baseline.measures
     path = save_profile(
         baseline, args.out, extra={"duration_s": round(m.duration_s, 2), "voiced_s": round(m.voiced_s, 2)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 
 from rich.console import Console
@@ -85,8 +86,9 @@ def run(args: argparse.Namespace) -> int:
                                  if n == "turn" else None)
         except BaseException as exc:
             interrupted = isinstance(exc, KeyboardInterrupt)
-            folder.finish("interrupted" if interrupted else "failed",
-                          error="stopped with Ctrl-C" if interrupted else f"{type(exc).__name__}: {exc}")
+            with contextlib.suppress(UserError):  # best effort: the disk may be what failed
+                folder.finish("interrupted" if interrupted else "failed",
+                              error="stopped with Ctrl-C" if interrupted else f"{type(exc).__name__}: {exc}")
             raise
         folder.finish("completed", result)
         print_summary(console, result)

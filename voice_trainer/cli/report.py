@@ -34,6 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     rec = load_record(args.session)
+    for w in rec.warnings:
+        print(f"voice-trainer: warning: {w}", file=sys.stderr)
     if args.html:
         out = write_html(rec, args.html, cfg, embed_audio=False if args.link_audio else None)
         if not args.json:

@@ -8,7 +8,7 @@ from rich.console import Console
 
 from ..review import CALLER_CHANNELS, ReviewResult, review_file
 from ..speech.transcribe import Transcriber
-from .common import add_model_options, config_from_args, print_json_line
+from .common import add_model_options, config_from_args, print_json_line, stderr_progress
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -78,7 +78,9 @@ def print_text(r: ReviewResult, console: Console) -> None:
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     transcriber = Transcriber(cfg.transcribe)
-    result = review_file(args.file, cfg, transcriber, caller_channel=args.caller_channel)
+    with stderr_progress("reviewing", 5, unit="stages") as update:
+        result = review_file(args.file, cfg, transcriber, caller_channel=args.caller_channel,
+                             on_stage=lambda done, _total, _name: update(done))
     if args.json:
         print_json_line(result.to_dict())
     else:

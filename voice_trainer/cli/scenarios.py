@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from ..atomic import json_safe
 from ..call.scenarios import ScenarioError, get_scenario, load_library, load_scenario, scenario_files
 from ..errors import UserError
 from .common import config_from_args, print_json_line
@@ -64,7 +65,7 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     s = get_scenario(args.id, extra_dirs(args))
     if args.json:
-        sys.stdout.write(json.dumps(s.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json.dumps(json_safe(s.to_dict()), ensure_ascii=False, indent=2, allow_nan=False) + "\n")
         return 0
     r = s.reactions
     print(f"{s.id}: {s.title}")

@@ -373,6 +373,8 @@ def render_html(rec: ReportRecord, out_path: str | os.PathLike, cfg: Config | No
         body.append(f"<p>{_e(rec.scenario['summary'])}</p>")
     for r in rec.recovered:
         body.append(f'<p class="meta">Recovered: {_e(r)}</p>')
+    for r in rec.warnings:
+        body.append(f'<p class="meta">Warning: {_e(r)}</p>')
     body.append('<div class="scores">' + "".join(
         f'<div class="score" id="score-{k}">{lab}<b class="{_cls(s.get(k))}">{_fmt(s.get(k))}</b></div>'
         for k, lab in (("overall", "Overall"), ("calmness", "Calmness"), ("listening", "Listening"),

@@ -86,6 +86,10 @@ class ReportRecord:
     start_anger: float | None = None
     notes: list[dict] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """Problems that did not stop the report (a corrupted notes file: shown without its notes)."""
+    notes_error: str | None = None
+    """Why the notes file could not be read (None: read, or there is none)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -129,7 +133,11 @@ def load_record(path: str | os.PathLike) -> ReportRecord:
     elif p.is_file():
         data = _read_json(p)
         if isinstance(data, dict) and data.get("kind") == "call_review":
-            rec = _load_review(p, data)
+            try:
+                rec = _load_review(p, data)
+            except (AttributeError, TypeError, ValueError, KeyError) as exc:
+                raise UserError(f"{p}: a damaged 'review --json' result ({type(exc).__name__}: {str(exc)[:80]}); "
+                                "write it again with 'voice-trainer review CALL --json > FILE'") from None
         elif isinstance(data, dict) and "status" in data and ("scores" in data or "scorecard" in data):
             raise UserError(f"{p}: this is a session file; give its folder ({p.parent})")
         else:
@@ -137,7 +145,11 @@ def load_record(path: str | os.PathLike) -> ReportRecord:
                             "folder or the output of 'voice-trainer review CALL --json'")
     else:
         raise UserError(f"{p}: no such session folder or review file")
-    rec.notes = load_notes(p)
+    try:
+        rec.notes = load_notes(p)
+    except UserError as exc:  # the notes are extra: the report still renders, without them
+        rec.notes_error = str(exc)
+        rec.warnings.append(f"{exc} (the report is shown without the trainer's notes)")
     return rec
 
 
@@ -367,6 +379,8 @@ def add_note(path: str | os.PathLike, turn: int | None, text: str, author: str =
     if len(text) > MAX_NOTE_CHARS:
         raise UserError(f"the note is {len(text)} characters long; keep it under {MAX_NOTE_CHARS}")
     rec = load_record(path)
+    if rec.notes_error:  # never overwrite notes that could not be read
+        raise UserError(rec.notes_error)
     if turn is not None and turn not in {t.index for t in rec.turns}:
         have = ", ".join(str(t.index) for t in rec.turns) or "none"
         raise UserError(f"{path}: has no turn {turn} (turns: {have}); use '-' for a note on the whole session")

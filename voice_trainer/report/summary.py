@@ -66,6 +66,7 @@ def record_summary(rec: ReportRecord, cfg: Config | None = None) -> dict[str, An
         "techniques": {str(n): technique_name(n) for n in range(1, 11)},
         "technique_text": {str(n): TECHNIQUE_TEXT[n] for n in range(1, 11)},
         "recovered": rec.recovered,
+        "warnings": rec.warnings,
     }
 
 
