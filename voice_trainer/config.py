@@ -187,6 +187,10 @@ class ListeningConfig:
     stock_tail_min_content: int = 3
     """A stock phrase ("I understand") is specific when it is followed, in its sentence or the next, by at least
     this many content words, or by one of the caller's own words, a number or a feeling word."""
+    learned_model: bool = True
+    """Also run the learned detectors (``listening_model.py``: sentence encoder + trained heads) for restating,
+    acknowledging, ownership and red flags whose wording varies; their thresholds are in
+    ``data/listening_model/heads.json``. Off: the phrase rules only (no model is loaded)."""
     use_embeddings: bool = False
     """Also accept a sentence about "you" whose embedding similarity to the caller's line reaches
     ``embedding_min_similarity`` as a paraphrase. Needs an ``embedder`` passed to ``analyze_listening`` (Python API;

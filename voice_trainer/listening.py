@@ -926,6 +926,10 @@ def analyze_listening(
                 continue
             flags.append(f)
     flags += _reasks(ctx, caller_norm, caller_tokens, found.get("question", []))
+    if cfg.learned_model and _has_words(text):  # learned detectors (issue 15): one hook, see listening_model.py
+        from .listening_model import ListeningModelConfig, merge_learned
+
+        flags = merge_learned(ctx, found, flags, caller_norm, ListeningModelConfig())
     # A guarantee is not also a resolution's timeline evidence; a blame quote is not an acknowledgement.
     flags = _dedupe(flags)
 
@@ -1092,10 +1096,10 @@ def _components(techs: list[Detection], flags: list[Detection], facts: list[Fact
     # Red flags: each costs a share of its component.
     groups = [
         ("no_defensiveness", "No blame, \"calm down\", policy wall or \"not my department\"", 5,
-         ("blame", "calm_down", "policy_wall", "not_my_department")),
+         ("blame", "calm_down", "policy_wall", "not_my_department", "defensive")),
         ("no_dismissal", "Did not dismiss the problem or hide behind a stock phrase", 2,
-         ("dismissive", "stock_phrase")),
-        ("no_sarcasm", "No sarcasm or retaliation", 4, ("sarcasm",)),
+         ("dismissive", "stock_phrase", "minimising")),
+        ("no_sarcasm", "No sarcasm, talking down or retaliation", 4, ("sarcasm", "patronising", "retaliation")),
         ("realistic_promises", "Promised only what can be kept", 7, ("guarantee",)),
     ]
     for cid, label, tech, ids in groups:
