@@ -121,8 +121,8 @@ def run(mode: str, cfg: ListeningConfig, d: Path, limit: int, errors: dict) -> d
     for q, caller, reply in read_replies():
         r = analyze_listening(reply, caller_text=caller, config=cfg)
         flags = [f for f in r.red_flags if f.id != "stock_phrase"]
-        replies.append((q, bool(flags), r.score.value, reply, [f"{f.id}{'*' if f.detail.get('kind') == 'learned' else ''}"
-                                                                for f in flags]))
+        ids = [f.id + ("*" if f.detail.get("kind") == "learned" else "") for f in flags]
+        replies.append((q, bool(flags), r.score.value, reply, ids))
     return {"results": results, "flagged_good": flagged_good, "replies": replies}
 
 

@@ -193,9 +193,9 @@ class ListeningConfig:
     ``data/listening_model/heads.json``. Off: the phrase rules only (no model is loaded)."""
     use_embeddings: bool = False
     """Also accept a sentence about "you" whose embedding similarity to the caller's line reaches
-    ``embedding_min_similarity`` as a paraphrase. Needs an ``embedder`` passed to ``analyze_listening`` (Python API;
-    none ships): on the development data it did not improve paraphrase F1 (``bench/eval_listening.py
-    --embeddings``) and costs ~40 ms per sentence on 2 cores against ~0.7 ms per reply for the rules."""
+    ``embedding_min_similarity`` as a paraphrase. Needs an ``embedder`` passed to ``analyze_listening`` (Python API):
+    on the development data raw similarity did not improve paraphrase F1; the trained pair head of
+    ``learned_model`` is what ships."""
     embedding_min_similarity: float = 0.5
     """Cosine similarity between a reply sentence and the caller's line that counts as a restatement when
     ``use_embeddings`` is on."""

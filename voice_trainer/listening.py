@@ -871,9 +871,10 @@ def analyze_listening(
     closing : bool
         This is the closing turn of a call: thanks / follow-up are then expected and judged.
     embedder : callable, optional
-        ``embedder(list_of_str) -> (n, d) array`` of unit vectors (e.g. all-MiniLM-L6-v2, see
-        ``bench/_minilm.py``), used for paraphrase only when ``config.use_embeddings`` is on. Not shipped: it did
-        not improve paraphrase F1 on the development data (``bench/eval_listening.py --embeddings``).
+        ``embedder(list_of_str) -> (n, d) array`` of unit vectors (e.g.
+        ``voice_trainer.sentence_encoder.get_encoder()``), a raw-similarity paraphrase rule used only when
+        ``config.use_embeddings`` is on (off by default: it did not improve paraphrase F1). The learned detectors
+        (``config.learned_model``, ``listening_model.py``) are the shipped use of sentence vectors.
 
     Returns
     -------

@@ -72,10 +72,13 @@ class ListeningModelConfig:
     ownership_threshold: float | None = None
     """Probability from which a sentence counts as taking ownership."""
     red_flag_threshold: float | None = None
-    """Probability from which a sentence is reported as a red flag (its type: the likeliest flag of the ``flag`` head)."""
+    """Probability from which a sentence is reported as a red flag (its type: the likeliest flag of the ``flag``
+    head)."""
     quote_veto_threshold: float | None = None
     """A sentence that restates the caller with at least this probability is never a red flag: the agent is quoting
     the caller's own words back ("you were told it was guaranteed")."""
+    quote_min_share: float = 0.3
+    """... and repeats at least this share (0-1) of the content words of the caller's sentence it restates."""
     heads_dir: str = ""
     """A folder with ``heads.npz`` and ``heads.json`` to use instead of the packaged ones (empty: packaged)."""
 
@@ -218,6 +221,7 @@ class SentenceJudgement:
     restate: float = 0.0
     caller_sentence: str = ""
     caller_words: list[str] = field(default_factory=list)
+    caller_share: float = 0.0
     acknowledge: float = 0.0
     ownership: float = 0.0
     red_flag: float = 0.0
@@ -274,11 +278,12 @@ def judge_sentences(sentences: Sequence[str], caller_text: str = "", *, encoder:
             for k, c in enumerate(units):
                 lex, matched = lexical_pair_features(c, s)
                 rows.append(pair_features(u_all[i], c_all[k], lex))
-                where.append((i, k, matched))
+                where.append((i, k, matched, float(lex[0])))
         p = heads.prob("restate", np.stack(rows))
-        for (i, k, matched), pr in zip(where, p, strict=True):
+        for (i, k, matched, share), pr in zip(where, p, strict=True):
             if pr > out[i].restate:
                 out[i].restate, out[i].caller_sentence, out[i].caller_words = float(pr), units[k], matched
+                out[i].caller_share = share
     return out
 
 
@@ -323,7 +328,8 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
     * A sentence the rules did not find as a paraphrase, acknowledgement or ownership, but the head does, is added
       (``kind="learned"``, the head's probability as confidence; a restatement carries the caller's sentence and
       the caller's words it repeats).
-    * A sentence that restates the caller (pair probability >= ``quote_veto_threshold``) drops rule red flags whose
+    * A sentence that quotes the caller (pair probability >= ``quote_veto_threshold`` and at least
+      ``quote_min_share`` of the caller's content words repeated) drops rule red flags whose
       quoted words the caller said first, and gets no learned red flag.
     * A sentence the red-flag head flags, with no rule flag on it, gets a learned red flag of the type the
       ``flag`` head finds likeliest. Rule flags are kept (they are exact).
@@ -362,7 +368,7 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
         if j.ownership >= t_own and not covered("ownership", s, e):
             found.setdefault("ownership", []).append(ctx.detection(
                 "ownership", 5, "Took ownership", s, e, j.ownership, "", kind="learned"))
-        if caller_low and j.restate >= t_veto:
+        if caller_low and j.restate >= t_veto and j.caller_share >= cfg.quote_min_share:
             quoting.append((s, e))
 
     def quotes_caller(f: Any) -> bool:
