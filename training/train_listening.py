@@ -49,6 +49,7 @@ MIN_THRESHOLD = 0.5
 (and the rule analysis reports nothing under ``ListeningConfig.min_confidence`` = 0.5 anyway)."""
 FOLDS = 5
 MISMATCHES_PER_POSITIVE = 2
+FLAG_SUPPORT_QUANTILE = 0.1
 RED_FLAG_MAX_FPR = 0.05
 """The red-flag threshold is the lowest whose out-of-fold share of flagged good sentences stays under this."""
 
@@ -195,6 +196,7 @@ def train(out: Path) -> dict:
     rest = d["restatements"]
     x_rest = np.stack([vec[s] for s, _ in rest])
     heads, meta_heads, report, thresholds = {}, {}, {}, {}
+    arrays_extra: dict[str, np.ndarray] = {}
 
     def binary(name: str, x: np.ndarray, y: np.ndarray, groups: list[str]) -> np.ndarray:
         c, p, losses = choose(x, y, groups)
@@ -232,7 +234,20 @@ def train(out: Path) -> dict:
                           "brier": round(float(np.mean((p - y_flag) ** 2)), 4),
                           "cv_at_threshold": prf(y_flag, p >= thresholds["red_flag"]),
                           "cv_good_flagged": round(float((neg >= thresholds["red_flag"]).mean()), 3),
-                          "cv_auc": round(auc(p[flagged], neg), 3)}
+                          "cv_auc": round(auc(p[flagged], neg), 3),
+                          "cv_curve": {f"{t:.2f}": {"recall": round(float((p[flagged] >= t).mean()), 3),
+                                                    "good_flagged": round(float((neg >= t).mean()), 3)}
+                                       for t in np.round(np.arange(0.3, 0.96, 0.05), 2)}}
+    # support guard: a learned red flag must resemble a red flag the team labelled. Threshold: the 10th percentile of
+    # each labelled red flag's best cosine to the red flags of OTHER situations (keeps ~90 % of in-domain flags and
+    # stops confident flags on text unlike anything in the training data, e.g. counselling chat)
+    fx = xs[flagged[: len(sents)]]
+    fg = [g for g, f in zip(gs, flagged[: len(sents)], strict=True) if f]
+    sim = fx @ fx.T
+    same = np.array([[a == b for b in fg] for a in fg])
+    sim[same] = -1.0
+    thresholds["flag_support"] = round(float(np.quantile(sim.max(1), FLAG_SUPPORT_QUANTILE)), 3)
+    arrays_extra["flag_examples"] = fx.astype(np.float32)
     report["flag_type"] = {"cv_accuracy": round(float((p_type[flagged, 1:].argmax(1) + 1 == y_type[flagged])
                                                       .mean()), 3)}
 
@@ -269,7 +284,7 @@ def train(out: Path) -> dict:
                      "sklearn": __import__("sklearn").__version__},
     }
     out.mkdir(parents=True, exist_ok=True)
-    arrays = {}
+    arrays = dict(arrays_extra)
     for name, (w, b) in heads.items():
         arrays[f"{name}.w"], arrays[f"{name}.b"] = w, b
     np.savez(out / "heads.npz", **arrays)

@@ -77,6 +77,9 @@ class ListeningModelConfig:
     quote_veto_threshold: float | None = None
     """A sentence that restates the caller with at least this probability is never a red flag: the agent is quoting
     the caller's own words back ("you were told it was guaranteed")."""
+    flag_support_threshold: float | None = None
+    """A learned red flag also needs a cosine of at least this to one of the labelled red-flag sentences: the head
+    is not trusted on text unlike anything it was trained on."""
     quote_min_share: float = 0.3
     """... and repeats at least this share (0-1) of the content words of the caller's sentence it restates."""
     heads_dir: str = ""
@@ -97,6 +100,8 @@ class Heads:
     labels: dict[str, list[str]]
     thresholds: dict[str, float]
     meta: dict[str, Any] = field(default_factory=dict)
+    flag_examples: np.ndarray | None = None
+    """Sentence vectors of the labelled red flags: a learned flag must be at least ``flag_support`` similar to one."""
 
     def prob(self, name: str, x: np.ndarray) -> np.ndarray:
         """Probabilities of head ``name`` for feature rows ``x``: ``(n,)`` for a binary head, ``(n, k)`` for a
@@ -145,7 +150,11 @@ def _load_heads_cached(folder: str) -> Heads:
             raise UserError(f"listening model head {name!r} in {base} holds non-finite numbers; {hint}")
         weights[name], bias[name] = w.astype(np.float32), b.astype(np.float32)
         labels[name] = list(spec.get("labels", []))
-    return Heads(weights, bias, labels, {k: float(v) for k, v in meta.get("thresholds", {}).items()}, meta)
+    ex = arrays.get("flag_examples")
+    if ex is None or ex.ndim != 2 or ex.shape[1] != weights["flag"].shape[1]:
+        raise UserError(f"listening model in {base} has no valid flag_examples; {hint}")
+    return Heads(weights, bias, labels, {k: float(v) for k, v in meta.get("thresholds", {}).items()}, meta,
+                 ex.astype(np.float32))
 
 
 def load_heads(heads_dir: str | Path = "") -> Heads:
@@ -227,6 +236,8 @@ class SentenceJudgement:
     red_flag: float = 0.0
     flag_type: str = ""
     flag_type_prob: float = 0.0
+    flag_support: float = 0.0
+    """Best cosine to a labelled red-flag sentence (how far the flag head is on familiar ground)."""
 
 
 _SPLIT = re.compile(r"[^.!?\n]+(?:[.!?]+[\"')\]]*|\n|$)")
@@ -268,10 +279,12 @@ def judge_sentences(sentences: Sequence[str], caller_text: str = "", *, encoder:
     own = heads.prob("ownership", u_all)
     flag = heads.prob("flag", u_all)  # softmax over "good" and the red-flag types
     types = heads.labels["flag"][1:]
+    support = (u_all @ heads.flag_examples.T).max(axis=1)
     for i, j in enumerate(out):
         j.acknowledge, j.ownership, j.red_flag = float(ack[i]), float(own[i]), float(1.0 - flag[i, 0])
         k = int(np.argmax(flag[i, 1:]))
         j.flag_type, j.flag_type_prob = types[k], float(flag[i, 1 + k] / max(j.red_flag, 1e-9))
+        j.flag_support = float(support[i])
     if units:
         rows, where = [], []
         for i, s in enumerate(sentences):
@@ -346,6 +359,7 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
     t_restate, t_ack, t_own = _thr(cfg, heads, "restate"), _thr(cfg, heads, "acknowledge"), _thr(cfg, heads,
                                                                                                   "ownership")
     t_flag, t_veto = _thr(cfg, heads, "red_flag"), _thr(cfg, heads, "quote_veto")
+    t_support = _thr(cfg, heads, "flag_support")
     caller_low = caller_text.lower()
 
     def covered(tid: str, s: int, e: int) -> bool:
@@ -380,7 +394,7 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
 
     kept = [f for f in flags if not quotes_caller(f)]
     for (s, e), j in zip(spans, judged, strict=True):
-        if j.red_flag < t_flag or any(s <= q < e for q, _ in quoting):
+        if j.red_flag < t_flag or j.flag_support < t_support or any(s <= q < e for q, _ in quoting):
             continue
         if any(f.char_start < e and s < f.char_end and f.id not in ("stock_phrase", "re_asked") for f in kept):
             continue  # a rule already flagged this sentence
