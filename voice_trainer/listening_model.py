@@ -317,7 +317,7 @@ _LABELS = {
     "patronising": ("Talked down to the caller", 4,
                     "Speak to the caller as an equal: no pet names, no 'let me explain slowly', no telling them how "
                     "to feel."),
-    "retaliation": ("Retaliated or threatened to end the call", 10,
+    "retaliation": ("Retaliated or threatened to end the call", 4,
                     "Set a calm boundary about language and keep offering help; don't threaten or punish the "
                     "caller."),
     "over_promise": ("Over-promised", 7,
