@@ -214,11 +214,15 @@ class ListeningConfig:
     red_flag_cap_per_flag: float = 20.0
     """Each red flag lowers the highest listening score a reply (or a call) can get by this many points: with
     the default, one red flag caps it at 80, three at 40, five or more at 0, whatever else went well."""
+    learned_model: bool = True
+    """Also run the learned detectors (``listening_model.py``: sentence encoder + trained heads) for restating,
+    acknowledging, ownership and red flags whose wording varies; their thresholds are in
+    ``data/listening_model/heads.json``. Off: the phrase rules only (no model is loaded)."""
     use_embeddings: bool = False
     """Also accept a sentence about "you" whose embedding similarity to the caller's line reaches
-    ``embedding_min_similarity`` as a paraphrase. Needs an ``embedder`` passed to ``analyze_listening`` (Python API;
-    none ships): on the development data it did not improve paraphrase F1 (``bench/eval_listening.py
-    --embeddings``) and costs ~40 ms per sentence on 2 cores against ~0.7 ms per reply for the rules."""
+    ``embedding_min_similarity`` as a paraphrase. Needs an ``embedder`` passed to ``analyze_listening`` (Python API):
+    on the development data raw similarity did not improve paraphrase F1; the trained pair head of
+    ``learned_model`` is what ships."""
     embedding_min_similarity: float = 0.5
     """Cosine similarity between a reply sentence and the caller's line that counts as a restatement when
     ``use_embeddings`` is on."""

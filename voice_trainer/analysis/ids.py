@@ -88,6 +88,16 @@ REFUSED_REFERRAL = "refused_referral"
 RE_ASKED = "re_asked"
 """Asked for something the caller had already said. Technique 3."""
 
+# found by the learned detectors only (listening_model.py)
+DEFENSIVE = "defensive"
+"""Defended the company or themselves instead of handling the problem ("we get thousands of claims"). Technique 5."""
+MINIMISING = "minimising"
+"""Played the problem down ("it's only one night"). Technique 2."""
+PATRONISING = "patronising"
+"""Talked down to the caller ("let me explain it slowly"). Technique 4."""
+RETALIATION = "retaliation"
+"""Hit back or threatened to end the call. Technique 4."""
+
 RED_FLAGS: dict[str, int] = {
     BLAME: 5,
     CALM_DOWN: 5,
@@ -101,6 +111,10 @@ RED_FLAGS: dict[str, int] = {
     ARGUING: 5,
     REFUSED_REFERRAL: 10,
     RE_ASKED: 3,
+    DEFENSIVE: 5,
+    MINIMISING: 2,
+    PATRONISING: 4,
+    RETALIATION: 4,
 }
 """Red-flag id -> technique number in docs/techniques.md whose opposite it is (aliases included)."""
 

@@ -871,9 +871,10 @@ def analyze_listening(
     closing : bool
         This is the closing turn of a call: thanks / follow-up are then expected and judged.
     embedder : callable, optional
-        ``embedder(list_of_str) -> (n, d) array`` of unit vectors (e.g. all-MiniLM-L6-v2, see
-        ``bench/_minilm.py``), used for paraphrase only when ``config.use_embeddings`` is on. Not shipped: it did
-        not improve paraphrase F1 on the development data (``bench/eval_listening.py --embeddings``).
+        ``embedder(list_of_str) -> (n, d) array`` of unit vectors (e.g. ``sentence_encoder.get_encoder()``
+        in this package), a raw-similarity paraphrase rule used only when
+        ``config.use_embeddings`` is on (off by default: it did not improve paraphrase F1). The learned detectors
+        (``config.learned_model``, ``listening_model.py``) are the shipped use of sentence vectors.
 
     Returns
     -------
@@ -926,6 +927,10 @@ def analyze_listening(
                 continue
             flags.append(f)
     flags += _reasks(ctx, caller_norm, caller_tokens, found.get("question", []))
+    if cfg.learned_model and _has_words(text):  # learned detectors (issue 15): one hook, see listening_model.py
+        from .listening_model import ListeningModelConfig, merge_learned
+
+        flags = merge_learned(ctx, found, flags, caller_norm, ListeningModelConfig())
     # A guarantee is not also a resolution's timeline evidence; a blame quote is not an acknowledgement.
     flags = _dedupe(flags)
 
@@ -1093,10 +1098,10 @@ def _components(techs: list[Detection], flags: list[Detection], facts: list[Fact
     # Red flags: each costs a share of its component.
     groups = [
         ("no_defensiveness", "No blame, \"calm down\", policy wall or \"not my department\"", 5,
-         ("blame", "calm_down", "policy_wall", "not_my_department")),
+         ("blame", "calm_down", "policy_wall", "not_my_department", "defensive")),
         ("no_dismissal", "Did not dismiss the problem or hide behind a stock phrase", 2,
-         ("dismissive", "stock_phrase")),
-        ("no_sarcasm", "No sarcasm or retaliation", 4, ("sarcasm",)),
+         ("dismissive", "stock_phrase", "minimising")),
+        ("no_sarcasm", "No sarcasm, talking down or retaliation", 4, ("sarcasm", "patronising", "retaliation")),
         ("realistic_promises", "Promised only what can be kept", 7, ("guarantee",)),
     ]
     for cid, label, tech, ids in groups:

