@@ -82,7 +82,8 @@ svg path.line{fill:none;stroke-width:2.2}.pt{stroke:#fff;stroke-width:1.5}.d1{st
 text.legend.s0,text.legend.s1,text.legend.s2,text.legend.s3,text.legend.s4,text.legend.s5{stroke:none}
 .b-calm{fill:#2da44e;opacity:.08}.b-upset{fill:#d4a72c;opacity:.14}.b-furious{fill:#cf222e;opacity:.14}
 .tablewrap{overflow-x:auto;max-width:100%}table{border-collapse:collapse}
-td,th{padding:3px 10px;border-bottom:1px solid #e3e6eb;text-align:right}td:first-child,th:first-child{text-align:left}
+td,th{padding:3px 10px;border-bottom:1px solid #e3e6eb;text-align:right;overflow-wrap:normal}
+th{white-space:nowrap}td:first-child,th:first-child{text-align:left}
 @media (max-width:600px){body{padding:8px;font-size:14px}section.turn{padding:8px 10px}
 .score{min-width:0;flex:1 1 40%;padding:6px 8px}td,th{padding:3px 6px}}
 """
