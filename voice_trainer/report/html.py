@@ -214,10 +214,29 @@ def transcript_html(text: str, words: list[dict], listening: dict | None, audio_
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _item_html(i: Item, audio_id: str | None) -> str:
+def _norm(token: str) -> str:
+    return "".join(ch for ch in token.lower() if ch.isalnum())
+
+
+def chip_time(start: float | None, quote: str, words: list[dict], window_s: float = 1.0) -> float | None:
+    """Where a point's time chip seeks: the start of the quote's first word (the timed word nearest ``start``
+    within ``window_s`` that matches it), so a click lands on what is quoted; else ``start`` itself."""
+    if start is None or not quote.split():
+        return start
+    first = _norm(quote.split()[0])
+    best = None
+    for w in words:
+        s = w.get("start")
+        if isinstance(s, int | float) and first and _norm(str(w.get("word", ""))) == first \
+                and abs(s - start) <= window_s and (best is None or abs(s - start) < abs(best - start)):
+            best = float(s)
+    return start if best is None else best
+
+
+def _item_html(i: Item, audio_id: str | None, words: list[dict] | None = None) -> str:
     parts = [f"<b>{_e(i.what)}</b>"]
     if i.start is not None:
-        parts.append(_ts(i.start, audio_id))
+        parts.append(_ts(chip_time(i.start, i.quote or "", words or []), audio_id))
     if i.quote:
         parts.append(f"&ldquo;{_e(i.quote)}&rdquo;")
     if i.number:
@@ -376,10 +395,10 @@ def _turn_html(rec: ReportRecord, t: TurnView, cfg: Config, audio_id: str | None
     pts = (composed or compose(rec, cfg.report)).for_turn(t.index)
     good, change = (pts.went_well, pts.to_change) if pts else ([], [])
     out.append("<h3>Went well</h3>")
-    out.append('<ul class="fb good-list">' + "".join(_item_html(i, audio_id) for i in good) + "</ul>"
+    out.append('<ul class="fb good-list">' + "".join(_item_html(i, audio_id, t.words) for i in good) + "</ul>"
                if good else '<p class="meta">Nothing stood out in this turn.</p>')
     out.append("<h3>What to change</h3>")
-    out.append('<ul class="fb change-list">' + "".join(_item_html(i, audio_id) for i in change) + "</ul>"
+    out.append('<ul class="fb change-list">' + "".join(_item_html(i, audio_id, t.words) for i in change) + "</ul>"
                if change else '<p class="meta">Nothing to change in this turn.</p>')
     if t.anger_changes:
         out.append("<h3>How the caller reacted</h3><ul class=\"fb\">" + "".join(
