@@ -130,7 +130,7 @@ def turn_plot(
     (svg markup, keys of :data:`MARKS` drawn, in legend order)
     """
     t1 = t0 + max(c.duration_s, 0.1)
-    strip_h, wave_h, panel_h, gap = 16.0, 84.0, 92.0, 10.0
+    strip_h, wave_h, panel_h, gap = 16.0, 84.0, 92.0, FONT + 12.0  # each curve panel has its title above it
     y_strip = 4.0
     y_wave = y_strip + strip_h + 4
     y_pitch = y_wave + wave_h + gap
@@ -222,7 +222,7 @@ def turn_plot(
         parts.append(f'<path d="{_path(c.pitch, fx, fyp)}" class="pitch"/>')
         drawn.add("pitch")
         what = f"your calm voice, {ref:.0f} Hz" if pitch_band else f"this turn's median, {ref:.0f} Hz"
-        parts.append(f'<text x="{PAD_L + 6}" y="{y_pitch + FONT + 1:.1f}" class="ptitle">pitch, semitones (st) '
+        parts.append(f'<text x="{PAD_L}" y="{y_pitch - 5:.1f}" class="ptitle">pitch, semitones (st) '
                      f"vs {_e(what)}</text>")
     else:
         parts.append(f'<text x="{(PAD_L + W - PAD_R) / 2:.0f}" y="{y_pitch + panel_h / 2:.1f}" class="na" '
@@ -250,7 +250,7 @@ def turn_plot(
         parts.append(f'<path d="{_path(c.level, fx, fyl)}" class="level"/>')
         drawn.add("level")
         what = f"your calm level, {ref_l:.0f} dBFS" if level_band else f"this turn's median, {ref_l:.0f} dBFS"
-        parts.append(f'<text x="{PAD_L + 6}" y="{y_level + FONT + 1:.1f}" class="ptitle">loudness, dB vs '
+        parts.append(f'<text x="{PAD_L}" y="{y_level - 5:.1f}" class="ptitle">loudness, dB vs '
                      f"{_e(what)}</text>")
     else:
         parts.append(f'<text x="{(PAD_L + W - PAD_R) / 2:.0f}" y="{y_level + panel_h / 2:.1f}" class="na" '
