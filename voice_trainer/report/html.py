@@ -1,11 +1,13 @@
 """The HTML report: one self-contained file that works offline.
 
-Per turn: an audio player for the stereo turn (embedded as a base64 WAV data URI, or linked relatively when the
-session is larger than ``report.embed_audio_max_mb``); an SVG plot of the waveform with the trainee's pitch and
-loudness against their calm baseline band, interruptions and dead air marked; the transcript with techniques
-and red flags highlighted, each word seeking the audio when clicked; what went well and what to change with
-clickable times; the caller's anger change and its reasons; trainer notes. For the call: the scores and the
-caller's anger curve.
+Per turn: an audio player for the stereo turn (compressed to Ogg Opus and embedded as a data URI, see
+``media.py``; or the WAV linked relatively when asked, or when the session is larger than
+``report.embed_audio_max_mb``); an SVG plot of the waveform, what was said (red flags, techniques), the trainee's
+pitch and loudness relative to their calm voice with the calm band, interruptions and dead air, with a legend of
+every mark drawn; the transcript with techniques and red flags highlighted, each word seeking the audio when
+clicked; what went well and what to change with clickable times (each on the start of the word it quotes); the
+caller's anger change and its reasons; trainer notes. A missing or unreadable recording is said so in its turn.
+For the call: the scores, the session focus and the caller's anger curve with its bands named.
 
 Safety: every string from a transcript, a scenario file or a note goes through :func:`html.escape`; the one
 inline script and style are pinned by a Content-Security-Policy hash, so injected markup could not run even if
