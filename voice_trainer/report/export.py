@@ -93,17 +93,17 @@ def _caller_cues(t: TurnView, offset: float) -> list[Cue]:
 
 def transcript_cues(rec: ReportRecord) -> list[Cue]:
     """Every caller and trainee cue of the record, ordered by start time (see the module doc for the clock)."""
+    if rec.kind == "call_review" and isinstance(rec.extra.get("floor"), list):
+        # the whole call: its caller stretches and all the agent's words (not only those inside agent turns)
+        whole = TurnView(index=0, words=list(rec.extra.get("agent_words") or []),
+                         turns={"turns": rec.extra["floor"]})
+        cues = _caller_cues(whole, 0.0) + _trainee_cues(whole, 0.0)
+        cues.sort(key=lambda c: (c.start, c.end))
+        return cues
     cues: list[Cue] = []
     offset = 0.0
-    seen_caller: set[tuple[float, float]] = set()
     for t in rec.turns:
-        for c in _caller_cues(t, offset) + _trainee_cues(t, offset):
-            if c.speaker == "caller":  # a reviewed call's turns may share a caller stretch
-                key = (round(c.start, 2), round(c.end, 2))
-                if key in seen_caller:
-                    continue
-                seen_caller.add(key)
-            cues.append(c)
+        cues += _caller_cues(t, offset) + _trainee_cues(t, offset)
         if rec.kind == "session":
             offset += _turn_length(t)
     cues.sort(key=lambda c: (c.start, c.end))

@@ -156,7 +156,7 @@ def progress_html(rows: list[dict], title: str = "Progress", links: list[str | N
     from .html import CSS
 
     links = links or [None] * len(rows)
-    labels = [(r["created_at"] or "")[:10] or r["session_id"] for r in rows]
+    labels = [str(i + 1) for i in range(len(rows))]  # used when the sessions have no usable dates
     series = {LABELS[k]: [r.get(k) for r in rows] for k in SKILLS}
     titles = {LABELS[k]: [f"{r['session_id']} ({r['scenario']}) {LABELS[k]}: "
                           + ("-" if r.get(k) is None else f"{r[k]:.0f}") for r in rows] for k in SKILLS}

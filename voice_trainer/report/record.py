@@ -318,8 +318,6 @@ def _load_review(p: Path, data: dict) -> ReportRecord:
             "dead_air": [x for x in turns_d.get("dead_air") or [] if span[0] <= x.get("start", -1) <= b],
             "response_latencies": [x for x in turns_d.get("response_latencies") or []
                                    if abs(float(x.get("agent_start", -9)) - a) < 0.05],
-            # the speaker stretches of this part of the call (the caller's before the answer, then the answer)
-            "turns": [x for x in floor if span[0] <= float(x.get("start", -1)) < b],
         }
         scores = {
             "calmness": None if tt is None else tt.get("calmness"),
@@ -331,8 +329,6 @@ def _load_review(p: Path, data: dict) -> ReportRecord:
             turns=sub, audio=audio, start_s=prev_end, end_s=b, agent_channel=agent_ch,
         ))
         prev_end = b
-    if rec.turns and isinstance(rec.turns[-1].turns, dict):  # the caller's last words, after the last answer
-        rec.turns[-1].turns["turns"] += [x for x in floor if float(x.get("start", -1)) >= prev_end]
     calm = _mean([t.scores.get("calmness") for t in rec.turns])
     lis = _num(listening.get("score"))
     tts = _num((data.get("turn_taking_score") or {}).get("score"))
@@ -343,7 +339,9 @@ def _load_review(p: Path, data: dict) -> ReportRecord:
     }
     rec.scores = {"overall": _mean([calm, lis, tts]), "calmness": calm, "listening": lis, "turn_taking": tts,
                   "components": comps, "contagion": tone.get("contagion")}
-    rec.extra = {"notes": data.get("notes") or [], "duration_s": data.get("duration_s"), "file": f}
+    rec.extra = {"notes": data.get("notes") or [], "duration_s": data.get("duration_s"), "file": f,
+                 # the whole call for the transcript export: every speaker stretch and every agent word
+                 "floor": floor, "agent_words": agent_words}
     return rec
 
 
