@@ -656,3 +656,25 @@ def test_export_escapes_and_keeps_cues_valid():
     assert v[0][3] == "a &lt;b&gt; &amp; -&gt; c d" and v[1][:2] == (3725.5, 3726.25)
     r = parse_srt(to_srt(cues))
     assert r[0][3] == "a <b> & -> c d" and r[1][0] == 3725.5
+
+
+@pytest.mark.parametrize("fmt,mime", [("opus", "audio/ogg"), ("mp3", "audio/mpeg")])
+def test_page_audio_keeps_the_sound(fmt, mime):
+    """Both page formats decode back to the same length, pitch and level (a 200 Hz tone left, 330 Hz right)."""
+    from voice_trainer.report.media import encode
+
+    sr = 16_000
+    t = np.arange(sr * 3) / sr
+    left = (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    right = (0.2 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
+    data, got_mime = encode(left, right, sr, fmt, Config().report.audio_compression)
+    assert got_mime == mime and len(data) < 0.2 * len(left) * 4
+    y, ysr = sf.read(io.BytesIO(data), dtype="float32")
+    assert ysr == sr and y.shape[1] == 2 and abs(len(y) - len(left)) <= 0.05 * sr
+    for ch, (src, hz) in enumerate(((left, 200), (right, 330))):
+        mid = y[sr // 2: -sr // 2, ch]
+        spec = np.abs(np.fft.rfft(mid * np.hanning(len(mid))))
+        assert np.fft.rfftfreq(len(mid), 1 / sr)[spec.argmax()] == pytest.approx(hz, abs=3)
+        assert 20 * np.log10(np.sqrt(np.mean(mid**2) / np.mean(src**2))) == pytest.approx(0.0, abs=2.0)
+    with pytest.raises(UserError, match="report.audio_format 'wav'"):
+        encode(left, right, sr, "wav")

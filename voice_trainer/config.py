@@ -487,7 +487,7 @@ class ReportConfig:
     """How the HTML report embeds audio: ``opus`` (Ogg Opus) or ``mp3``, both written by libsndfile."""
     audio_compression: float = 0.95
     """libsndfile's compression level for the embedded audio, 0 (largest) to 1 (smallest); 0.95 is about
-    30 kbit/s for a 16 kHz stereo turn with Opus, clear for speech."""
+    30 kbit/s for a 16 kHz stereo turn with Opus (28 with MP3), clear for speech."""
     word_onset_floor_db: float = 30.0
     """The report moves a word's start onto the trainee's voice when Whisper put it in the silence before: a
     frame counts as voice when it is at most this many dB below the turn's loudest frame."""
