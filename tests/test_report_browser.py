@@ -150,7 +150,7 @@ def test_report_in_headless_chromium(report_file, tmp_path):
 
         n_audio = b.eval("document.querySelectorAll('audio').length")
         assert n_audio == 3  # one player per turn
-        assert b.eval("document.querySelectorAll('audio[src^=\"data:audio/wav;base64,\"]').length") == 3
+        assert b.eval("document.querySelectorAll('audio[src^=\"data:audio/ogg;base64,\"]').length") == 3
         assert b.eval("document.querySelectorAll('svg.turnplot').length") == 3
         assert b.eval("document.querySelectorAll('svg.turnplot path.pitch').length") == 3
         assert b.eval("document.querySelectorAll('svg.anger circle').length") == 4  # start + 3 turns
@@ -158,9 +158,13 @@ def test_report_in_headless_chromium(report_file, tmp_path):
         assert "<script>alert(1)</script>" in b.eval("document.querySelector('#turn-2 .note').textContent")
         assert b.eval("document.scripts.length") == 1
 
-        # wait until the players know their duration, then click a word in turn 2's transcript
+        # wait until the players know their duration (Chromium decodes the Ogg Opus), then click a word
         b.eval("Promise.all([...document.querySelectorAll('audio')].map(a => a.readyState >= 1 ? 1 : "
                "new Promise(r => { a.addEventListener('loadedmetadata', r); setTimeout(r, 10000); })))")
+        durations = b.eval("[...document.querySelectorAll('audio')].map(a => a.duration)")
+        assert all(d > 1 for d in durations), durations
+        assert b.eval("document.querySelectorAll('audio').length") == \
+            b.eval("[...document.querySelectorAll('audio')].filter(a => !a.error).length")
         word = b.eval("""(() => {
             const w = [...document.querySelectorAll('#turn-2 .w')].find(w => +w.dataset.t > 0.5);
             w.scrollIntoView({block: 'center'});
@@ -208,3 +212,76 @@ def test_report_in_headless_chromium(report_file, tmp_path):
         assert all(u.startswith(("file:", "data:")) for u in urls), urls
     finally:
         b.close()
+
+
+def _layout(b: Browser, width: int) -> dict:
+    b.send("Emulation.setDeviceMetricsOverride",
+           {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600})
+    b.eval("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    return b.eval("""(() => {
+        const de = document.documentElement;
+        // the smallest text drawn in any plot, in CSS pixels as shown
+        let minPx = 1e9, n = 0;
+        document.querySelectorAll('svg').forEach(svg => {
+            const vb = svg.viewBox.baseVal, w = svg.getBoundingClientRect().width;
+            if (!vb || !vb.width || !w) return;
+            svg.querySelectorAll('text').forEach(t => {
+                const fs = parseFloat(getComputedStyle(t).fontSize);
+                minPx = Math.min(minPx, fs * w / vb.width); n++;
+            });
+        });
+        // items of a legend that wrap inside themselves
+        const wrapped = [...document.querySelectorAll('.legendbox span')].filter(
+            s => s.getClientRects().length > 1).length;
+        const wide = [...document.querySelectorAll('body *')].filter(el => {
+            const r = el.getBoundingClientRect();
+            return r.right > de.clientWidth + 1 && !el.closest('.plot, .tablewrap');
+        }).map(el => el.tagName + '.' + el.className).slice(0, 5);
+        return {scrollWidth: de.scrollWidth, clientWidth: de.clientWidth, minPx, n, wrapped, wide};
+    })()""")
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_report_fits_the_screen(report_file, progress_file, tmp_path, width):
+    """No horizontal overflow of the page at phone and desktop width; plot text stays readable (plots scroll
+    sideways inside their box on a phone); legend items never break; screenshots are saved."""
+    profile = Path(tempfile.mkdtemp(prefix="vt-chromium-", dir=tmp_path))
+    b = Browser(profile, width=width, height=900)
+    try:
+        b.open_page()
+        b.send("Page.enable")
+        for name, page in (("report", report_file), ("progress", progress_file)):
+            b.send("Page.navigate", {"url": page.resolve().as_uri()})
+            b.wait_event("Page.loadEventFired", timeout=60)
+            got = _layout(b, width)
+            assert got["scrollWidth"] <= got["clientWidth"], (name, width, got)
+            assert not got["wide"], (name, width, got)
+            assert got["n"] > 10 and got["minPx"] >= 9.0, (name, width, got)
+            assert got["wrapped"] == 0, (name, width, got)
+            for y in (0, 1400):
+                b.eval(f"window.scrollTo(0, {y})")
+                shot = b.send("Page.captureScreenshot", {"format": "png"})
+                png = tmp_path / f"{name}_{width}px_{y}.png"
+                png.write_bytes(base64.b64decode(shot["data"]))
+                print(f"screenshot: {png}")
+                assert png.stat().st_size > 5_000
+    finally:
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def progress_file(report_file):
+    """A progress page over two copies of the session, with links to their reports."""
+    from voice_trainer.report.progress import progress_rows, write_progress_html
+
+    root = report_file.parent / "trainee"
+    for i, name in enumerate(("first", "second")):
+        d = root / name
+        shutil.copytree(report_file.parent / "session", d)
+        sj = json.loads((d / "session.json").read_text())
+        sj["started_at"] = f"2031-05-0{i + 1}T10:00:00+00:00"
+        (d / "session.json").write_text(json.dumps(sj))
+    rows, _ = progress_rows(root)
+    page, made = write_progress_html(rows, report_file.parent / "progress.html")
+    assert len(made) == 2
+    return page

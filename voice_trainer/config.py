@@ -519,8 +519,16 @@ class ReportConfig:
     """When the caller's anger rose by at least this much since the previous turn, acknowledging the feeling
     is asked for again even if an earlier turn did it."""
     embed_audio_max_mb: float = 40.0
-    """The HTML report embeds the turns' WAVs (base64) up to this total size; larger sessions link them
-    relatively (the report then has to stay beside the session folder)."""
+    """The HTML report embeds the turns' audio (compressed, base64) up to this total size; larger sessions link
+    the WAVs relatively (the report then has to stay beside the session folder)."""
+    audio_format: str = "opus"
+    """How the HTML report embeds audio: ``opus`` (Ogg Opus) or ``mp3``, both written by libsndfile."""
+    audio_compression: float = 0.95
+    """libsndfile's compression level for the embedded audio, 0 (largest) to 1 (smallest); 0.95 is about
+    30 kbit/s for a 16 kHz stereo turn with Opus (28 with MP3), clear for speech."""
+    word_onset_floor_db: float = 30.0
+    """The report moves a word's start onto the trainee's voice when Whisper put it in the silence before: a
+    frame counts as voice when it is at most this many dB below the turn's loudest frame."""
     curve_points: int = 500
     """Most points drawn per curve (waveform, pitch, loudness) in the report's SVG plots."""
     loudness_smooth_s: float = 0.1

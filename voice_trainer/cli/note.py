@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..report.notes import parse_turn
 from ..report.record import add_note
+from .common import config_from_args
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,4 +28,9 @@ def run(args: argparse.Namespace) -> int:
     note = add_note(args.session, parse_turn(args.turn), args.text, args.author)
     where = "the whole session" if note["turn"] is None else f"turn {note['turn']}"
     print(f"note added to {where} of {args.session}")
+    report = Path(args.session) / "report.html"
+    if Path(args.session).is_dir() and report.exists():  # keep the session's own report up to date
+        from ..report.html import write_html
+
+        print(f"updated {write_html(args.session, report, config_from_args(args))}")
     return 0

@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..report.progress import LABELS, SKILLS, progress_rows, trend, write_csv, write_progress_html
+from ..report.progress import LABELS, SKILLS, progress_rows, trend, trend_text, write_csv, write_progress_html
+from .common import config_from_args
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,30 +30,35 @@ def _f(v: object) -> str:
     return "-" if not isinstance(v, int | float) else f"{v:.0f}"
 
 
+SHORT = {"overall": "All", "calmness": "Calm", "listening": "Listen", "turn_taking": "Turns"}
+
+
 def run(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
     rows, skipped = progress_rows(args.folder)
     console = Console()
     for s in skipped:
         console.print(f"[yellow]skipped:[/yellow] {escape(s)}", highlight=False)
-    table = Table(title=f"Progress: {escape(args.folder)}")
-    for c in ("date", "session", "scenario", "status", *[LABELS[k] for k in SKILLS]):
-        table.add_column(c, justify="right" if c in LABELS.values() else "left")
+    # fits 80 columns: date 10 + session 22 + scenario 14 + 4 scores of at most 6, with rich's borders
+    table = Table(title=f"Progress: {escape(args.folder)}", padding=(0, 1), collapse_padding=True)
+    table.add_column("date", no_wrap=True, min_width=10)
+    table.add_column("session", max_width=22, overflow="fold")
+    table.add_column("scenario", max_width=14, overflow="ellipsis", no_wrap=True)
+    for k in SKILLS:
+        table.add_column(SHORT[k], justify="right", no_wrap=True)
     for r in rows:
-        table.add_row(escape(r["created_at"][:16]), escape(r["session_id"]), escape(r["scenario"]),
-                      escape(r["status"]), *[_f(r.get(k)) for k in SKILLS])
+        table.add_row(escape(r["created_at"][:10]), escape(r["session_id"]), escape(r["scenario"]),
+                      *[_f(r.get(k)) for k in SKILLS])
     console.print(table)
     tr = trend(rows)
-    parts = []
+    console.print("Trend per skill (first -> last session):", highlight=False)
     for k in SKILLS:
-        t = tr[k]
-        if t["change"] is None or t["sessions"] < 2:
-            parts.append(f"{LABELS[k]} -")
-        else:
-            parts.append(f"{LABELS[k]} {t['first']:.0f} -> {t['last']:.0f} ({t['change']:+.0f}; "
-                         f"{t['slope_per_session']:+.1f}/session)")
-    console.print("Trend: " + "  ".join(parts), highlight=False)
+        console.print(f"  {LABELS[k]}: {trend_text(tr[k])}", highlight=False)
     if args.csv:
         print(f"wrote {write_csv(rows, args.csv)}", file=sys.stderr)
     if args.html:
-        print(f"wrote {write_progress_html(rows, args.html, f'Progress: {args.folder}')}", file=sys.stderr)
+        page, made = write_progress_html(rows, args.html, f"Progress: {args.folder}", cfg)
+        for m in made:
+            print(f"wrote {m} (the session had no report yet)", file=sys.stderr)
+        print(f"wrote {page}", file=sys.stderr)
     return 0

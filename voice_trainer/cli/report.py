@@ -8,6 +8,7 @@ import sys
 
 from rich.console import Console
 
+from ..report.export import write_transcript
 from ..report.html import write_html
 from ..report.record import load_record
 from ..report.scorecard import print_scorecard
@@ -27,6 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--html", metavar="OUT.html", help="also write a self-contained HTML report with audio and plots")
     p.add_argument("--link-audio", action="store_true",
                    help="link the turns' WAVs relatively instead of embedding them in the HTML")
+    p.add_argument("--vtt", metavar="FILE", help="also write the transcript as WebVTT (speakers caller / trainee)")
+    p.add_argument("--srt", metavar="FILE", help="also write the transcript as SRT (speakers caller / trainee)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on one line")
     p.set_defaults(run=run)
 
@@ -40,6 +43,11 @@ def run(args: argparse.Namespace) -> int:
         out = write_html(rec, args.html, cfg, embed_audio=False if args.link_audio else None)
         if not args.json:
             print(f"wrote {out}", file=sys.stderr)
+    for fmt in ("vtt", "srt"):
+        if getattr(args, fmt):
+            out = write_transcript(rec, getattr(args, fmt), fmt)
+            if not args.json:
+                print(f"wrote {out}", file=sys.stderr)
     if args.json:
         print_json_line(record_summary(rec, cfg))
         return 0

@@ -23,6 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--caller-channel", choices=CALLER_CHANNELS, default="left", help="channel holding the caller (default left)"
     )
     p.add_argument("--json", action="store_true", help="print the whole review as one JSON object on one line")
+    p.add_argument("--vtt", metavar="FILE", help="also write the transcript as WebVTT (speakers caller / trainee)")
+    p.add_argument("--srt", metavar="FILE", help="also write the transcript as SRT (speakers caller / trainee)")
     add_model_options(p)
     p.set_defaults(run=run)
 
@@ -81,6 +83,17 @@ def run(args: argparse.Namespace) -> int:
     with stderr_progress("reviewing", 5, unit="stages") as update:
         result = review_file(args.file, cfg, transcriber, caller_channel=args.caller_channel,
                              on_stage=lambda done, _total, _name: update(done))
+    if args.vtt or args.srt:
+        import sys
+        from pathlib import Path
+
+        from ..report.export import write_transcript
+        from ..report.record import record_from_review
+
+        rec = record_from_review(result.to_dict(), Path(args.file).resolve().with_suffix(".review.json"))
+        for fmt in ("vtt", "srt"):
+            if getattr(args, fmt):
+                print(f"wrote {write_transcript(rec, getattr(args, fmt), fmt)}", file=sys.stderr)
     if args.json:
         print_json_line(result.to_dict())
     else:

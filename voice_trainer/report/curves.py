@@ -93,3 +93,59 @@ def turn_curves(caller: np.ndarray, agent: np.ndarray, sr: int, cfg: Config | No
                  for i in idx]
     out.level = [(round(float(fr.t_s[i]), 3), round(float(level[i]), 2) if speech[i] else None) for i in idx]
     return out
+
+
+def frame_levels_db(x: np.ndarray, sr: int, hop_s: float = 0.01) -> np.ndarray:
+    """RMS level (dBFS) of ``x`` in consecutive frames of ``hop_s`` seconds (the last partial frame dropped)."""
+    hop = max(1, int(round(hop_s * sr)))
+    n = len(x) // hop
+    if n == 0:
+        return np.zeros(0, np.float32)
+    fr = np.asarray(x[: n * hop], np.float64).reshape(n, hop)
+    return (10.0 * np.log10(np.maximum(np.mean(fr * fr, axis=1), 1e-12))).astype(np.float32)
+
+
+def speech_start_times(words: list[dict], agent: np.ndarray, sr: int, *, offset_s: float = 0.0,
+                       floor_db: float = 30.0, hop_s: float = 0.01) -> list[float | None]:
+    """Each word's start moved onto the trainee's voice.
+
+    Whisper often lets the first word after a silence begin in that silence (a few tenths of a second early),
+    so a click on it lands in the caller's speech or in silence. A word whose start frame is quieter than
+    ``floor_db`` below the track's loudest frame starts instead at its first frame above that level (if any
+    lies before the word's end); other words keep their start. Starts only ever move later.
+
+    Parameters
+    ----------
+    words : list of dict
+        ``{"word", "start", "end"}`` in seconds on the audio's clock.
+    agent : np.ndarray
+        The trainee's track (mono float), starting at ``offset_s``.
+    sr : int
+        Sample rate in Hz.
+    offset_s : float
+        Time of ``agent``'s first sample (s).
+    floor_db : float
+        How far below the loudest frame (dB) a frame still counts as voice.
+    hop_s : float
+        Frame length (s).
+
+    Returns
+    -------
+    list of float or None
+        The start of each word (None where the word has no numeric times).
+    """
+    db = frame_levels_db(agent, sr, hop_s)
+    voiced = db > (float(db.max()) - floor_db) if len(db) else np.zeros(0, bool)
+    out: list[float | None] = []
+    for w in words:
+        s, e = w.get("start"), w.get("end")
+        if not isinstance(s, int | float) or not isinstance(e, int | float):
+            out.append(None)
+            continue
+        a, b = int((s - offset_s) / hop_s), int(np.ceil((e - offset_s) / hop_s))
+        if not len(voiced) or a < 0 or a >= len(voiced) or voiced[a]:
+            out.append(float(s))
+            continue
+        hit = np.flatnonzero(voiced[a:max(a, min(b, len(voiced)))])
+        out.append(float(s) if not len(hit) else round(offset_s + (a + int(hit[0])) * hop_s, 3))
+    return out

@@ -1,11 +1,13 @@
 """The HTML report: one self-contained file that works offline.
 
-Per turn: an audio player for the stereo turn (embedded as a base64 WAV data URI, or linked relatively when the
-session is larger than ``report.embed_audio_max_mb``); an SVG plot of the waveform with the trainee's pitch and
-loudness against their calm baseline band, interruptions and dead air marked; the transcript with techniques
-and red flags highlighted, each word seeking the audio when clicked; what went well and what to change with
-clickable times; the caller's anger change and its reasons; trainer notes. For the call: the scores and the
-caller's anger curve.
+Per turn: an audio player for the stereo turn (compressed to Ogg Opus and embedded as a data URI, see
+``media.py``; or the WAV linked relatively when asked, or when the session is larger than
+``report.embed_audio_max_mb``); an SVG plot of the waveform, what was said (red flags, techniques), the trainee's
+pitch and loudness relative to their calm voice with the calm band, interruptions and dead air, with a legend of
+every mark drawn; the transcript with techniques and red flags highlighted, each word seeking the audio when
+clicked; what went well and what to change with clickable times (each on the start of the word it quotes); the
+caller's anger change and its reasons; trainer notes. A missing or unreadable recording is said so in its turn.
+For the call: the scores, the session focus and the caller's anger curve with its bands named.
 
 Safety: every string from a transcript, a scenario file or a note goes through :func:`html.escape`; the one
 inline script and style are pinned by a Content-Security-Policy hash, so injected markup could not run even if
@@ -15,6 +17,7 @@ it slipped through. No network: no CDN, no fonts, no external files other than (
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import os
 import urllib.parse
@@ -24,33 +27,40 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import write_text_atomic
-from ..config import SAMPLE_RATE, Config
+from ..config import Config
 from ..errors import UserError
 from ..model_files import describe
 from .composer import CallFeedback, compose
-from .curves import TurnCurves, turn_curves
+from .curves import speech_start_times, turn_curves
 from .feedback import TECHNIQUE_TEXT, TECHNIQUES, Item, technique_name
+from .media import AudioFile, encode, read_audio
 from .record import ReportRecord, TurnView, load_record
-from .svg import line_chart, turn_plot
+from .svg import line_chart, plot_legend, turn_plot
 
 MIME = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg", ".opus": "audio/ogg",
         ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".mp4": "audio/mp4", ".aac": "audio/mp4", ".webm": "audio/webm"}
 
 CSS = """
+*{box-sizing:border-box}
 body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:980px;padding:16px;
-color:#1d2330;background:#fafbfc}
+color:#1d2330;background:#fafbfc;overflow-wrap:anywhere}
 h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.2em;margin:.2em 0}h3{font-size:1em;margin:.8em 0 .3em}
 .meta{color:#5b6475;font-size:.9em}.scores{display:flex;gap:12px;margin:12px 0;flex-wrap:wrap}
 .score{background:#fff;border:1px solid #d9dde5;border-radius:8px;padding:8px 14px;min-width:110px;text-align:center}
 .score b{display:block;font-size:1.8em}.good{color:#1a7f37}.mid{color:#9a6700}.bad{color:#cf222e}
-.na{fill:#8a93a3;color:#8a93a3}
+.na{fill:#8a93a3;color:#8a93a3;font-size:13px}
+.missing{background:#fff1f0;border-left:4px solid #cf222e;padding:6px 10px}
 section.turn{background:#fff;border:1px solid #d9dde5;border-radius:10px;padding:12px 16px;margin:18px 0}
 audio{width:100%;margin:6px 0}svg{width:100%;height:auto;display:block}
-.panel{fill:#f4f6f9;stroke:#d9dde5}.grid{stroke:#e3e6eb;stroke-width:1}.tick,.ylab,.legend{font-size:11px;fill:#5b6475}
-.wcaller{fill:#9aa3b2;opacity:.55}.wagent{fill:#2f6fde;opacity:.6}.lcaller{fill:#7a8392}.lagent{fill:#2f6fde}
+.plot{overflow-x:auto;max-width:100%}.plot svg{min-width:720px}
+.panel{fill:#f4f6f9;stroke:#d9dde5}.grid{stroke:#e3e6eb;stroke-width:1}
+.tick,.legend,.axis,.ptitle,.bandname{font-size:13px;fill:#5b6475}.ptitle{fill:#1d2330}.axis{fill:#1d2330}
+.wcaller{fill:#9aa3b2;opacity:.55}.wagent{fill:#2f6fde;opacity:.6}
 .band{fill:#2da44e;opacity:.16}.baseline{stroke:#2da44e;stroke-dasharray:4 3}
 .pitch{fill:none;stroke:#8250df;stroke-width:1.6}.level{fill:none;stroke:#bc4c00;stroke-width:1.6}
-.intr{fill:#cf222e;opacity:.14;cursor:pointer}.overlap{fill:#cf222e;opacity:.35;cursor:pointer}.dead{fill:#d4a72c;opacity:.25;cursor:pointer}
+.intr{fill:#bf3989;opacity:.12;cursor:pointer}.overlap{fill:#bf3989;opacity:.38;cursor:pointer}
+.dead{fill:#d4a72c;opacity:.25;cursor:pointer}.flagmark{fill:#cf222e;cursor:pointer}.techmark{fill:#2da44e;
+opacity:.75;cursor:pointer}.flagline{stroke:#cf222e;stroke-width:1.5;stroke-dasharray:3 3}
 .playhead{stroke:#1d2330;stroke-width:1.5}svg.turnplot{cursor:crosshair}
 .transcript{background:#f6f8fa;border-radius:6px;padding:8px 10px;line-height:1.9}
 .w{cursor:pointer;border-radius:3px;padding:1px 0}.w:hover{background:#dbe7fb}.w.now{background:#ffe58a}
@@ -58,18 +68,26 @@ audio{width:100%;margin:6px 0}svg{width:100%;height:auto;display:block}
 .caller{color:#5b6475;font-style:italic}
 .focus{background:#fff8e6;border:1px solid #e8d49a;border-radius:10px;padding:8px 16px;margin:14px 0}
 .example{margin:.2em 0 .6em;color:#1d2330}ul.fb{padding-left:1.2em;margin:.2em 0}ul.fb li{margin:.25em 0}
+ol{padding-left:1.4em}
 button.ts{font:inherit;font-size:.85em;border:1px solid #c4cad4;background:#fff;border-radius:4px;cursor:pointer;
-padding:0 5px}.tn{color:#0a58ca;font-size:.85em;white-space:nowrap}.tip{color:#5b6475}
+padding:0 5px}.tn{color:#0a58ca;font-size:.85em}.tip{color:#5b6475}
 .note{background:#fbefff;border-left:4px solid #8250df;padding:6px 10px;margin:6px 0;white-space:pre-wrap}
-.legendbox span{margin-right:14px;font-size:.9em}.key{display:inline-block;width:12px;height:12px;border-radius:2px;
-vertical-align:middle;margin-right:4px}.k-tech{background:#d6f5dd}.k-flag{background:#ffdcd7}.k-intr{background:#f3b9bd}
+.legendbox span{margin-right:14px;font-size:.9em;display:inline-block;white-space:nowrap}.plotlegend{margin:4px 0}
+.key{display:inline-block;width:12px;height:12px;border-radius:2px;vertical-align:middle;margin-right:4px}
+.k-tech{background:#d6f5dd}.k-flag{background:#ffdcd7}.k-intr{background:#f0cfe2}.k-overlap{background:#d98bb8}
 .k-dead{background:#f0dca0}.k-band{background:#cdebd5}.k-pitch{background:#8250df}.k-level{background:#bc4c00}
-svg path.line{fill:none;stroke-width:2}.pt{stroke:#fff;stroke-width:1.5}
+.k-caller{background:#c6cbd3}.k-agent{background:#86a9ec}.k-flagmark{background:#cf222e}.k-techmark{background:#5cbf7a}
+svg path.line{fill:none;stroke-width:2.2}.pt{stroke:#fff;stroke-width:1.5}.d1{stroke-dasharray:8 4}
+.d2{stroke-dasharray:2 3}.d3{stroke-dasharray:10 3 2 3}
 .s0{stroke:#1d2330;fill:#1d2330}.s1{stroke:#2f6fde;fill:#2f6fde}.s2{stroke:#2da44e;fill:#2da44e}
 .s3{stroke:#bc4c00;fill:#bc4c00}.s4{stroke:#8250df;fill:#8250df}.s5{stroke:#cf222e;fill:#cf222e}
-text.legend.s0,text.legend.s1,text.legend.s2,text.legend.s3,text.legend.s4,text.legend.s5{stroke:none;font-size:12px}
-.b-upset{fill:#d4a72c;opacity:.12}.b-furious{fill:#cf222e;opacity:.12}table{border-collapse:collapse}
-td,th{padding:3px 10px;border-bottom:1px solid #e3e6eb;text-align:right}td:first-child,th:first-child{text-align:left}
+text.legend.s0,text.legend.s1,text.legend.s2,text.legend.s3,text.legend.s4,text.legend.s5{stroke:none}
+.b-calm{fill:#2da44e;opacity:.08}.b-upset{fill:#d4a72c;opacity:.14}.b-furious{fill:#cf222e;opacity:.14}
+.tablewrap{overflow-x:auto;max-width:100%}table{border-collapse:collapse}
+td,th{padding:3px 10px;border-bottom:1px solid #e3e6eb;text-align:right;overflow-wrap:normal}
+th{white-space:nowrap}td:first-child,th:first-child{text-align:left}
+@media (max-width:600px){body{padding:8px;font-size:14px}section.turn{padding:8px 10px}
+.score{min-width:0;flex:1 1 40%;padding:6px 8px}td,th{padding:3px 6px}}
 """
 
 JS = """
@@ -198,10 +216,29 @@ def transcript_html(text: str, words: list[dict], listening: dict | None, audio_
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _item_html(i: Item, audio_id: str | None) -> str:
+def _norm(token: str) -> str:
+    return "".join(ch for ch in token.lower() if ch.isalnum())
+
+
+def chip_time(start: float | None, quote: str, words: list[dict], window_s: float = 1.0) -> float | None:
+    """Where a point's time chip seeks: the start of the quote's first word (the timed word nearest ``start``
+    within ``window_s`` that matches it), so a click lands on what is quoted; else ``start`` itself."""
+    if start is None or not quote.split():
+        return start
+    first = _norm(quote.split()[0])
+    best = None
+    for w in words:
+        s = w.get("start")
+        if isinstance(s, int | float) and first and _norm(str(w.get("word", ""))) == first \
+                and abs(s - start) <= window_s and (best is None or abs(s - start) < abs(best - start)):
+            best = float(s)
+    return start if best is None else best
+
+
+def _item_html(i: Item, audio_id: str | None, words: list[dict] | None = None) -> str:
     parts = [f"<b>{_e(i.what)}</b>"]
     if i.start is not None:
-        parts.append(_ts(i.start, audio_id))
+        parts.append(_ts(chip_time(i.start, i.quote or "", words or []), audio_id))
     if i.quote:
         parts.append(f"&ldquo;{_e(i.quote)}&rdquo;")
     if i.number:
@@ -229,34 +266,64 @@ def _bands(tone: dict | None) -> tuple[tuple[float, float, float] | None, tuple[
     return pitch, level
 
 
-def _read_audio(path: Path, agent_channel: int, start_s: float, end_s: float | None,
-                sr_cache: dict) -> tuple[np.ndarray, np.ndarray, int] | None:
-    key = str(path)
-    if key not in sr_cache:
-        try:
-            from ..audio import files as audio_io
-
-            sr = SAMPLE_RATE
-            left, right = audio_io.load_tracks(path, sample_rate=sr, channels=("left", "right"))
-            sr_cache[key] = (left, right, sr)
-        except (UserError, OSError, RuntimeError, ValueError):
-            sr_cache[key] = None
-    got = sr_cache[key]
-    if got is None:
+def _tracks(af: AudioFile, agent_channel: int, start_s: float,
+            end_s: float | None) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """(caller, trainee, sample rate) of the stretch ``start_s``..``end_s`` of a readable recording."""
+    if af.error or af.left is None or af.right is None:
         return None
-    left, right, sr = got
+    sr = af.sample_rate
     a = int(max(start_s, 0) * sr)
-    b = len(left) if end_s is None else int(end_s * sr)
-    caller, agent = (left, right) if agent_channel == 1 else (right, left)
+    b = len(af.left) if end_s is None else int(end_s * sr)
+    caller, agent = (af.left, af.right) if agent_channel == 1 else (af.right, af.left)
     return caller[a:b], agent[a:b], sr
 
 
-def _audio_src(path: Path, out_dir: Path, embed: bool) -> str:
-    if embed:
-        mime = MIME.get(path.suffix.lower(), "audio/wav")
-        return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+def _embedded_src(af: AudioFile, cfg: Config) -> str | None:
+    """The recording compressed (``report.audio_format``) as a data URI; None when it cannot be read."""
+    if af.error or af.left is None or af.right is None:
+        return None
+    data, mime = encode(af.left, af.right, af.sample_rate, cfg.report.audio_format, cfg.report.audio_compression)
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+def _linked_src(path: Path, out_dir: Path) -> str:
     rel = os.path.relpath(path.resolve(), out_dir.resolve())
     return urllib.parse.quote(Path(rel).as_posix())
+
+
+def aligned_record(rec: ReportRecord, audio: dict[Path, AudioFile], cfg: Config) -> ReportRecord:
+    """A copy of ``rec`` whose word starts sit on the trainee's voice (:func:`curves.speech_start_times`).
+
+    Detections (techniques, red flags) that started at a moved word move with it, so every time chip equals
+    the start of the word it quotes. Turns without a readable recording keep their times.
+    """
+    out = copy.copy(rec)
+    out.turns = []
+    for t in rec.turns:
+        af = audio.get(t.audio) if t.audio is not None else None
+        got = _tracks(af, t.agent_channel, t.start_s, t.end_s) if af is not None else None
+        if got is None or not t.words:
+            out.turns.append(t)
+            continue
+        _, agent, sr = got
+        starts = speech_start_times(t.words, agent, sr, offset_s=t.start_s,
+                                    floor_db=cfg.report.word_onset_floor_db)
+        moved = {round(float(w["start"]), 3): s for w, s in zip(t.words, starts, strict=True)
+                 if s is not None and s != w.get("start")}
+        if not moved:
+            out.turns.append(t)
+            continue
+        nt = copy.deepcopy(t)
+        for w, s in zip(nt.words, starts, strict=True):
+            if s is not None:
+                w["start"] = s
+        for key in ("techniques", "red_flags"):
+            for d in (nt.listening or {}).get(key) or []:
+                st = d.get("start")
+                if isinstance(st, int | float) and round(float(st), 3) in moved:
+                    d["start"] = moved[round(float(st), 3)]
+        out.turns.append(nt)
+    return out
 
 
 def _notes_html(notes: list[dict]) -> str:
@@ -286,7 +353,7 @@ def _focus_html(composed: CallFeedback) -> str:
 
 
 def _turn_html(rec: ReportRecord, t: TurnView, cfg: Config, audio_id: str | None, src: str | None,
-               cache: dict, composed: CallFeedback | None = None) -> str:
+               af: AudioFile | None, composed: CallFeedback | None = None) -> str:
     sc = t.scores
     out = [f'<section class="turn" id="turn-{t.index}">']
     where = f" ({t.start_s:.1f}&ndash;{t.end_s:.1f} s)" if t.end_s is not None else ""
@@ -301,31 +368,39 @@ def _turn_html(rec: ReportRecord, t: TurnView, cfg: Config, audio_id: str | None
     if src:
         out.append(f'<audio id="{_e(audio_id)}" controls preload="metadata" src="{_e(src)}"></audio>')
     tt = t.turns or {}
-    if t.audio is not None and audio_id:
-        got = _read_audio(t.audio, t.agent_channel, t.start_s, t.end_s, cache)
-        if got is not None:
-            caller, agent, sr = got
-            curves = turn_curves(caller, agent, sr, cfg, offset_s=t.start_s)
+    if t.audio is None:
+        out.append('<p class="missing">No recording for this turn: its audio file is missing, so there is no '
+                   "player and no plot.</p>")
+    elif af is not None and af.error:
+        out.append(f'<p class="missing">Recording broken: {_e(af.error)}. No player and no plot for this '
+                   "turn.</p>")
+    elif audio_id and af is not None:
+        got = _tracks(af, t.agent_channel, t.start_s, t.end_s)
+        curves = turn_curves(got[0], got[1], got[2], cfg, offset_s=t.start_s) if got else None
+        if curves is None or curves.duration_s <= 0:
+            out.append('<p class="missing">The recording holds no audio for this turn: no plot.</p>')
         else:
-            curves = TurnCurves(duration_s=0.0)
-        if curves.duration_s > 0:
             pb, lb = _bands(t.tone)
-            out.append(turn_plot(curves, audio_id=audio_id, t0=t.start_s, pitch_band=pb, level_band=lb,
-                                 interruptions=tt.get("interruptions") or [], dead_air=tt.get("dead_air") or [],
-                                 title=f"Turn {t.index}: waveform, pitch and loudness"))
+            lis = t.listening or {}
+            svg, marks = turn_plot(curves, audio_id=audio_id, t0=t.start_s, pitch_band=pb, level_band=lb,
+                                   interruptions=tt.get("interruptions") or [], dead_air=tt.get("dead_air") or [],
+                                   red_flags=lis.get("red_flags") or [], techniques=lis.get("techniques") or [],
+                                   title=f"Turn {t.index}: waveform, pitch and loudness")
+            out.append(f'<div class="plot">{svg}</div>')
+            out.append(plot_legend(marks))
             if pb is None or lb is None:
                 out.append('<p class="meta">No calm baseline for '
                            + " and ".join(x for x, b in (("pitch", pb), ("loudness", lb)) if b is None)
-                           + " in this turn: the band is not drawn.</p>")
+                           + " in this turn: the scale is relative to this turn's median and no band is drawn.</p>")
     out.append("<h3>What you said</h3>")
     out.append(transcript_html(t.transcript, t.words, t.listening, audio_id))
     pts = (composed or compose(rec, cfg.report)).for_turn(t.index)
     good, change = (pts.went_well, pts.to_change) if pts else ([], [])
     out.append("<h3>Went well</h3>")
-    out.append('<ul class="fb good-list">' + "".join(_item_html(i, audio_id) for i in good) + "</ul>"
+    out.append('<ul class="fb good-list">' + "".join(_item_html(i, audio_id, t.words) for i in good) + "</ul>"
                if good else '<p class="meta">Nothing stood out in this turn.</p>')
     out.append("<h3>What to change</h3>")
-    out.append('<ul class="fb change-list">' + "".join(_item_html(i, audio_id) for i in change) + "</ul>"
+    out.append('<ul class="fb change-list">' + "".join(_item_html(i, audio_id, t.words) for i in change) + "</ul>"
                if change else '<p class="meta">Nothing to change in this turn.</p>')
     if t.anger_changes:
         out.append("<h3>How the caller reacted</h3><ul class=\"fb\">" + "".join(
@@ -354,14 +429,20 @@ def render_html(rec: ReportRecord, out_path: str | os.PathLike, cfg: Config | No
     """
     cfg = cfg or Config()
     out_dir = Path(out_path).parent
-    files = []
+    files: list[Path] = []
     for t in rec.turns:
         if t.audio is not None and t.audio not in files:
             files.append(t.audio)
-    if embed_audio is None:
-        total = sum(f.stat().st_size for f in files)
-        embed_audio = total <= cfg.report.embed_audio_max_mb * 1e6
-    srcs = {f: _audio_src(f, out_dir, embed_audio) for f in files}
+    audio = {f: read_audio(f) for f in files}
+    rec = aligned_record(rec, audio, cfg)
+    srcs: dict[Path, str | None] = {}
+    if embed_audio is not False:
+        srcs = {f: _embedded_src(af, cfg) for f, af in audio.items()}
+        total = sum(len(x) * 3 / 4 for x in srcs.values() if x)
+        if embed_audio is None and total > cfg.report.embed_audio_max_mb * 1e6:
+            srcs = {}
+    if not srcs:
+        srcs = {f: None if af.error else _linked_src(f, out_dir) for f, af in audio.items()}
     s = rec.scores or {}
     body = [f"<h1>{_e(rec.title)}</h1>"]
     meta = [x for x in (rec.created_at, rec.mode and f"mode {rec.mode}", rec.status and f"status {rec.status}",
@@ -395,31 +476,35 @@ def render_html(rec: ReportRecord, out_path: str | os.PathLike, cfg: Config | No
                   + (f" ({reasons[i]})" if reasons.get(i) else "") for i, a in anger]
         cc = cfg.caller
         body.append("<h2>Caller's anger over the call</h2>")
-        body.append(line_chart({"anger": [a for _, a in anger]}, ["start" if i == 0 else f"turn {i}" for i, _ in anger],
-                               title="Caller anger (0 calm to 100 furious) after each turn",
-                               bands=[(cc.band_upset_at, cc.band_furious_at, "b-upset"),
-                                      (cc.band_furious_at, 100.0, "b-furious")],
-                               point_titles={"anger": titles}, css_class="chart anger", height=200))
+        chart = line_chart({"anger": [a for _, a in anger]}, ["start" if i == 0 else f"turn {i}" for i, _ in anger],
+                           title="Caller anger (0 calm to 100 furious) after each turn",
+                           bands=[(0.0, cc.band_upset_at, "b-calm", "calm"),
+                                  (cc.band_upset_at, cc.band_furious_at, "b-upset", "upset"),
+                                  (cc.band_furious_at, 100.0, "b-furious", "furious")],
+                           point_titles={"anger": titles}, css_class="chart anger", height=220,
+                           y_title="caller anger (0-100)", x_title="after each turn")
+        body.append(f'<div class="plot">{chart}</div>')
     if rec.kind == "call_review":
         for n in rec.extra.get("notes") or []:
             body.append(f'<p class="meta">{_e(n)}</p>')
-    body.append('<p class="legendbox"><span><i class="key k-tech"></i>technique</span>'
-                '<span><i class="key k-flag"></i>red flag</span><span><i class="key k-intr"></i>interruption</span>'
-                '<span><i class="key k-dead"></i>dead air</span><span><i class="key k-band"></i>your calm band</span>'
-                '<span><i class="key k-pitch"></i>pitch</span><span><i class="key k-level"></i>loudness</span>'
+    body.append('<p class="legendbox">In the transcripts: <span><i class="key k-tech"></i>technique heard</span>'
+                '<span><i class="key k-flag"></i>red flag</span> '
                 "<span>Click a word, a time or the plot to play from there.</span></p>")
-    cache: dict = {}
     shared = rec.kind == "call_review"
     if shared and files:
-        body.append(f'<audio id="audio-call" controls preload="metadata" src="{_e(srcs[files[0]])}"></audio>')
+        if srcs[files[0]]:
+            body.append(f'<audio id="audio-call" controls preload="metadata" src="{_e(srcs[files[0]])}"></audio>')
+        else:
+            body.append(f'<p class="missing">Recording broken: {_e(audio[files[0]].error)}.</p>')
     for t in rec.turns:
-        if t.audio is None:
+        af = audio.get(t.audio) if t.audio is not None else None
+        if t.audio is None or af is None or af.error:
             audio_id, src = None, None
         elif shared:
             audio_id, src = "audio-call", None
         else:
             audio_id, src = f"audio-{t.index}", srcs[t.audio]
-        body.append(_turn_html(rec, t, cfg, audio_id, src, cache, composed))
+        body.append(_turn_html(rec, t, cfg, audio_id, src, af, composed))
     if not rec.turns:
         body.append('<p class="meta">This session has no completed turns.</p>')
     body.append("<h2>Techniques</h2><ol>" + "".join(f"<li><b>{_e(TECHNIQUES[n])}</b>: {_e(TECHNIQUE_TEXT[n])}</li>"

@@ -9,10 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import os
+import urllib.parse
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
 from ..atomic import write_text_atomic
+from ..config import Config
 from ..errors import UserError
 from .record import SESSION_FILE, load_record
 from .svg import line_chart
@@ -102,27 +105,105 @@ def write_csv(rows: list[dict], path: str | os.PathLike) -> Path:
     return _write_atomic(path, csv_text(rows))
 
 
-def progress_html(rows: list[dict], title: str = "Progress") -> str:
-    """A self-contained HTML page: the trend plot (inline SVG) and the table."""
+def trend_text(t: dict) -> str:
+    """One skill's trend in words that never contradict each other: first and last score, the change, and the
+    fitted slope only when it points the same way as the change (else "no steady trend")."""
+    if t.get("change") is None or t.get("sessions", 0) < 2:
+        return "-" if t.get("last") is None else f"{t['last']:.0f} (one session)"
+    head = f"{t['first']:.0f} -> {t['last']:.0f} ({t['change']:+.0f} over {t['sessions']} sessions"
+    slope = t.get("slope_per_session")
+    change = round(t["change"])
+    if change == 0 and (slope is None or round(slope, 1) == 0):
+        return head + "; unchanged)"
+    if slope is None or change == 0 or round(slope, 1) == 0 or (slope > 0) != (change > 0):
+        return head + ("; no steady trend)" if t["sessions"] > 2 else ")")
+    return head + f"; {'rising' if slope > 0 else 'falling'} {slope:+.1f}/session)"
+
+
+def _when(r: dict) -> datetime | None:
+    try:
+        d = datetime.fromisoformat(str(r.get("created_at") or ""))
+    except ValueError:
+        return None
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
+
+
+def _time_axis(rows: list[dict]) -> tuple[list[float] | None, list[tuple[float, str]] | None, str]:
+    """x of each session in days since the first, ticks at distinct dates, and the axis title; (None, None, "")
+    when some session has no readable date (the chart then spaces sessions evenly)."""
+    when = [_when(r) for r in rows]
+    if not when or any(w is None for w in when):
+        return None, None, ""
+    t0 = min(when)
+    xs = [(w - t0).total_seconds() / 86400 for w in when]
+    span = max(xs) - min(xs)
+    if span < 1e-6:
+        return None, None, ""
+    dates: dict[str, float] = {}
+    for w, x in zip(when, xs, strict=True):
+        dates.setdefault(w.strftime("%Y-%m-%d"), x)
+    ticks = sorted((x, d) for d, x in dates.items())
+    keep: list[tuple[float, str]] = []
+    for x, d in ticks:  # at most about 7 labels, never two closer than a seventh of the span
+        if not keep or x - keep[-1][0] >= span / 7:
+            keep.append((x, d[5:] if len(dates) > 1 and len({k[:4] for k in dates}) == 1 else d))
+    return xs, keep, "date of the session"
+
+
+def progress_html(rows: list[dict], title: str = "Progress", links: list[str | None] | None = None) -> str:
+    """A self-contained HTML page: the trend plot (inline SVG, one line per skill, time across) and the table,
+    each session linked to its report (``links``: one relative URL per row, or None)."""
     from .html import CSS
 
-    labels = [(r["created_at"] or "")[:10] or r["session_id"] for r in rows]
+    links = links or [None] * len(rows)
+    labels = [str(i + 1) for i in range(len(rows))]  # used when the sessions have no usable dates
     series = {LABELS[k]: [r.get(k) for r in rows] for k in SKILLS}
     titles = {LABELS[k]: [f"{r['session_id']} ({r['scenario']}) {LABELS[k]}: "
                           + ("-" if r.get(k) is None else f"{r[k]:.0f}") for r in rows] for k in SKILLS}
+    xs, ticks, x_title = _time_axis(rows)
     chart = line_chart(series, labels, title="Score per skill over the sessions", point_titles=titles,
-                       css_class="chart progress")
+                       point_links=links, css_class="chart progress", x_values=xs, x_ticks=ticks,
+                       y_title="score (0-100)", x_title=x_title or "session, in order")
+    tr = trend(rows)
+    trend_html = "<ul>" + "".join(f"<li><b>{escape(LABELS[k])}</b>: {escape(trend_text(tr[k]))}</li>"
+                                  for k in SKILLS) + "</ul>"
     head = "".join(f"<th>{escape(c)}</th>" for c in ("date", "session", "scenario", "status", "turns",
                                                        *[LABELS[k] for k in SKILLS]))
-    body = "".join(
-        "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in (
-            r["created_at"], r["session_id"], r["scenario"], r["status"], r["turns"],
-            *["-" if r.get(k) is None else f"{r[k]:.0f}" for k in SKILLS])) + "</tr>" for r in rows)
+    body = []
+    for r, link in zip(rows, links, strict=True):
+        sid = escape(r["session_id"])
+        cell = f'<a href="{escape(link, quote=True)}">{sid}</a>' if link else sid
+        body.append("<tr>" + "".join(f"<td>{v}</td>" for v in (
+            escape(str(r["created_at"])[:16].replace("T", " ")), cell, escape(r["scenario"]), escape(r["status"]),
+            r["turns"], *["-" if r.get(k) is None else f"{r[k]:.0f}" for k in SKILLS])) + "</tr>")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(title)}</title><style>{CSS}</style></head><body><h1>{escape(title)}</h1>"
-            f"{chart}<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></body></html>\n")
+            f'<div class="plot">{chart}</div><h2>Trend</h2>{trend_html}'
+            f'<h2>Sessions</h2><div class="tablewrap"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}'
+            "</tbody></table></div></body></html>\n")
 
 
-def write_progress_html(rows: list[dict], path: str | os.PathLike, title: str = "Progress") -> Path:
-    return _write_atomic(path, progress_html(rows, title))
+def write_progress_html(rows: list[dict], path: str | os.PathLike, title: str = "Progress",
+                        cfg: Config | None = None) -> tuple[Path, list[Path]]:
+    """Write the progress page, linking each session's ``report.html``; a session without one gets it written.
+
+    Returns
+    -------
+    (the page, the session reports written because they were missing)
+    """
+    from .html import write_html
+
+    out = Path(path)
+    made, links = [], []
+    for r in rows:
+        rep = Path(r["path"]) / "report.html"
+        if not rep.exists():
+            try:
+                made.append(write_html(r["path"], rep, cfg))
+            except UserError:
+                links.append(None)
+                continue
+        links.append(urllib.parse.quote(Path(os.path.relpath(rep.resolve(), out.resolve().parent)).as_posix()))
+    return _write_atomic(out, progress_html(rows, title, links)), made

@@ -350,7 +350,9 @@ def _load_review(p: Path, data: dict) -> ReportRecord:
     }
     rec.scores = {"overall": _mean([calm, lis, tts]), "calmness": calm, "listening": lis, "turn_taking": tts,
                   "components": comps, "contagion": tone.get("contagion")}
-    rec.extra = {"notes": data.get("notes") or [], "duration_s": data.get("duration_s"), "file": f}
+    rec.extra = {"notes": data.get("notes") or [], "duration_s": data.get("duration_s"), "file": f,
+                 # the whole call for the transcript export: every speaker stretch and every agent word
+                 "floor": floor, "agent_words": agent_words}
     return rec
 
 
@@ -389,3 +391,11 @@ def add_note(path: str | os.PathLike, turn: int | None, text: str, author: str =
     notes = rec.notes + [note]
     write_notes(path, notes)
     return note
+
+
+def record_from_review(data: dict, path: str | os.PathLike) -> ReportRecord:
+    """A :class:`ReportRecord` of a ``review --json`` result held in memory (``path``: where it is, or would be,
+    saved; the recording is looked up relative to it)."""
+    if not isinstance(data, dict) or data.get("kind") != "call_review":
+        raise UserError(f"{path}: not a call review result")
+    return _load_review(Path(path), data)
