@@ -546,8 +546,8 @@ def test_time_chips_equal_the_word_start_times(session, tmp_path):
             assert quote.split()[0].strip(".,!?").lower() in html_unescape(words[t]).lower(), (t, quote, words[t])
             n_chips += 1
         # each detection's chip lies within its first word as Whisper timed it
-        for d in tj["analysis"]["listening"]["red_flags"] + tj["analysis"]["listening"]["techniques"]:
-            first = next(w for w in tj["words"] if abs(w["start"] - d["start"]) < 1e-3)
+        for d in tj["listening"]["red_flags"] + tj["listening"]["techniques"]:
+            first = next(w for w in tj["transcript"]["words"] if abs(w["start"] - d["start"]) < 1e-3)
             assert any(first["start"] - 1e-3 <= t <= first["end"] + 1e-3 for t in words)
     assert n_chips >= 3
 
@@ -669,8 +669,8 @@ def test_report_writes_webvtt_and_srt(session, tmp_path):
     offset = 0.0
     for n in (1, 2, 3):
         tj = turn_json(session, n)
-        a = tj["analysis"]
-        first = tj["words"][0]
+        a = tj  # turn schema 2: the analyses sit at the top level of the turn record
+        first = tj["transcript"]["words"][0]
         assert any(sp == "trainee" and abs(s - (offset + first["start"])) < 2e-3 and first["word"].strip() in txt
                    for s, _, sp, txt in v), (n, offset)
         for c in (x for x in a["turns"]["turns"] if x["speaker"] == "caller"):
@@ -679,7 +679,7 @@ def test_report_writes_webvtt_and_srt(session, tmp_path):
         offset += a["turns"]["duration_s"]
     # everything the trainee said is in the trainee cues, in order
     said = " ".join(t for _, _, sp, t in v if sp == "trainee")
-    want = " ".join(w["word"].strip() for n in (1, 2, 3) for w in turn_json(session, n)["words"])
+    want = " ".join(w["word"].strip() for n in (1, 2, 3) for w in turn_json(session, n)["transcript"]["words"])
     assert said == want
     proc = run_cli("report", str(session), "--vtt", str(tmp_path))
     assert proc.returncode == 2 and "is a folder" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
