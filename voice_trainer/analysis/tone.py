@@ -166,7 +166,7 @@ def _swift():
         if _TRACKER is None:
             from swift_f0 import SwiftF0
 
-            from .model_files import verify
+            from ..model_files import verify
 
             verify("swift-f0")  # its model.onnx against the manifest, before the first load
             # One thread and no spinning: 10 s take ~0.05 s anyway, and the machine is shared with Whisper.

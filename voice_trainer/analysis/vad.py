@@ -61,7 +61,7 @@ def silero_probabilities(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarra
         raise UserError(f"the Silero VAD needs 16 kHz audio, got {sample_rate} Hz; resample the track first")
     from faster_whisper.vad import get_vad_model
 
-    from .model_files import verify
+    from ..model_files import verify
 
     verify("silero-vad-v6")  # once per process: the bundled ONNX file against the manifest
 
