@@ -237,6 +237,8 @@ class Lexicon:
     paraphrase_label: str
     weights: dict[str, float]
     credit: dict[str, float]
+    confidence: dict[str, float]
+    """Confidences of findings that are not plain lexical matches (``[confidence]`` in the data file)."""
     word_cache: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict, repr=False)
 
 
@@ -359,8 +361,19 @@ def _build_lexicon(data: dict) -> Lexicon:
         paraphrase_tip=str(para.get("tip", "")),
         paraphrase_label=str(para.get("label", "Restated the caller's facts")),
         weights={k: float(v) for k, v in data.get("weights", {}).items()},
-        credit={k: float(v) for k, v in data.get("credit", {}).items()},
+        credit=_fractions(data, "credit"),
+        confidence=_fractions(data, "confidence"),
     )
+
+
+def _fractions(data: dict, table: str) -> dict[str, float]:
+    """The numbers of ``[table]``, each checked to lie in 0-1."""
+    out = {}
+    for k, v in data.get(table, {}).items():
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0.0 <= float(v) <= 1.0:
+            raise UserError(f"listening lexicon [{table}] {k} = {v!r}: must be a number from 0 to 1")
+        out[k] = float(v)
+    return out
 
 
 @functools.lru_cache(maxsize=8)
@@ -654,9 +667,10 @@ def _questions(ctx: _Ctx, cat: Category, skip: list[Detection]) -> list[Detectio
             qkind = "open"
         else:
             qkind = "closed"
-        conf = cat.confidence if sent.endswith("?") else cat.confidence - 0.15
-        if qkind == "suggestion":
-            conf = min(conf, cat.confidence - 0.35)  # advice phrased as a question, reported below min_confidence
+        k = ctx.lex.confidence
+        conf = cat.confidence if sent.endswith("?") else cat.confidence - k["question_without_mark_less"]
+        if qkind == "suggestion":  # advice phrased as a question, reported below min_confidence
+            conf = min(conf, cat.confidence - k["suggestion_question_less"])
         out.append(ctx.detection("question", cat.technique, cat.label, s, e, conf, kind=qkind))
     return out
 
@@ -698,12 +712,14 @@ def _paraphrases(ctx: _Ctx, agent_tokens: list[Token], caller_tokens: list[Token
             reason = "embedding"
         if not reason:
             continue
-        conf = 0.5 + 0.08 * min(score, 4.0) + (0.15 if strong or checked else 0.05 if weak else 0.0)
+        k = lex.confidence
+        conf = (k["paraphrase_base"] + min(k["paraphrase_per_word"] * score, k["paraphrase_words_max"])
+                + (k["paraphrase_strong_frame"] if strong or checked else k["paraphrase_weak_frame"] if weak else 0.0))
         if reason == "reflection":
-            conf = max(conf, 0.7)
+            conf = max(conf, k["reflection_min"])
         elif reason == "frame":
-            conf = 0.6
-        det = ctx.detection("paraphrase", 3, lex.paraphrase_label, s, e, min(conf, 0.97), "",
+            conf = k["frame_only"]
+        det = ctx.detection("paraphrase", 3, lex.paraphrase_label, s, e, min(conf, k["paraphrase_max"]), "",
                             kind=reason, caller_words=matched)
         if embed_sims is not None:
             det.detail["similarity"] = round(embed_sims[i], 3)
@@ -740,7 +756,8 @@ def _stock_phrases(ctx: _Ctx, agent_tokens: list[Token], caller_tokens: list[Tok
         if is_specific:
             specific.append(ctx.detection("acknowledge", 2, ctx.lex.techniques["acknowledge"].label
                                           if "acknowledge" in ctx.lex.techniques else "Acknowledged",
-                                          m.start(), ctx.sents[si][1], 0.7, specific_after_stock=True))
+                                          m.start(), ctx.sents[si][1], ctx.lex.confidence["specific_stock_phrase"],
+                                          specific_after_stock=True))
         else:
             bare.append(ctx.detection(cat.id, cat.technique, cat.label, m.start(), m.end(), cat.confidence, cat.tip,
                                       tail=tail_text.strip()[:80]))
@@ -771,7 +788,7 @@ def _reasks(ctx: _Ctx, caller_text: str, caller_tokens: list[Token], questions: 
             near_stems = {_stem(w, ctx.lex.lemmas) for w in re.findall(r"[a-z']+", near)}
             if stems & near_stems:
                 out.append(ctx.detection("re_asked", 3, "Asked for something the caller already said",
-                                         q.char_start, q.char_end, 0.7,
+                                         q.char_start, q.char_end, ctx.lex.confidence["re_asked"],
                                          "Use what the caller already told you; re-asking says you were not "
                                          "listening.", given=a.text))
                 break
@@ -798,7 +815,8 @@ def _apply_timeline(ctx: _Ctx, resolutions: list[Detection], cat: Category) -> N
         m = cat.extra.search(ctx.norm, lo, hi)
         d.detail["timeline"] = None if m is None else ctx.text[m.start():m.end()]
         if m is not None:
-            d.confidence = min(0.95, d.confidence + 0.2)
+            k = ctx.lex.confidence
+            d.confidence = min(k["timeline_max"], d.confidence + k["timeline_bonus"])
 
 
 def _rescued(ctx: _Ctx, flag: Detection, rescuers: list[Detection]) -> Detection | None:
@@ -1007,7 +1025,7 @@ def _components(techs: list[Detection], flags: list[Detection], facts: list[Fact
                                unit="count", technique=3, evidence=_best(paras),
                                tip="Good: you restated what the caller told you." if paras else lex.paraphrase_tip))
     if reasks and comps[-1].withheld is None:
-        comps[-1].points *= 0.5
+        comps[-1].points *= C["reasked_paraphrase"]
         comps[-1].evidence += _best(reasks)
         comps[-1].tip = reasks[0].tip
 
@@ -1102,7 +1120,8 @@ def _components(techs: list[Detection], flags: list[Detection], facts: list[Fact
     for cid, label, tech, ids in groups:
         w = W[cid]
         hits = [f for f in flags if f.id in ids]
-        lost = sum(C["red_flag_penalty"] * (0.5 if f.id == "stock_phrase" else 1.0) for f in hits)
+        lost = sum(C["red_flag_penalty"] * (C["stock_phrase_penalty_share"] if f.id == "stock_phrase" else 1.0)
+                   for f in hits)
         pts = max(0.0, w * (1.0 - lost))
         tip = hits[0].tip if hits else f"Good: none found ({', '.join(ids)})."
         comps.append(Component(cid, label, pts, w, value=float(len(hits)), threshold=0.0, unit="count",
