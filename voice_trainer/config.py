@@ -154,7 +154,7 @@ class ToneConfig:
 
     # --- baseline and contagion ---------------------------------------------------------------------------
     calibration_s: float = 15.0
-    """``voice-trainer calibrate`` records this many seconds."""
+    """``voice-trainer calibrate`` (and ``practice --calibrate``) records this many seconds."""
     baseline_turns: int = 1
     """Without a profile, a session's first this-many turns with enough voiced speech form the baseline."""
     contagion_min_turns: int = 3
