@@ -2,7 +2,7 @@
 
 1. Overhead: bare faster-whisper (same model, same options) vs ``analyze`` (decode + transcribe + analysis
    stages), warm, on JFK + 10 read-speech clips. Reports the wall-time ratio and the CPU-time ratio (the
-   latter holds steady when other work shares the cores; the wall ratio swung 0.66-1.19 at load 3-5).
+   latter holds steady when other work shares the cores; the wall ratio swung 0.66-1.19 at load 3-8).
 2. Cold start: wall time of one ``voice-trainer analyze`` process on the 11 s JFK clip (median of 3).
 3. Peak RSS of one ``analyze`` process: on the 11 s clip and on a 2-hour file (speech every 5 minutes, silence
    between), which must stay bounded because the file is decoded and transcribed in chunks.
