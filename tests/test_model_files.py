@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from voice_trainer import cli, model_files, transcribe
+from voice_trainer import cli, model_files
 from voice_trainer.config import TranscribeConfig
+from voice_trainer.speech import transcribe
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "audio_samples" / "baseline_calm.wav"
