@@ -1,7 +1,8 @@
 """Speed and memory of ``voice-trainer analyze``, measured in one run on the same files.
 
 1. Overhead: bare faster-whisper (same model, same options) vs ``analyze`` (decode + transcribe + analysis
-   stages), warm, on JFK + 10 read-speech clips. Reports the time ratio.
+   stages), warm, on JFK + 10 read-speech clips. Reports the wall-time ratio and the CPU-time ratio (the
+   latter holds steady when other work shares the cores; the wall ratio swung 0.66-1.19 at load 3-8).
 2. Cold start: wall time of one ``voice-trainer analyze`` process on the 11 s JFK clip (median of 3).
 3. Peak RSS of one ``analyze`` process: on the 11 s clip and on a 2-hour file (speech every 5 minutes, silence
    between), which must stay bounded because the file is decoded and transcribed in chunks.
@@ -74,14 +75,21 @@ def main() -> None:
             analyze_file(f, cfg, tr)
 
     bare(), ours()  # warm both paths
-    tb, to = [], []
+    tb, to, cb, co = [], [], [], []
     for _ in range(3):
-        t = time.perf_counter(); bare(); tb.append(time.perf_counter() - t)  # noqa: E702
-        t = time.perf_counter(); ours(); to.append(time.perf_counter() - t)  # noqa: E702
+        for fn, wall, cpu in ((bare, tb, cb), (ours, to, co)):
+            t, p = time.perf_counter(), time.process_time()
+            fn()
+            wall.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - p)
     b, o = statistics.median(tb), statistics.median(to)
     name = resolve_model(c.model).name
-    print(f"model {name}, {default_threads()} threads, {len(files)} files, {audio_s:.1f} s audio")
+    print(f"model {name}, {default_threads()} threads, {len(files)} files, {audio_s:.1f} s audio, "
+          f"load average {os.getloadavg()[0]:.1f}")
     print(f"bare faster-whisper: {b:.2f} s   analyze: {o:.2f} s   ratio analyze/bare: {o / b:.2f}")
+    # CPU time of this process (all threads): steadier than wall time when other work shares the cores
+    cb_, co_ = statistics.median(cb), statistics.median(co)
+    print(f"CPU time: bare {cb_:.2f} s   analyze {co_:.2f} s   ratio analyze/bare: {co_ / cb_:.2f}")
 
     exe = str(Path(sys.executable).with_name("voice-trainer"))
     runs = [child_run([exe, "analyze", str(d / "jfk.wav"), "--json"]) for _ in range(3)]

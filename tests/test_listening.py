@@ -234,12 +234,28 @@ def test_user_lexicon_extends_the_builtin_one(tmp_path):
     assert "calm_down" in ids(analyze_listening("Calm down.", config=cfg))  # built-in patterns kept
 
 
+def test_user_lexicon_sets_the_rule_confidences_and_factors(tmp_path):
+    caller = "My order number is 55821 and it never came."
+    reply = "So your order 55821 never came. What is your order number?"
+    base = analyze_listening(reply, caller_text=caller)
+    para = next(c for c in base.score.components if c.id == "paraphrase")
+    assert "re_asked" in [f.id for f in base.red_flags] and para.points == pytest.approx(0.5 * para.weight)
+    lex = tmp_path / "lex.toml"
+    lex.write_text("[confidence]\nre_asked = 0.9\n[credit]\nreasked_paraphrase = 0.25\n")
+    mine = analyze_listening(reply, caller_text=caller, config=ListeningConfig(lexicon_file=str(lex)))
+    assert next(f for f in mine.red_flags if f.id == "re_asked").confidence == pytest.approx(0.9)
+    para = next(c for c in mine.score.components if c.id == "paraphrase")
+    assert para.points == pytest.approx(0.25 * para.weight)
+
+
 @pytest.mark.parametrize(
     "content,needle",
     [
         ('[red_flags.blame]\npatterns = ["(unclosed"]\n', "bad regular expression"),
         ('[red_flags.blame]\npatterns = ["{nosuchset} x"]\n', "unknown set"),
         ("not toml [", "not valid TOML"),
+        ("[confidence]\nre_asked = 1.5\n", r"\[confidence\] re_asked = 1.5: must be a number from 0 to 1"),
+        ('[credit]\nreasked_paraphrase = "half"\n', r"\[credit\] reasked_paraphrase"),
     ],
 )
 def test_bad_user_lexicon_is_a_user_error(tmp_path, content, needle):

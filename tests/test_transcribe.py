@@ -99,7 +99,7 @@ def test_base_halves_are_joined_once_atomically_and_checked(tmp_path, monkeypatc
         transcribe.join_base_model(tmp_path / "cache")
     assert not (tmp_path / "cache" / "model.bin").exists()
     # a manifest that lists these small files (sizes and hashes), as the real one lists the packages' files
-    data = json.loads((Path(model_files.__file__).parent / "data" / "model_manifest.json").read_text())
+    data = json.loads((Path(model_files.__file__).parent / "data" / model_files.MANIFEST_NAME).read_text())
 
     def listing(folder: Path, names: list[str]) -> dict:
         return {n: {"size": (folder / n).stat().st_size,

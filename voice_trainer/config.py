@@ -155,7 +155,7 @@ class ToneConfig:
 
     # --- baseline and contagion ---------------------------------------------------------------------------
     calibration_s: float = 15.0
-    """``voice-trainer calibrate`` records this many seconds."""
+    """``voice-trainer calibrate`` (and ``practice --calibrate``) records this many seconds."""
     calibration_min_voiced_s: float = 2.0
     """``calibrate`` refuses a recording with less voiced speech than this (a profile needs a few sentences)."""
     calibration_pitch_hz: tuple[float, float] = (60.0, 400.0)

@@ -516,59 +516,71 @@ def analyze_turns(
 
 
 def turn_components(result: TurnsResult, config: TurnsConfig | None = None) -> list[Component]:
-    """Scorecard components for turn-taking: interruptions (30), dead air (20), response latency (20).
+    """Scorecard components for turn-taking: interruptions, dead air, response latency (weights in ``TurnsConfig``:
+    30, 20, 20 by default).
 
     A component is withheld (not scored) when the call gives nothing to judge it on.
     """
     c = config or TurnsConfig()
-    comps: list[Component] = []
+    return [_interruptions_component(result, c), _dead_air_component(result, c), _latency_component(result, c)]
+
+
+def _unanswered(result: TurnsResult) -> bool:
+    """The caller finished a turn and got no answer at all."""
+    return any(t.speaker == CALLER for t in result.turns) and not result.agent_segments
+
+
+def _interruptions_component(result: TurnsResult, c: TurnsConfig) -> Component:
     has_caller = bool(result.caller_segments)
     n = len(result.interruptions)
-    comps.append(
-        Component(
-            id="interruptions",
-            label="Cutting in while the caller talks",
-            points=max(0.0, c.weight_interruptions - c.interruption_penalty * n),
-            weight=c.weight_interruptions,
-            value=float(n),
-            threshold=0.0,
-            unit="count",
-            technique=1,
-            tip=(
-                "Let the caller finish: keep to short 'mm-hm' sounds while they talk and start your answer once "
-                "they stop."
-                if n
-                else "You let the caller finish every time; keep it up."
-            ),
-            withheld=("the caller did not speak, so there was nothing to cut into" if not has_caller else
-                      "you did not speak, so letting the caller finish earns nothing" if not result.agent_segments
-                      else None),
-            evidence=[Evidence(text=i.text, start=i.start, end=i.end, value=i.overlap_s) for i in result.interruptions],
-        )
+    return Component(
+        id="interruptions",
+        label="Cutting in while the caller talks",
+        points=max(0.0, c.weight_interruptions - c.interruption_penalty * n),
+        weight=c.weight_interruptions,
+        value=float(n),
+        threshold=0.0,
+        unit="count",
+        technique=1,
+        tip=(
+            "Let the caller finish: keep to short 'mm-hm' sounds while they talk and start your answer once "
+            "they stop."
+            if n
+            else "You let the caller finish every time; keep it up."
+        ),
+        withheld=("the caller did not speak, so there was nothing to cut into" if not has_caller else
+                  "you did not speak, so letting the caller finish earns nothing" if not result.agent_segments
+                  else None),
+        evidence=[Evidence(text=i.text, start=i.start, end=i.end, value=i.overlap_s) for i in result.interruptions],
     )
+
+
+def _dead_air_component(result: TurnsResult, c: TurnsConfig) -> Component:
     waits = [t for t in result.turns if t.speaker == CALLER]
     nd = len(result.dead_air)
-    unanswered = bool(waits) and not result.agent_segments  # the caller got no answer at all
-    comps.append(
-        Component(
-            id="dead_air",
-            label="Silence while the caller waits",
-            points=0.0 if unanswered else max(0.0, c.weight_dead_air - c.dead_air_penalty * nd),
-            weight=c.weight_dead_air,
-            value=float(nd),
-            threshold=c.dead_air_s,
-            unit="count",
-            technique=7,
-            tip=(
-                "When you need a moment, say what you are doing and what comes next, so the caller is never left "
-                "in silence."
-                if nd
-                else "No long silences while the caller waited."
-            ),
-            withheld=None if waits else "the caller never finished a turn, so there was no answer to wait for",
-            evidence=[Evidence(d.caller_text, d.start, d.end, value=d.duration_s) for d in result.dead_air],
-        )
+    unanswered = _unanswered(result)
+    return Component(
+        id="dead_air",
+        label="Silence while the caller waits",
+        points=0.0 if unanswered else max(0.0, c.weight_dead_air - c.dead_air_penalty * nd),
+        weight=c.weight_dead_air,
+        value=float(nd),
+        threshold=c.dead_air_s,
+        unit="count",
+        technique=7,
+        tip=(
+            "When you need a moment, say what you are doing and what comes next, so the caller is never left "
+            "in silence."
+            if nd
+            else "No long silences while the caller waited."
+        ),
+        withheld=None if waits else "the caller never finished a turn, so there was no answer to wait for",
+        evidence=[Evidence(d.caller_text, d.start, d.end, value=d.duration_s) for d in result.dead_air],
     )
+
+
+def _latency_component(result: TurnsResult, c: TurnsConfig) -> Component:
+    unanswered = _unanswered(result)
     stats = result.latency_stats()
     med = stats["median_s"]
     if med is None:
@@ -577,25 +589,22 @@ def turn_components(result: TurnsResult, config: TurnsConfig | None = None) -> l
         over = max(0.0, med - c.slow_response_s) / c.slow_response_s
         pts = c.weight_response_latency * max(0.0, 1.0 - over)
     slow = [x for x in result.response_latencies if x.latency_s > c.slow_response_s]
-    comps.append(
-        Component(
-            id="response_latency",
-            label="Time to answer",
-            points=pts,
-            weight=c.weight_response_latency,
-            value=med,
-            threshold=c.slow_response_s,
-            unit="s",
-            technique=2,
-            tip=(
-                "Answer sooner: a quick acknowledgement of what the caller said shows you heard them while you "
-                "think about the rest."
-                if slow or unanswered
-                else "Your answers came promptly after the caller finished."
-            ),
-            withheld=None if med is not None or unanswered else "the agent never answered after a caller's turn",
-            evidence=[Evidence(x.caller_text, x.caller_end, x.agent_start, value=x.latency_s) for x in slow]
-            or [Evidence(d.caller_text, d.start, d.end, value=d.duration_s) for d in result.dead_air if unanswered],
-        )
+    return Component(
+        id="response_latency",
+        label="Time to answer",
+        points=pts,
+        weight=c.weight_response_latency,
+        value=med,
+        threshold=c.slow_response_s,
+        unit="s",
+        technique=2,
+        tip=(
+            "Answer sooner: a quick acknowledgement of what the caller said shows you heard them while you "
+            "think about the rest."
+            if slow or unanswered
+            else "Your answers came promptly after the caller finished."
+        ),
+        withheld=None if med is not None or unanswered else "the agent never answered after a caller's turn",
+        evidence=[Evidence(x.caller_text, x.caller_end, x.agent_start, value=x.latency_s) for x in slow]
+        or [Evidence(d.caller_text, d.start, d.end, value=d.duration_s) for d in result.dead_air if unanswered],
     )
-    return comps

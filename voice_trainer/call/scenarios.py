@@ -351,20 +351,44 @@ def parse_scenario(text: str, file: str = "<scenario>", expect_id: str | None = 
     ScenarioError
         With every problem found, each as ``FILE:LINE: what is wrong``.
     """
+    data = _load_toml(text, file)
+    c = _Checker(file, text)
+    c.unknown(data, TOP_KEYS, ())
+    for key in REQUIRED_TOP:
+        if key not in data:
+            c.problems.append(Problem(file, 1, f"missing required key {key!r}"))
+    sid, title, difficulty, goal, summary = _header(c, data, expect_id)
+    facts = c.texts(data.get("facts", ["x"]), ("facts",))
+    for i, f in enumerate(facts):
+        if len(f) > 120:
+            c.err(("facts",), f"facts[{i}] is {len(f)} characters; keep facts short (at most 120)", f)
+    resolutions = c.texts(data.get("resolutions", ["x"]), ("resolutions",))
+    cannot_grant = c.texts(data.get("cannot_grant", []), ("cannot_grant",), required=False)
+    persona = _persona(c, data)
+    reactions = _reactions(c, data, persona, goal)
+    lines = _lines(c, data)
+    examples = _examples(c, data)
+    if c.problems:
+        c.problems.sort(key=lambda pr: pr.line)
+        raise ScenarioError(c.problems)
+    return Scenario(sid, title, difficulty, goal, summary, persona, facts, resolutions, cannot_grant, lines,
+                    reactions, file, examples)
+
+
+def _load_toml(text: str, file: str) -> dict:
+    """The TOML table, or a ScenarioError naming the line TOML stopped at."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column \d+\)", msg)
         line = int(m.group(1)) if m else 1
         reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg) if m else msg
         raise ScenarioError([Problem(file, line, f"not valid TOML: {reason}")]) from None
-    c = _Checker(file, text)
-    c.unknown(data, TOP_KEYS, ())
-    for key in REQUIRED_TOP:
-        if key not in data:
-            c.problems.append(Problem(file, 1, f"missing required key {key!r}"))
 
+
+def _header(c: _Checker, data: dict, expect_id: str | None) -> tuple[str, str, int, str, str]:
+    """id, title, difficulty, goal and summary."""
     sid = c.text(data.get("id", "x"), ("id",), max_chars=64) or ""
     if "id" in data and sid and not ID_RE.match(sid):
         c.err(("id",), f"id {sid!r} must be lower-case letters, digits and '-' (like 'late-package')")
@@ -379,90 +403,90 @@ def parse_scenario(text: str, file: str = "<scenario>", expect_id: str | None = 
     summary = ""
     if "summary" in data:
         summary = c.text(data["summary"], ("summary",), max_chars=600) or ""
-    facts = c.texts(data.get("facts", ["x"]), ("facts",))
-    for i, f in enumerate(facts):
-        if len(f) > 120:
-            c.err(("facts",), f"facts[{i}] is {len(f)} characters; keep facts short (at most 120)", f)
-    resolutions = c.texts(data.get("resolutions", ["x"]), ("resolutions",))
-    cannot_grant = c.texts(data.get("cannot_grant", []), ("cannot_grant",), required=False)
+    return sid, title, difficulty, goal, summary
 
-    persona = Persona("", "", 50)
+
+def _persona(c: _Checker, data: dict) -> Persona:
     p = data.get("persona", {})
     if not isinstance(p, dict):
         c.err(("persona",), "persona must be a table with name, voice and anger")
-    else:
-        c.unknown(p, PERSONA_KEYS, ("persona",))
-        for key in PERSONA_KEYS:
-            if "persona" in data and key not in p:
-                c.err(("persona",), f"persona is missing {key!r}")
-        name = c.text(p.get("name", "x"), ("persona", "name"), max_chars=60) or ""
-        voice = c.text(p.get("voice", "en"), ("persona", "voice"), max_chars=100) or ""
-        if voice and not VOICE_RE.match(voice):
-            c.err(("persona", "voice"), f"persona.voice {voice!r} is not a voice name (like 'en-us' or 'en-us+f3')")
-        anger = c.integer(p.get("anger", 50), ("persona", "anger"), 0, 100)
-        persona = Persona(name, voice, 50 if anger is None else anger)
+        return Persona("", "", 50)
+    c.unknown(p, PERSONA_KEYS, ("persona",))
+    for key in PERSONA_KEYS:
+        if "persona" in data and key not in p:
+            c.err(("persona",), f"persona is missing {key!r}")
+    name = c.text(p.get("name", "x"), ("persona", "name"), max_chars=60) or ""
+    voice = c.text(p.get("voice", "en"), ("persona", "voice"), max_chars=100) or ""
+    if voice and not VOICE_RE.match(voice):
+        c.err(("persona", "voice"), f"persona.voice {voice!r} is not a voice name (like 'en-us' or 'en-us+f3')")
+    anger = c.integer(p.get("anger", 50), ("persona", "anger"), 0, 100)
+    return Persona(name, voice, 50 if anger is None else anger)
 
-    reactions = Reactions()
+
+def _reactions(c: _Checker, data: dict, persona: Persona, goal: str) -> Reactions:
     r = data.get("reactions", {})
     if not isinstance(r, dict):
         c.err(("reactions",), "reactions must be a table")
-    else:
-        c.unknown(r, REACTION_KEYS, ("reactions",))
-        d = Reactions()
-        vals = {k: c.integer(r.get(k, getattr(d, k)), ("reactions", k), 0, 100) for k in
-                ("hang_up_at", "accept_below", "anger_floor")}
-        max_turns = c.integer(r.get("max_turns", d.max_turns), ("reactions", "max_turns"), 1, 50)
-        requires = c.id_list(r.get("requires", []), ("reactions", "requires"), ids.TECHNIQUES, "technique")
-        triggers = c.weights(r.get("triggers", {}), ("reactions", "triggers"), ids.RED_FLAGS, "red-flag")
-        soothers = c.weights(r.get("soothers", {}), ("reactions", "soothers"), ids.TECHNIQUES, "technique")
-        if None not in vals.values():
-            if not vals["anger_floor"] < vals["hang_up_at"]:
-                c.err(("reactions", "anger_floor"), "reactions.anger_floor must be below reactions.hang_up_at")
-            if not vals["accept_below"] < vals["hang_up_at"]:
-                c.err(("reactions", "accept_below"), "reactions.accept_below must be below reactions.hang_up_at")
-            if persona.anger >= vals["hang_up_at"]:
-                c.err(("persona", "anger"), f"persona.anger {persona.anger} is at or above reactions.hang_up_at "
-                                            f"{vals['hang_up_at']}: the caller would hang up at once")
-            if goal == "resolve" and vals["anger_floor"] > vals["accept_below"]:
-                c.err(("reactions", "anger_floor"), "goal is 'resolve' but anger_floor is above accept_below, so "
-                                                    "no offer could ever be accepted; use goal = 'refer'")
-            reactions = Reactions(vals["hang_up_at"], vals["accept_below"], vals["anger_floor"], max_turns or 10,
-                                  requires, triggers, soothers)
+        return Reactions()
+    c.unknown(r, REACTION_KEYS, ("reactions",))
+    d = Reactions()
+    vals = {k: c.integer(r.get(k, getattr(d, k)), ("reactions", k), 0, 100) for k in
+            ("hang_up_at", "accept_below", "anger_floor")}
+    max_turns = c.integer(r.get("max_turns", d.max_turns), ("reactions", "max_turns"), 1, 50)
+    requires = c.id_list(r.get("requires", []), ("reactions", "requires"), ids.TECHNIQUES, "technique")
+    triggers = c.weights(r.get("triggers", {}), ("reactions", "triggers"), ids.RED_FLAGS, "red-flag")
+    soothers = c.weights(r.get("soothers", {}), ("reactions", "soothers"), ids.TECHNIQUES, "technique")
+    if None in vals.values():
+        return Reactions()
+    if not vals["anger_floor"] < vals["hang_up_at"]:
+        c.err(("reactions", "anger_floor"), "reactions.anger_floor must be below reactions.hang_up_at")
+    if not vals["accept_below"] < vals["hang_up_at"]:
+        c.err(("reactions", "accept_below"), "reactions.accept_below must be below reactions.hang_up_at")
+    if persona.anger >= vals["hang_up_at"]:
+        c.err(("persona", "anger"), f"persona.anger {persona.anger} is at or above reactions.hang_up_at "
+                                    f"{vals['hang_up_at']}: the caller would hang up at once")
+    if goal == "resolve" and vals["anger_floor"] > vals["accept_below"]:
+        c.err(("reactions", "anger_floor"), "goal is 'resolve' but anger_floor is above accept_below, so "
+                                            "no offer could ever be accepted; use goal = 'refer'")
+    return Reactions(vals["hang_up_at"], vals["accept_below"], vals["anger_floor"], max_turns or 10,
+                     requires, triggers, soothers)
 
+
+def _lines(c: _Checker, data: dict) -> dict[str, dict[str, tuple[str, ...]]]:
+    """The caller's lines per stage and anger band."""
     lines: dict[str, dict[str, tuple[str, ...]]] = {}
     ln = data.get("lines", {})
     if not isinstance(ln, dict):
         c.err(("lines",), "lines must be a table of stages ([lines.opening], ...)")
-    else:
-        c.unknown(ln, STAGES, ("lines",))
-        for stage in STAGES:
-            if "lines" in data and stage not in ln:
-                c.err(("lines",), f"lines.{stage} is missing; every stage needs lines ({', '.join(STAGES)})")
-                continue
-            t = ln.get(stage, {"any": ["x"]})
-            if not isinstance(t, dict):
-                c.err(("lines", stage), f"lines.{stage} must be a table of bands ({', '.join(BAND_KEYS)})")
-                continue
-            c.unknown(t, BAND_KEYS, ("lines", stage))
-            if not any(b in t for b in BAND_KEYS):
-                c.err(("lines", stage), f"lines.{stage} has no band; give at least one of {', '.join(BAND_KEYS)}")
-            lines[stage] = {b: c.texts(t[b], ("lines", stage, b)) for b in BAND_KEYS if b in t}
+        return lines
+    c.unknown(ln, STAGES, ("lines",))
+    for stage in STAGES:
+        if "lines" in data and stage not in ln:
+            c.err(("lines",), f"lines.{stage} is missing; every stage needs lines ({', '.join(STAGES)})")
+            continue
+        t = ln.get(stage, {"any": ["x"]})
+        if not isinstance(t, dict):
+            c.err(("lines", stage), f"lines.{stage} must be a table of bands ({', '.join(BAND_KEYS)})")
+            continue
+        c.unknown(t, BAND_KEYS, ("lines", stage))
+        if not any(b in t for b in BAND_KEYS):
+            c.err(("lines", stage), f"lines.{stage} has no band; give at least one of {', '.join(BAND_KEYS)}")
+        lines[stage] = {b: c.texts(t[b], ("lines", stage, b)) for b in BAND_KEYS if b in t}
+    return lines
 
+
+def _examples(c: _Checker, data: dict) -> dict[str, str]:
+    """Example wordings per technique, used in tips."""
     examples: dict[str, str] = {}
     ex = data.get("examples", {})
     if not isinstance(ex, dict):
         c.err(("examples",), "examples must be a table of lines (" + ", ".join(EXAMPLE_KEYS) + ")")
-    else:
-        c.unknown(ex, EXAMPLE_KEYS, ("examples",))
-        for k in EXAMPLE_KEYS:
-            if k in ex:
-                examples[k] = c.text(ex[k], ("examples", k)) or ""
-
-    if c.problems:
-        c.problems.sort(key=lambda pr: pr.line)
-        raise ScenarioError(c.problems)
-    return Scenario(sid, title, difficulty, goal, summary, persona, facts, resolutions, cannot_grant, lines,
-                    reactions, file, examples)
+        return examples
+    c.unknown(ex, EXAMPLE_KEYS, ("examples",))
+    for k in EXAMPLE_KEYS:
+        if k in ex:
+            examples[k] = c.text(ex[k], ("examples", k)) or ""
+    return examples
 
 
 def load_scenario(path: str | os.PathLike) -> Scenario:

@@ -35,7 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="canned answer files instead of the microphone; FILE@-1.5 starts 1.5 s before the caller ends")
     p.add_argument("--baseline", metavar="PROFILE_OR_WAV", help="your calm voice (default: your stored profile, "
                    "else your first turn)")
-    p.add_argument("--calibrate", action="store_true", help="record 15 s of your normal voice before the call")
+    p.add_argument("--calibrate", action="store_true",
+                   help="record your normal voice before the call (tone.calibration_s, 15 s by default)")
     p.add_argument("--hard", action="store_true", help="harder mode: hide the anger gauge")
     p.add_argument("--seed", type=int, help="seed for the caller's choices (default: random)")
     p.add_argument("--scenarios-dir", action="append", default=[], metavar="DIR", help="extra scenario folder")
@@ -100,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     result, state, folder_dir, error = practice_call(
         scenario, cfg, transcriber, session_dir=session_dir, input_device=args.input_device,
         output_device=args.output_device, max_turns=args.max_turns, seed=seed, show_anger=not args.hard,
-        calibrate_s=15.0 if args.calibrate else 0.0, baseline=baseline, console=console,
+        calibrate_s=cfg.tone.calibration_s if args.calibrate else 0.0, baseline=baseline, console=console,
     )
     if result is not None:
         print_summary(console, result)
