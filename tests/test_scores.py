@@ -110,3 +110,19 @@ def test_many_red_flags_and_an_angry_caller_cannot_leave_a_high_overall():
                             outcome_score("hung_up", 95.0, 65.0, points=POINTS), sc)
     assert listening.value <= 20
     assert overall < 50
+
+
+@pytest.mark.parametrize(("toml", "msg"), [
+    ({"session": {"outcome_hung_up": -5.0}}, "session.outcome_hung_up: must be between 0 and 100"),
+    ({"listening": {"red_flag_cap_per_flag": 150.0}}, "listening.red_flag_cap_per_flag: must be between 0 and 100"),
+    ({"report": {"new_topic_share": 1.5}}, "report.new_topic_share: must be between 0 and 1"),
+    ({"report": {"focus_points": 0}}, "report.focus_points: must be above 0"),
+    ({"turns": {"simultaneous_start_s": -0.1}}, "turns.simultaneous_start_s: must not be negative"),
+    ({"session": {"weight_outcome": -1.0}}, "session.weight_outcome: must not be negative"),
+])
+def test_scoring_settings_are_range_checked(toml, msg):
+    from voice_trainer.config import ConfigError, config_from_dict
+
+    with pytest.raises(ConfigError, match=msg.replace(".", r"\.")):
+        config_from_dict(toml, "my.toml")
+    assert config_from_dict({"session": {"outcome_referred": 75.0}}).session.outcome_referred == 75.0

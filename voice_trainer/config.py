@@ -618,15 +618,19 @@ _SHARES = {
     "voicing_threshold", "no_speech_prob_max", "min_confidence", "fact_min_coverage", "embedding_min_similarity",
     "vad_threshold", "vad_neg_threshold", "echo_min_corr", "contagion_min_r", "calm_calmness", "tense_calmness",
     "repeat_decay", "repeat_floor", "calm_resistance", "calm_volume", "furious_volume", "raised_voice_points_lost",
-    "good_share", "change_share", "calibration_max_clipped",
+    "good_share", "change_share", "calibration_max_clipped", "new_topic_share",
 }
 """Values between 0 and 1."""
+_POINTS_0_100 = {"outcome_resolved", "outcome_referred", "outcome_unfinished", "outcome_hung_up",
+                 "red_flag_cap_per_flag", "reacknowledge_anger_rise"}
+"""Values on the 0-100 score or anger scale."""
 _POSITIVE = {
     "min_duration_s", "chunk_s", "pitch_fmin_hz", "pitch_fmax_hz", "clip_level", "calibration_s", "rushed_pace_ratio",
     "rushed_pace_full_ratio", "pace_max_wpm", "pace_full_wpm", "beam_size", "min_span_for_pace_s", "min_words_for_pace",
     "calm_rate_wpm", "furious_rate_wpm", "end_silence_s", "max_answer_s", "no_speech_timeout_s", "block_s",
     "poll_s", "meter_window_s", "start_timeout_s", "device_timeout_s", "max_turns", "echo_max_delay_s",
     "echo_min_peak_ratio", "curve_points", "max_items", "loudness_smooth_s", "calibration_min_pitch_range_st",
+    "focus_points",
 }
 """Values that must be above 0 (lengths, rates, counts that divide or bound a loop)."""
 _PAIRS = [
@@ -648,6 +652,8 @@ def _check_number(v: float, name: str, file: str) -> None:
         raise ConfigError(f"{file}: {name}: must be a finite number, not {v!r}")
     if key in _SHARES and not 0.0 <= v <= 1.0:
         raise ConfigError(f"{file}: {name}: must be between 0 and 1, got {v!r}")
+    if key in _POINTS_0_100 and not 0.0 <= v <= 100.0:
+        raise ConfigError(f"{file}: {name}: must be between 0 and 100, got {v!r}")
     if key in _POSITIVE and v <= 0:
         raise ConfigError(f"{file}: {name}: must be above 0, got {v!r}")
     if v < 0 and (key.endswith(("_s", "_ms", "_hz", "_wpm", "_mb", "_words", "_turns", "_up", "_down", "_penalty",
