@@ -11,16 +11,19 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 import soundfile as sf
+from textnorm import TOLERANCE, allowed_errors, norm_words
 from virtual_trainee import Answer, VirtualTrainee
 
 from voice_trainer.store import load_session
 
 pytestmark = pytest.mark.devices
 SAMPLES = Path(__file__).resolve().parent.parent / "audio_samples"
+MANIFEST = tomllib.loads((SAMPLES / "manifest.toml").read_text(encoding="utf-8"))["answer"]
 
 
 def test_live_call_through_virtual_devices(virtual_audio, tmp_path):
@@ -44,9 +47,14 @@ def test_live_call_through_virtual_devices(virtual_audio, tmp_path):
     assert rec.status == "completed" and rec.mode == "live"
     assert [t.index for t in rec.turns] == [1, 2]
     t1, t2 = (t.facts for t in rec.turns)
-    said1 = t1["transcript"]["text"].lower()
-    assert "system" in said1 and "mistakes" in said1
-    assert "refund" in t2["transcript"]["text"].lower()
+    # what each answer says, within a stated Whisper tolerance: the suite's textnorm.TOLERANCE (15 %) for the clean
+    # turn ("refund" came back as "defend" once under load), 25 % for turn 1, spoken over the caller on purpose
+    # (double talk: "calm down" came back as "compound" once, 2 of its 12 words)
+    for t, wav, tol in ((t1, "double-charge_poor_1.wav", 0.25), (t2, "double-charge_good_2.wav", TOLERANCE)):
+        want = norm_words(next(a["text"] for a in MANIFEST if a["file"] == wav))
+        got = set(norm_words(t["transcript"]["text"]))
+        missing = [w for w in want if w not in got]
+        assert len(missing) <= allowed_errors(want, tol), (wav, missing, t["transcript"]["text"])
     # the interruption placed on purpose: caught live (barge-in) and by the turn analysis
     assert t1["answer"]["barge_in_s"] is not None and 0.5 < t1["answer"]["barge_in_s"] < 4.0
     assert len(t1["turns"]["interruptions"]) == 1
