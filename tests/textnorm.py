@@ -14,30 +14,27 @@ lost or doubled piece of a transcript (what these tests guard against) changes f
 
 from __future__ import annotations
 
+import importlib.util
 import math
-import re
 from collections.abc import Iterable
+from pathlib import Path
 
 TOLERANCE = 0.15
 """Share of normalised words that may differ between two decodings of the same speech."""
 
-_ONES = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen"
-).split()
-_TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+def _load_bench_textnorm():
+    """``bench/textnorm.py``: the word-error-rate normaliser the benchmarks use; the tests share it."""
+    spec = importlib.util.spec_from_file_location("bench_textnorm", Path(__file__).resolve().parent.parent
+                                                  / "bench" / "textnorm.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
-def _spell(n: int) -> str:
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
-    if n < 1000:
-        rest = n % 100
-        return _ONES[n // 100] + " hundred" + ("" if rest == 0 else " " + _spell(rest))
-    rest = n % 1000
-    return _spell(n // 1000) + " thousand" + ("" if rest == 0 else " " + _spell(rest))
+_bench = _load_bench_textnorm()
+word_errors = _bench.edit_distance
+"""Levenshtein distance over normalised words (substitutions + deletions + insertions)."""
 
 
 def norm_words(text: str | Iterable) -> list[str]:
@@ -51,21 +48,7 @@ def norm_words(text: str | Iterable) -> list[str]:
         for w in text:
             parts.append(w if isinstance(w, str) else w["word"] if isinstance(w, dict) else w.word)
         text = " ".join(parts)
-    text = text.lower().replace("’", "'").replace("-", " ")
-    text = re.sub(r"\d+", lambda m: f" {_spell(int(m.group()))} " if len(m.group()) <= 6 else m.group(), text)
-    text = re.sub(r"[^a-z0-9' ]+", " ", text)
-    return [w.strip("'") for w in text.split() if w.strip("'")]
-
-
-def word_errors(ref: list[str], hyp: list[str]) -> int:
-    """Levenshtein distance over words (substitutions + deletions + insertions)."""
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1]
+    return _bench.normalize(text)
 
 
 def allowed_errors(ref: list[str], tolerance: float = TOLERANCE) -> int:
