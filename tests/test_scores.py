@@ -76,6 +76,7 @@ def test_a_turn_that_is_the_baseline_is_not_judged_against_itself():
     assert all(c.withheld for c in r.calmness.components)
     assert r.measures.pitch_median_hz == pytest.approx(140.0, rel=0.02)  # measured, kept for later turns
     assert T.baseline_turn_indices([frames, frames], [(), ()], cfg) == [0]
+    assert T.session_baseline([frames, frames], [(), ()], cfg).turns == (0,)  # what review withholds
 
 
 def test_outcome_score_components_and_order():

@@ -218,7 +218,7 @@ def agent_tone(
             level = tone.summarize(tone.measure_frames(caller[ca:cb], sample_rate, tc), (), tc).level_dbfs
         prev_caller_level.append(level)
     baseline = tone.session_baseline(frames, words, tc) if frames else None
-    in_baseline = set(tone.baseline_turn_indices(frames, words, tc)) if baseline is not None else set()
+    in_baseline = set(baseline.turns) if baseline is not None else set()  # picked once by session_baseline
     results = []  # the tone stage of the one turn analysis (analysis/core.py), turn by turn
     for i, (t, f, w) in enumerate(zip(agent_turns, frames, words, strict=True)):
         r = tone_stage(f, w, baseline, cfg)

@@ -561,6 +561,8 @@ class Baseline:
     measures: ToneMeasures
     kind: str
     source: str = ""
+    turns: tuple[int, ...] = ()
+    """For a ``session`` baseline: the (0-based) turns it was made from, which are not judged against it."""
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "source": self.source, "measures": self.measures.to_dict()}
@@ -910,7 +912,7 @@ def session_baseline(
     if len(picked) > 1:
         m.pace_wpm = summarize(turn_frames[picked[0]], turn_words[picked[0]], config).pace_wpm
     label = f"turn {picked[0] + 1}" if len(picked) == 1 else "turns " + ", ".join(str(i + 1) for i in picked)
-    return Baseline(m, "session", label)
+    return Baseline(m, "session", label, tuple(picked))
 
 
 # ---------------------------------------------------------------------------------------------------------------
