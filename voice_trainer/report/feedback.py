@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..analysis.tone import SELF_BASELINE
 from ..config import ReportConfig
 from .record import TurnView
 
@@ -254,8 +255,9 @@ def turn_feedback(turn: TurnView, config: ReportConfig | None = None, *,
                 good.append(Item("good", label, "", start, end, number, c.get("technique"), "", weight=p * 0.5,
                                  key=f"{room}:{c.get('id', '')}"))
     judged = [c for c in tone.get("components") or [] if not c.get("withheld")]
-    set_baseline = not judged and any("set your calm baseline" in str(n) for n in tone.get("notes") or [])
-    if (tone_ok and len(tone_ok) == len(judged)) or set_baseline:
+    set_baseline = not judged and tone.get("calmness_withheld") == SELF_BASELINE
+    calm = tone_ok and len(tone_ok) == len(judged) and not tone.get("calmness_withheld")  # no praise w/o baseline
+    if calm or set_baseline:
         good.append(_calm_item(tone, turn.index))
     good.sort(key=lambda i: -i.weight)
     change.sort(key=lambda i: -i.weight)
@@ -267,7 +269,7 @@ def _calm_item(tone: dict, index: int) -> Item:
     """The "voice stayed calm" item, with the deltas from the baseline (or the absolute measures when this turn
     is the baseline)."""
     m = tone.get("measures") or {}
-    if any("baseline" in str(n) for n in tone.get("notes") or []):
+    if tone.get("calmness_withheld") == SELF_BASELINE:
         parts = []
         if _f(m.get("pitch_median_hz")) is not None:
             parts.append(f"pitch {m['pitch_median_hz']:.0f} Hz")
