@@ -30,6 +30,7 @@ COMMANDS = [  # in the order --help lists them
     "say",
     "devices",
     "models",
+    "serve",
 ]
 
 EXIT_USAGE = 2
