@@ -26,9 +26,11 @@ import threading
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -77,7 +79,8 @@ def _page(title: str, body: str, *, script: str | None = None) -> HTMLResponse:
     js = f'<script src="/static/{script}"></script>' if script else ""
     html = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>{escape(title)} - voice-trainer</title><link rel="stylesheet" href="/static/style.css"></head>'
+            f'<title>{escape(title)} - voice-trainer</title><link rel="stylesheet" href="/static/style.css">'
+            '<link rel="icon" href="data:,"></head>'
             '<body><nav><a href="/">Practise</a> <a href="/sessions">Sessions &amp; progress</a></nav>'
             f"<main>{body}</main>{js}</body></html>\n")
     return HTMLResponse(html)
@@ -87,6 +90,17 @@ def _error(status: int, text: str) -> HTMLResponse:
     r = _page("error", f'<h1>Sorry</h1><p class="error">{escape(text)}</p><p><a href="/">Back to the start</a></p>')
     r.status_code = status
     return r
+
+
+async def _form(request: Request, limit: int = 16_384) -> dict[str, str]:
+    """A small URL-encoded form (the notes and token forms); longer bodies are cut at ``limit`` bytes."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            break
+    pairs = parse_qsl(body[:limit].decode("utf-8", "replace"), keep_blank_values=True)
+    return {k: v for k, v in pairs}
 
 
 def _host_only(netloc: str) -> str:
@@ -242,7 +256,7 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
         d = session_dir(request.path_params["sid"])
         if d is None:
             return _error(404, "no such session")
-        form = await request.form()
+        form = await _form(request)
         try:
             turn = parse_turn(str(form.get("turn", "-")))
             add_note(d, turn, str(form.get("text", "")), str(form.get("author", ""))[:60])
@@ -254,7 +268,7 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
         if request.method == "POST":
             if not origin_ok(request.headers):
                 return _error(403, "this form must be sent from the voice-trainer page itself")
-            form = await request.form()
+            form = await _form(request)
             given = str(form.get("token", ""))
             if opts.token and hmac.compare_digest(given.encode(), opts.token.encode()):
                 r = RedirectResponse("/", status_code=303)
@@ -356,20 +370,6 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
 
     # --- security middleware -----------------------------------------------------------------------------------
 
-    app = Starlette(routes=[
-        Route("/", index),
-        Route("/practice", practice),
-        Route("/sessions", sessions),
-        Route("/sessions/{sid}", lambda r: RedirectResponse(f"/sessions/{quote(r.path_params['sid'])}/", 308)),
-        Route("/sessions/{sid}/", report),
-        Route("/sessions/{sid}/notes", add_note_view, methods=["POST"]),
-        Route("/sessions/{sid}/{name}", audio),
-        Route("/login", login, methods=["GET", "POST"]),
-        WebSocketRoute("/ws", ws_call),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
-    ])
-
-    @app.middleware("http")
     async def guard(request: Request, call_next):
         if not host_ok(request.headers):
             return PlainTextResponse("unknown host", 421)
@@ -393,4 +393,15 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
         response.headers.setdefault("X-Frame-Options", "DENY")
         return response
 
-    return app
+    return Starlette(middleware=[Middleware(BaseHTTPMiddleware, dispatch=guard)], routes=[
+        Route("/", index),
+        Route("/practice", practice),
+        Route("/sessions", sessions),
+        Route("/sessions/{sid}", lambda r: RedirectResponse(f"/sessions/{quote(r.path_params['sid'])}/", 308)),
+        Route("/sessions/{sid}/", report),
+        Route("/sessions/{sid}/notes", add_note_view, methods=["POST"]),
+        Route("/sessions/{sid}/{name}", audio),
+        Route("/login", login, methods=["GET", "POST"]),
+        WebSocketRoute("/ws", ws_call),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ])

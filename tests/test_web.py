@@ -1,0 +1,255 @@
+"""``voice-trainer serve`` without a browser: the audio link's clock (synthetic signals with known answers), the
+command's one-line errors, and the safety rules of the web app (host, origin, token, escaping, no client paths),
+checked against a real uvicorn server in a thread."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from webcall import free_port
+
+from voice_trainer.config import Config
+from voice_trainer.web.link import SR, BrowserLink, ConnectionLost
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _pcm(x: np.ndarray) -> bytes:
+    return (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+def test_link_places_the_played_line_on_the_microphone_clock():
+    sent: list = []
+    link = BrowserLink(sent.append)
+    mic = (0.1 * np.sin(2 * np.pi * 300 * np.arange(SR) / SR)).astype(np.float32)
+    for k in range(0, SR, 320):  # 1 s of microphone in 20 ms frames
+        link.add_mic(_pcm(mic[k: k + 320]))
+    assert link.now_s == pytest.approx(1.0)
+    line = np.full(SR // 2, 0.25, np.float32)
+    pb = link.play(line)
+    assert sent[0] == {"type": "play", "id": pb.id, "samples": SR // 2} and isinstance(sent[1], bytes)
+    assert len(sent[1]) == 2 * len(line)
+    link.on_page_event("started", pb.id, 4000)  # the page started it at mic sample 4000
+    ref, m = link.tracks(0.0)
+    assert len(ref) == len(m) == SR
+    assert np.all(ref[:4000] == 0) and np.allclose(ref[4000:12000], 0.25)
+    assert np.allclose(m, mic, atol=2 / 32767)  # 16-bit PCM both ways
+    # stopped (faded over fade_out_s) at sample 6000: the reference ends there, fading in the last 50 ms
+    link.on_page_event("stopped", pb.id, 6000)
+    ref, _ = link.tracks(0.0)
+    fade = int(link.cfg.fade_out_s * SR)
+    assert np.allclose(ref[4000:6000 - fade], 0.25)
+    assert ref[6000 - fade] == pytest.approx(0.25) and ref[5999] == pytest.approx(0.0, abs=1e-6)
+    assert np.all(np.diff(ref[6000 - fade:6000]) <= 0) and np.all(ref[6000:] == 0)
+    assert pb.start_s == pytest.approx(0.25) and pb.end_s == pytest.approx(0.375)
+    # forgetting the start keeps absolute times
+    link.discard_before(0.5)
+    ref2, m2 = link.tracks(0.5)
+    assert len(m2) == SR // 2 and np.allclose(m2, mic[SR // 2:], atol=1e-4)
+    link.close("tab closed")
+    with pytest.raises(ConnectionLost, match="tab closed"):
+        link.check()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--host", "0.0.0.0"], "--token"),
+    (["--port", "70000"], "--port"),
+    (["--host", "0.0.0.0", "--token", "short"], "8 characters"),
+    (["--max-turns", "0"], "--max-turns"),
+])
+def test_serve_bad_input_is_one_line(tmp_path, args, needle):
+    proc = subprocess.run([sys.executable, "-m", "voice_trainer", "serve", "--session-dir", str(tmp_path / "s"),
+                           *args], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_serve_session_dir_is_a_file(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    proc = subprocess.run([sys.executable, "-m", "voice_trainer", "serve", "--session-dir", str(f)],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 2 and "is a file" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_serve_port_in_use(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "voice_trainer", "serve", "--port", str(port),
+                               "--session-dir", str(tmp_path / "s")], capture_output=True, text=True, timeout=60,
+                              cwd=ROOT)
+    assert proc.returncode == 2 and "--port" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+class _Served:
+    """The web app on a real uvicorn server in a thread (the transcriber is never loaded by these requests)."""
+
+    def __init__(self, root: Path, token: str | None = None) -> None:
+        import uvicorn
+
+        from voice_trainer.speech.transcribe import Transcriber
+        from voice_trainer.web.app import ServeOptions, create_app
+
+        cfg = Config()
+        self.port = free_port()
+        app = create_app(ServeOptions(session_root=root, port=self.port, token=token, cfg=cfg),
+                         Transcriber(cfg.transcribe))
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error",
+                                                    ws="websockets-sansio", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.server.started
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def get(self, path: str, headers: dict | None = None, data: bytes | None = None):
+        req = urllib.request.Request(self.url + path, headers=headers or {}, data=data)
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *a, **k):
+                return None
+
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            with opener.open(req, timeout=10) as r:
+                return r.status, dict(r.headers), r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read().decode()
+
+    def ws(self, origin: str | None, cookie: str | None = None):
+        from websockets.sync.client import connect
+
+        headers = {"Cookie": cookie} if cookie else None
+        return connect(f"ws://127.0.0.1:{self.port}/ws", origin=origin, additional_headers=headers, open_timeout=10)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def made_session(tmp_path_factory):
+    from report_session import make_session
+
+    d = tmp_path_factory.mktemp("made")
+    return make_session(d)
+
+
+@pytest.fixture
+def sessions_root(tmp_path, made_session):
+    import shutil
+
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copytree(made_session, root / "web-one")
+    (tmp_path / "secret").mkdir()
+    (tmp_path / "secret" / "session.json").write_text("{}")
+    return root
+
+
+def test_pages_are_escaped_and_sessions_never_come_from_a_path(sessions_root):
+    s = _Served(sessions_root)
+    try:
+        st, h, body = s.get("/")
+        assert st == 200 and "late-package" in body and "default-src 'none'" in h["content-security-policy"]
+        assert h["x-content-type-options"] == "nosniff"
+        st, _, body = s.get("/practice?scenario=late-package&autostart=1")
+        assert st == 200 and 'id="call"' in body and "/static/practice.js" in body
+        data = json.loads(__import__("html").unescape(body.split('data-call="')[1].split('"')[0]))
+        assert data == {"scenario": "late-package", "autostart": True, "turns": None, "seed": None,
+                        "calibrate": False, "hard": False}
+        st, _, body = s.get("/practice?scenario=%3Cscript%3Ealert(1)%3C/script%3E")
+        assert st == 404 and "<script>alert" not in body and "&lt;script&gt;" in body
+        assert s.get("/practice?scenario=late-package&turns=x")[0] == 400
+        st, _, body = s.get("/sessions")
+        assert st == 200 and 'href="/sessions/web-one/"' in body
+        st, _, body = s.get("/sessions/web-one/")
+        assert st == 200 and "<audio" in body and 'action="notes"' in body
+        for bad in ("/sessions/..%2Fsecret/", "/sessions/%2E%2E/", "/sessions/secret/",
+                    "/sessions/web-one/session.json", "/sessions/web-one/..%2F..%2Fsecret%2Fsession.json",
+                    "/static/..%2Fapp.py"):
+            st, h, _ = s.get(bad)
+            if st in (307, 308):  # Starlette's slash redirect; where it leads is refused too
+                st = s.get(urllib.parse.urlsplit(h["location"]).path)[0]
+            assert st == 404, bad
+        # static files are served from the package only
+        st, h, js = s.get("/static/pcm-worklet.js")
+        assert st == 200 and "registerProcessor" in js
+        # a note: only from our own origin; its markup is shown as text
+        form = b"turn=1&author=coach&text=%3Cb%3Ecalmer%3C%2Fb%3E+at+the+start"
+        st, _, _ = s.get("/sessions/web-one/notes", {"Origin": "http://evil.example"}, form)
+        assert st == 403
+        st, h, _ = s.get("/sessions/web-one/notes", {"Origin": s.url}, form)
+        assert st == 303 and h["location"] == "/sessions/web-one/"
+        st, _, body = s.get("/sessions/web-one/")
+        assert "&lt;b&gt;calmer&lt;/b&gt; at the start" in body and "<b>calmer</b>" not in body
+        notes = json.loads((sessions_root / "web-one" / "notes.json").read_text())
+        assert notes["notes"][-1] | {"created_at": None} == {"turn": 1, "text": "<b>calmer</b> at the start",
+                                                           "author": "coach", "created_at": None}
+    finally:
+        s.stop()
+
+
+def test_host_and_origin_checks(sessions_root):
+    from websockets.exceptions import InvalidStatus
+
+    s = _Served(sessions_root)
+    try:
+        # DNS rebinding: a page on another name that resolves here is refused
+        assert s.get("/", {"Host": f"evil.example:{s.port}"})[0] == 421
+        with pytest.raises(InvalidStatus), s.ws(origin="http://evil.example"):
+            pass
+        with pytest.raises(InvalidStatus), s.ws(origin=None):
+            pass
+        with s.ws(origin=s.url) as ws:  # our own page may connect; a bad request is answered, not crashed on
+            ws.send(json.dumps({"type": "start", "scenario": "../../etc/passwd"}))
+            msg = json.loads(ws.recv(timeout=10))
+            assert msg["type"] == "end" and msg["status"] == "failed" and msg["session"] is None
+        assert not [p for p in sessions_root.iterdir() if p.name != "web-one"]  # nothing was created
+    finally:
+        s.stop()
+
+
+def test_token_is_required_when_set(sessions_root):
+    from websockets.exceptions import InvalidStatus
+
+    token = "correct-horse-battery"
+    s = _Served(sessions_root, token=token)
+    try:
+        st, h, _ = s.get("/sessions")
+        assert st == 303 and h["location"] == "/login"
+        assert s.get("/login")[0] == 200
+        assert s.get("/sessions", {"Cookie": "vt_token=wrong"})[0] == 303
+        st, h, _ = s.get("/login", {"Origin": s.url}, b"token=wrong")
+        assert st == 403
+        st, h, _ = s.get("/login", {"Origin": s.url}, f"token={token}".encode())
+        assert st == 303 and f"vt_token={token}" in h["set-cookie"] and "HttpOnly" in h["set-cookie"]
+        assert s.get("/sessions", {"Cookie": f"vt_token={token}"})[0] == 200
+        st, h, _ = s.get(f"/sessions?token={token}")
+        assert st == 303 and "token" not in h["location"] and f"vt_token={token}" in h["set-cookie"]
+        with pytest.raises(InvalidStatus), s.ws(origin=s.url):
+            pass
+        with s.ws(origin=s.url, cookie=f"vt_token={token}") as ws:
+            ws.send(json.dumps({"type": "start", "scenario": "no-such-scenario"}))
+            assert json.loads(ws.recv(timeout=10))["status"] == "failed"
+    finally:
+        with contextlib.suppress(Exception):
+            s.stop()

@@ -1,0 +1,124 @@
+"""Helpers for the browser-practice tests and the web latency bench: a fake-microphone WAV in the format
+Chromium's ``--use-file-for-fake-audio-capture`` reads, ``voice-trainer serve`` in a subprocess, and headless
+Chromium with a fake microphone, driven over the DevTools protocol (the pipe approach of
+``test_report_browser.py``)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = next((p for p in (shutil.which("chromium"), "/usr/bin/chromium", shutil.which("chromium-browser"),
+                             shutil.which("google-chrome")) if p and os.path.exists(p)), None)
+FAKE_RATE = 48000
+"""Chromium's fake capture reads 16-bit PCM WAV; 48 kHz mono is the rate its audio input runs at."""
+
+
+def fake_mic_wav(path: Path, parts: list[tuple[float, str | None]]) -> Path:
+    """Write a WAV for Chromium's fake microphone: ``parts`` is a list of (seconds of silence before, answer WAV or
+    None); 16-bit PCM mono at :data:`FAKE_RATE`. Played once (``%noloop``)."""
+    import soundfile as sf
+    import soxr
+
+    chunks = []
+    for gap, wav in parts:
+        chunks.append(np.zeros(int(gap * FAKE_RATE), np.float32))
+        if wav is not None:
+            x, sr = sf.read(wav, dtype="float32", always_2d=True)
+            chunks.append(soxr.resample(x[:, 0], sr, FAKE_RATE).astype(np.float32))
+    sf.write(path, np.concatenate(chunks), FAKE_RATE, subtype="PCM_16")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``voice-trainer serve`` in a subprocess; waits until it answers HTTP."""
+
+    def __init__(self, session_dir: Path, *args: str, port: int | None = None, timeout_s: float = 180) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = session_dir.parent / f"serve-{self.port}.log"
+        self._log = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "voice_trainer", "serve", "--port", str(self.port), "--session-dir",
+             str(session_dir), *args], stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "/", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"serve did not start: {self.log.read_text()[-2000:]}")
+            time.sleep(0.3)
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.log.read_text(errors="replace")
+
+
+def chromium_with_fake_mic(profile: Path, wav: Path, width: int = 1000, height: int = 900):
+    """A :class:`test_report_browser.Browser` whose microphone plays ``wav`` once, with autoplay allowed."""
+    from test_report_browser import Browser
+
+    b = Browser.__new__(Browser)
+    b._to_r, b._to_w = os.pipe()
+    b._from_r, b._from_w = os.pipe()
+    to_r, from_w = b._to_r, b._from_w
+
+    def child_fds() -> None:
+        os.dup2(to_r, 3)
+        os.dup2(from_w, 4)
+
+    args = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-extensions", "--mute-audio",
+        "--autoplay-policy=no-user-gesture-required", "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream", f"--use-file-for-fake-audio-capture={wav}%noloop",
+        "--remote-debugging-pipe", f"--user-data-dir={profile}", f"--window-size={width},{height}", "about:blank",
+    ]
+    b.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              preexec_fn=child_fds, pass_fds=(3, 4))
+    os.close(b._to_r)
+    os.close(b._from_w)
+    b._buf = b""
+    b._id = 0
+    b.events = []
+    b.session = None
+    return b
+
+
+def wait_for(pred, timeout_s: float, step_s: float = 0.2):
+    """Poll ``pred()`` until it returns something truthy (returned) or the time is up (returns the last value)."""
+    deadline = time.monotonic() + timeout_s
+    val = pred()
+    while not val and time.monotonic() < deadline:
+        time.sleep(step_s)
+        with contextlib.suppress(Exception):
+            val = pred()
+    return val
