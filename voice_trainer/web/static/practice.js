@@ -38,6 +38,7 @@
     state.error = error || null;
     hangBtn.disabled = true;
     $('who').textContent = 'call ended';
+    setMsg('');
     const res = $('result');
     res.textContent = '';
     const p = document.createElement('span');
