@@ -142,6 +142,9 @@ class WebAnswers:
         extra: dict = {"page_line_id": pb.id}
         if pb.start_s is not None and self._last_speech_end is not None:
             extra["reply_latency_s"] = round(pb.start_s - self._last_speech_end, 3)
+            # where it went: the server (end of turn, analysis, reaction, TTS) and the page (transport, start)
+            extra["reply_server_s"] = round(t0 - self._last_speech_end, 3)
+            extra["reply_page_s"] = round(pb.start_s - t0, 3)
         ep = early.endpointer
         speech_end = None if ep.speech_end_s is None else answer_start - t0 + ep.speech_end_s
         if speech_end is not None:

@@ -139,8 +139,7 @@ class BrowserLink:
         x = np.frombuffer(pcm16[: len(pcm16) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
         with self._lock:
             self._mic.write(self._mic.end, x)
-            self.frames_received += 1
-            self.changed.notify_all()
+            self.frames_received += 1  # no wake-up per frame: the call loop polls every poll_s
 
     def on_page_event(self, kind: str, line_id: int, at: int) -> None:
         """The page reports that line ``line_id`` ``started`` / ``ended`` / ``stopped`` at mic sample ``at``."""
@@ -195,7 +194,7 @@ class BrowserLink:
             self.send({"type": "stop", "id": pb.id})
 
     def wait(self, timeout_s: float) -> None:
-        """Sleep until new audio or an event arrives, at most ``timeout_s``."""
+        """Sleep ``timeout_s``, or less if the page reports a playback event or goes away."""
         with self._lock:
             if self.closed is None:
                 self.changed.wait(timeout_s)

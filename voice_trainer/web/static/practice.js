@@ -63,7 +63,7 @@
       case 'status': {
         $('who').textContent = m.who;
         $('turn').textContent = String(m.turn);
-        if (m.message) setMsg(m.message);
+        setMsg(m.message);
         if (m.anger !== null && $('anger')) { $('anger').value = m.anger; $('anger-n').textContent = Math.round(m.anger); }
         break;
       }
