@@ -10,12 +10,13 @@ page's own audio clock (microphone samples sent). The end-of-turn silence (``pra
 default) is part of it. Each reply is also split into the server's part (end of speech to the line being sent:
 end of turn, analysis, the caller's reaction, TTS) and the page's (sent to first sample played).
 
-    .venv/bin/python bench/bench_web_latency.py [--calls 3]
+    .venv/bin/python bench/bench_web_latency.py [--calls 3] [--screenshot docs/serve-practice.png]
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import statistics
@@ -38,6 +39,8 @@ GAPS_S = (9.0, 8.0, 8.0)  # silence before each answer: the opening line is 5-7 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calls", type=int, default=3)
+    ap.add_argument("--screenshot", metavar="PNG", help="also save the page of the first call just after its second "
+                    "turn (the README's picture: docs/serve-practice.png)")
     args = ap.parse_args()
     if CHROMIUM is None:
         sys.exit("bench_web_latency: chromium is not installed (./bootstrap.sh test installs it)")
@@ -52,7 +55,7 @@ def main() -> None:
             parts = [(g, str(SAMPLES / f"{scenario}_good_{k + 1}.wav")) for k, g in enumerate(GAPS_S)]
             wav = fake_mic_wav(root / f"mic_{i}.wav", [*parts, (12.0, None)])
             before = {p.name for p in (root / "sessions").iterdir()}
-            b = chromium_with_fake_mic(root / f"profile_{i}", wav)
+            b = chromium_with_fake_mic(root / f"profile_{i}", wav, width=860, height=820)
             load_before = os.getloadavg()
             t0 = time.monotonic()
             try:
@@ -60,6 +63,10 @@ def main() -> None:
                 b.send("Page.enable")
                 b.send("Page.navigate", {"url": f"{srv.url}/practice?scenario={scenario}&autostart=1&seed={i}"})
                 b.wait_event("Page.loadEventFired", timeout=60)
+                if args.screenshot and i == 0:
+                    wait_for(lambda b=b: b.eval("window.vtCall.turns") >= 2, 240, 0.2)
+                    shot = b.send("Page.captureScreenshot", {"format": "png"})
+                    Path(args.screenshot).write_bytes(base64.b64decode(shot["data"]))
                 ended = wait_for(lambda b=b: b.eval("window.vtCall.phase") == "ended", 240, 0.5)
                 state = b.eval("window.vtCall")
             finally:

@@ -25,6 +25,8 @@ from ..analysis.activity import level_dbfs
 from ..config import SAMPLE_RATE, PracticeConfig
 
 SR = SAMPLE_RATE
+MAX_AHEAD_S = 5.0
+"""Largest lead (s) of a reported playback position over the microphone audio received (frames in flight)."""
 
 
 class ConnectionLost(Exception):
@@ -145,7 +147,7 @@ class BrowserLink:
         """The page reports that line ``line_id`` ``started`` / ``ended`` / ``stopped`` at mic sample ``at``."""
         with self._lock:
             pb = self._plays.get(line_id)
-            if pb is None or at < 0:
+            if pb is None or not 0 <= at <= self._mic.end + MAX_AHEAD_S * SR:  # a page cannot report the future
                 return
             if kind == "started" and pb.start is None:
                 pb.start = at
