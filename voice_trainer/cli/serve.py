@@ -92,5 +92,5 @@ def run(args: argparse.Namespace) -> int:
     shown = f"[{shown}]" if ":" in shown else shown
     print(f"voice-trainer: open http://{shown}:{args.port}/ in a browser (Ctrl-C to stop); "
           f"sessions go to {root}", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets", lifespan="off")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets-sansio", lifespan="off")
     return 0

@@ -17,6 +17,9 @@ from ..errors import UserError
 from .answers import HangUp, PageStatus, WebAnswers
 from .link import BrowserLink, ConnectionLost
 
+GAUGE_EVERY_S = 0.1
+"""How often the live gauge (microphone level, who speaks) is sent to the page, at most (s)."""
+
 
 @dataclass
 class CallRequest:
@@ -70,11 +73,13 @@ def run_page_call(req: CallRequest, link: BrowserLink, cfg: Config, transcriber,
         scenario = get_scenario(req.scenario, tuple(cfg.caller.scenario_dirs))
         seed = req.seed if req.seed is not None else random.SystemRandom().randrange(1 << 30)
         status = PageStatus(anger=float(scenario.persona.anger))
-        last_tick = [0.0]
+        last: dict = {"t": 0.0, "what": None}
 
         def tick() -> None:
-            if time.monotonic() - last_tick[0] >= 0.1:
-                last_tick[0] = time.monotonic()
+            """Send the gauge every ``GAUGE_EVERY_S``, and at once when who speaks or the message changes."""
+            what = (status.who, status.message, status.turn)
+            if what != last["what"] or time.monotonic() - last["t"] >= GAUGE_EVERY_S:
+                last.update(t=time.monotonic(), what=what)
                 send(status.to_message(req.show_anger))
 
         answers = WebAnswers(link, cfg, status, on_tick=tick)
