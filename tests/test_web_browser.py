@@ -170,3 +170,32 @@ def test_dropped_connection_keeps_finished_turns(server, tmp_path):
     with urllib.request.urlopen(f"{server.url}/sessions", timeout=30) as r:
         page = r.read().decode()
     assert folder.name in page and "device_lost" in page
+
+
+def test_talking_over_the_caller_stops_them_in_the_page(server, tmp_path):
+    """The answer starts ~3 s into the caller's 6.6 s opening line: the server detects the barge-in, the page fades
+    the caller out, and the turn's reference track (what the page played) goes quiet there."""
+    before = {p.name for p in server.root.iterdir()}
+    wav = "late-package_good_1.wav"
+    b = _browser(tmp_path, [(4.0, str(SAMPLES / wav)), (20.0, None)])
+    try:
+        b.send("Page.navigate", {"url": f"{server.url}/practice?scenario=late-package&autostart=1&turns=1"})
+        b.wait_event("Page.loadEventFired", timeout=60)
+        assert wait_for(lambda: b.eval("window.vtCall.phase") == "ended", CALL_TIMEOUT_S, 0.5)
+        assert b.eval("window.vtCall.status") == "completed"
+    finally:
+        b.close()
+    folder = _new_sessions(server.root, before)[0]
+    f = load_session(folder).turns[0].facts
+    a, c = f["answer"], f["caller"]
+    assert a["barge_in_s"] is not None and c["start_s"] < a["barge_in_s"] < 6.0, (a, c)
+    assert not c["pushed_on"]
+    # the caller stopped about barge_in_reaction_s after the trainee started, well before the line's 6.6 s
+    assert c["end_s"] < 6.0 and c["end_s"] - a["barge_in_s"] < 1.0, (a, c)
+    audio, sr = sf.read(folder / f"{load_session(folder).turns[0].name}.wav", dtype="float32")
+    played = audio[int(c["start_s"] * sr): int(c["end_s"] * sr), 0]
+    after = audio[int(c["end_s"] * sr) + 10:, 0]
+    assert np.sqrt(np.mean(played ** 2)) > 0.01 and np.max(np.abs(after)) == 0.0
+    assert len(f["turns"]["interruptions"]) == 1
+    missing, allowed = _missing(f, wav, 0.25)  # double talk at the start: the 25 % of the live-practice test
+    assert len(missing) <= allowed, (missing, f["transcript"]["text"])
