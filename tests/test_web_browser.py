@@ -199,3 +199,28 @@ def test_talking_over_the_caller_stops_them_in_the_page(server, tmp_path):
     assert len(f["turns"]["interruptions"]) == 1
     missing, allowed = _missing(f, wav, 0.25)  # double talk at the start: the 25 % of the live-practice test
     assert len(missing) <= allowed, (missing, f["transcript"]["text"])
+
+
+def test_stopping_the_server_mid_call_keeps_finished_turns(tmp_path):
+    """Ctrl-C (SIGINT) on ``voice-trainer serve`` during a call: turn 1 stays, the session is marked interrupted."""
+    import signal
+
+    srv = Server(tmp_path / "sessions")
+    b = _browser(tmp_path, [(ANSWERS[0][0], str(SAMPLES / ANSWERS[0][1])), (40.0, None)])
+    try:
+        b.send("Page.navigate", {"url": f"{srv.url}/practice?scenario=late-package&autostart=1"})
+        b.wait_event("Page.loadEventFired", timeout=60)
+        assert wait_for(lambda: b.eval("window.vtCall.lines") >= 2, CALL_TIMEOUT_S, 0.5)  # turn 2 has begun
+        srv.proc.send_signal(signal.SIGINT)
+        srv.proc.wait(timeout=90)
+        assert srv.proc.returncode == 0
+        assert wait_for(lambda: b.eval("window.vtCall.phase") == "ended", 30)
+        assert b.eval("window.vtCall.status") == "device_lost"  # the page says the connection closed
+    finally:
+        b.close()
+        log = srv.stop()
+    assert "Traceback" not in log, log
+    folder = next((tmp_path / "sessions").iterdir())
+    rec = load_session(folder)
+    assert rec.status == "interrupted" and rec.error == "the server was stopped", (rec.status, rec.error)
+    assert [t.index for t in rec.turns] == [1]

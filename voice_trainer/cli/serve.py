@@ -93,4 +93,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"voice-trainer: open http://{shown}:{args.port}/ in a browser (Ctrl-C to stop); "
           f"sessions go to {root}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets-sansio", lifespan="off")
+    app.state.finish_calls()  # a call in progress keeps its finished turns and is marked interrupted
     return 0

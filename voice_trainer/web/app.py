@@ -100,7 +100,7 @@ async def _form(request: Request, limit: int = 16_384) -> dict[str, str]:
         if len(body) > limit:
             break
     pairs = parse_qsl(body[:limit].decode("utf-8", "replace"), keep_blank_values=True)
-    return {k: v for k, v in pairs}
+    return dict(pairs)
 
 
 def _host_only(netloc: str) -> str:
@@ -118,6 +118,7 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
     root = opts.session_root
     cfg = opts.cfg
     slot = CallSlot()
+    calls: set[threading.Thread] = set()  # call threads, joined by ``app.state.finish_calls`` at shutdown
     library = load_library(tuple(cfg.caller.scenario_dirs))
     open_host = opts.host in ("0.0.0.0", "::", "")
     allowed_hosts = {*LOOPBACK, opts.host.lower()}
@@ -202,15 +203,13 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
         from ..report.progress import progress_html, progress_rows
 
         try:
-            rows, skipped = progress_rows(root) if root.is_dir() else ([], [])
+            rows, skipped = await asyncio.to_thread(progress_rows, root) if root.is_dir() else ([], [])
         except UserError:
             rows, skipped = [], []
         if not rows:
             return _page("Sessions", '<h1>Sessions</h1><p>No sessions yet: <a href="/">practise a call</a>.</p>')
-        links = []
-        for r in rows:
-            name = Path(str(r["path"])).name
-            links.append(f"/sessions/{quote(name)}/" if session_dir(name) else None)
+        here = {str(p) for p in root.iterdir()}  # only sessions directly in the root get a report link
+        links = [f"/sessions/{quote(Path(r['path']).name)}/" if r["path"] in here else None for r in rows]
         page = progress_html(rows, "Sessions and progress", links)
         # the progress page is a whole document with its own strict CSP; add our navigation at the top
         page = page.replace("<body>", '<body><nav><a href="/">Practise</a> <a href="/sessions">Sessions</a></nav>', 1)
@@ -314,6 +313,8 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
             while True:
                 msg = await ws.receive()
                 if msg["type"] == "websocket.disconnect":
+                    if msg.get("code") == 1012:  # uvicorn closes every WebSocket with 1012 when it stops
+                        link.close("the server was stopped", status="interrupted")
                     break
                 if msg.get("bytes") is not None:
                     link.add_mic(msg["bytes"])
@@ -355,6 +356,7 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
                             send(None)
 
                     call_thread = threading.Thread(target=run, name="web-call", daemon=True)
+                    calls.add(call_thread)
                     call_thread.start()
         except WebSocketDisconnect:
             pass
@@ -393,7 +395,12 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
         response.headers.setdefault("X-Frame-Options", "DENY")
         return response
 
-    return Starlette(middleware=[Middleware(BaseHTTPMiddleware, dispatch=guard)], routes=[
+    def finish_calls(timeout_s: float = 60.0) -> None:
+        """After the server stopped: let running calls write their last turn and close their sessions."""
+        for t in list(calls):
+            t.join(timeout_s)
+
+    app = Starlette(middleware=[Middleware(BaseHTTPMiddleware, dispatch=guard)], routes=[
         Route("/", index),
         Route("/practice", practice),
         Route("/sessions", sessions),
@@ -405,3 +412,5 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
         WebSocketRoute("/ws", ws_call),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ])
+    app.state.finish_calls = finish_calls
+    return app

@@ -126,7 +126,8 @@ def run_page_call(req: CallRequest, link: BrowserLink, cfg: Config, transcriber,
         folder.finish("completed", result)
         state, error = "completed", None
     except ConnectionLost as exc:
-        state, error = "device_lost", f"the browser connection closed mid-call ({exc})"
+        state = exc.status
+        error = f"the browser connection closed mid-call ({exc})" if state == "device_lost" else str(exc)
     except HangUp:
         state, error = "interrupted", "ended from the page"
     except UserError as exc:

@@ -30,7 +30,12 @@ MAX_AHEAD_S = 5.0
 
 
 class ConnectionLost(Exception):
-    """The page closed its WebSocket (tab closed, network gone) before the call ended."""
+    """The page's WebSocket closed before the call ended; ``status`` is the session status this gives
+    (``device_lost``: tab closed, network gone; ``interrupted``: the server was stopped)."""
+
+    def __init__(self, why: str, status: str = "device_lost") -> None:
+        super().__init__(why)
+        self.status = status
 
 
 @dataclass
@@ -131,6 +136,7 @@ class BrowserLink:
         self._plays: dict[int, PagePlayback] = {}
         self._next_id = 1
         self.closed: str | None = None  # why the page went away
+        self.closed_status = "device_lost"
         self.frames_received = 0
         self.changed = threading.Condition(self._lock)
 
@@ -165,10 +171,11 @@ class BrowserLink:
                     self._ref.write(start + played, np.zeros(max(len(pb.audio) - played, 0), np.float32))
             self.changed.notify_all()
 
-    def close(self, why: str) -> None:
+    def close(self, why: str, status: str = "device_lost") -> None:
+        """The page has gone (``why``); the call loop's next :meth:`check` raises :class:`ConnectionLost`."""
         with self._lock:
             if self.closed is None:
-                self.closed = why
+                self.closed, self.closed_status = why, status
             self.changed.notify_all()
 
     # --- the call's side (called from the call thread) -------------------------------------------------------
@@ -176,7 +183,7 @@ class BrowserLink:
     def check(self) -> None:
         """Raise :class:`ConnectionLost` once the page has gone."""
         if self.closed is not None:
-            raise ConnectionLost(self.closed)
+            raise ConnectionLost(self.closed, self.closed_status)
 
     def play(self, audio: np.ndarray) -> PagePlayback:
         """Send a 16 kHz caller line to the page; it reports when it really starts and ends."""
