@@ -224,3 +224,30 @@ def test_stopping_the_server_mid_call_keeps_finished_turns(tmp_path):
     rec = load_session(folder)
     assert rec.status == "interrupted" and rec.error == "the server was stopped", (rec.status, rec.error)
     assert [t.index for t in rec.turns] == [1]
+
+
+def test_calibration_in_the_page_gives_the_call_its_baseline(server, tmp_path):
+    """``calibrate=1``: the page records ``tone.calibration_s`` (15 s) of the trainee's calm voice first (here the
+    15.7 s calm reading of ``audio_samples/baseline_calm.wav``); the call's tone is measured against it."""
+    before = {p.name for p in server.root.iterdir()}
+    b = _browser(tmp_path, [(0.3, str(SAMPLES / "baseline_calm.wav")), (9.0, str(SAMPLES / ANSWERS[0][1])),
+                            (20.0, None)])
+    try:
+        b.send("Page.navigate", {"url": f"{server.url}/practice?scenario=late-package&autostart=1&turns=1"
+                                        "&calibrate=1"})
+        b.wait_event("Page.loadEventFired", timeout=60)
+        assert wait_for(lambda: "calibration" in b.eval("document.getElementById('message').textContent").lower(),
+                        30)
+        assert wait_for(lambda: b.eval("window.vtCall.phase") == "ended", CALL_TIMEOUT_S, 0.5)
+        assert b.eval("window.vtCall.status") == "completed", b.eval("JSON.stringify(window.vtCall)")
+    finally:
+        b.close()
+    rec = load_session(_new_sessions(server.root, before)[0])
+    assert rec.scores["baseline"]["source"] == "calibration"
+    assert rec.scores["baseline"]["measures"]["pitch_median_hz"] > 0
+    tone = rec.turns[0].facts["tone"]
+    # measured against the calibration, not withheld as the call's own baseline
+    assert tone["calmness"] is not None and tone["calmness_withheld"] is None
+    assert tone["baseline"]["source"] == "calibration"
+    missing, allowed = _missing(rec.turns[0].facts, ANSWERS[0][1], TOLERANCE)
+    assert len(missing) <= allowed, missing
