@@ -175,7 +175,7 @@ def test_pages_are_escaped_and_sessions_never_come_from_a_path(sessions_root):
         assert st == 200 and 'id="call"' in body and "/static/practice.js" in body
         data = json.loads(__import__("html").unescape(body.split('data-call="')[1].split('"')[0]))
         assert data == {"scenario": "late-package", "autostart": True, "turns": None, "seed": None,
-                        "calibrate": False, "hard": False}
+                        "calibrate": False, "hard": False, "fade_s": Config().practice.fade_out_s}
         st, _, body = s.get("/practice?scenario=%3Cscript%3Ealert(1)%3C/script%3E")
         assert st == 404 and "<script>alert" not in body and "&lt;script&gt;" in body
         assert s.get("/practice?scenario=late-package&turns=x")[0] == 400

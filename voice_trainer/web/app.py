@@ -183,7 +183,7 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
             return _error(400, "turns must be a number from 1 to 50 and seed a whole number")
         data = {"scenario": sid, "autostart": q.get("autostart") == "1", "turns": int(turns) if turns else None,
                 "seed": int(seed) if seed else None, "calibrate": q.get("calibrate") == "1",
-                "hard": q.get("hard") == "1"}
+                "hard": q.get("hard") == "1", "fade_s": cfg.practice.fade_out_s}
         body = (f'<h1>{escape(sc.title)}</h1><p class="meta">{escape(sc.summary)}</p>'
                 f'<div id="call" data-call="{escape(json.dumps(data), quote=True)}">'
                 '<div class="gauge"><div><span class="lbl">Speaking</span> <b id="who">not started</b></div>'

@@ -106,7 +106,7 @@
       try { ctx = new AudioContext({ sampleRate: 16000, latencyHint: 'interactive' }); } catch (e) { ctx = new AudioContext(); }
       await ctx.audioWorklet.addModule('/static/pcm-worklet.js');
       node = new AudioWorkletNode(ctx, 'pcm-bridge', {
-        numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1], processorOptions: { fadeS: 0.05 },
+        numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1], processorOptions: { fadeS: opts.fade_s },  // practice.fade_out_s: the server assumes this fade
       });
       ctx.createMediaStreamSource(stream).connect(node);
       node.connect(ctx.destination);
