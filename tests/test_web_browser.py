@@ -149,7 +149,8 @@ def test_dropped_connection_keeps_finished_turns(server, tmp_path):
         b.wait_event("Page.loadEventFired", timeout=60)
         assert wait_for(lambda: b.eval("window.vtCall.lines") >= 2, CALL_TIMEOUT_S, 0.5)  # turn 2 has begun
         folder = _new_sessions(server.root, before)[0]
-        assert (folder / "turn_01.json").exists()
+        # turn 1 is written in the background while the caller's next line is prepared: wait for the file
+        assert wait_for(lambda: (folder / "turn_01.json").exists(), 30)
         time.sleep(1.0)
         _shot(b, tmp_path / "practice_before_drop.png")
         tid = next(t["targetId"] for t in b.send("Target.getTargets", browser=True)["targetInfos"]

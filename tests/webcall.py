@@ -116,9 +116,10 @@ def chromium_with_fake_mic(profile: Path, wav: Path, width: int = 1000, height: 
 def wait_for(pred, timeout_s: float, step_s: float = 0.2):
     """Poll ``pred()`` until it returns something truthy (returned) or the time is up (returns the last value)."""
     deadline = time.monotonic() + timeout_s
-    val = pred()
-    while not val and time.monotonic() < deadline:
-        time.sleep(step_s)
-        with contextlib.suppress(Exception):
+    val = None
+    while True:
+        with contextlib.suppress(Exception):  # e.g. a file being replaced, a page navigating
             val = pred()
-    return val
+        if val or time.monotonic() >= deadline:
+            return val
+        time.sleep(step_s)
