@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..config import SAMPLE_RATE, ToneConfig
+from . import spectral
 from .scoring import Component, Evidence, Score, score_from_components
 from .transcript import Word
 
@@ -250,7 +251,6 @@ def measure_frames(
     ToneFrames
         ``len(audio) * 16000 / sr // 256`` frames (at least one for non-empty input).
     """
-    import librosa
     import soxr
 
     config = config or ToneConfig()
@@ -276,11 +276,11 @@ def measure_frames(
 
     # Level and alpha ratio from 32 ms windows centred on each frame (the same centres as swift-f0). The STFT
     # runs over blocks of frames so memory stays small whatever the chunk length.
-    rms = librosa.feature.rms(y=y, frame_length=WIN, hop_length=HOP, center=True)[0][:n]
+    rms = spectral.rms(y, WIN, HOP)[:n]  # librosa.feature.rms(center=True), bit for bit, without scipy/numba
     if len(rms) < n:
         rms = np.pad(rms, (0, n - len(rms)))
     rms_db = (20.0 * np.log10(np.maximum(rms, 1e-8))).astype(np.float32)
-    freqs = librosa.fft_frequencies(sr=SAMPLE_RATE, n_fft=WIN)
+    freqs = spectral.fft_frequencies(SAMPLE_RATE, WIN)
     lo_band = (freqs >= config.tilt_low_band_hz[0]) & (freqs < config.tilt_low_band_hz[1])
     hi_band = (freqs >= config.tilt_high_band_hz[0]) & (freqs < min(config.tilt_high_band_hz[1], SAMPLE_RATE / 2))
     yp = np.pad(y, (WIN // 2, WIN // 2 + n * HOP))  # zero padding, as librosa's centred frames
@@ -288,7 +288,7 @@ def measure_frames(
     for a in range(0, n, STFT_BLOCK_FRAMES):
         b = min(n, a + STFT_BLOCK_FRAMES)
         seg = yp[a * HOP : (b - 1) * HOP + WIN]
-        power = np.abs(librosa.stft(seg, n_fft=WIN, hop_length=HOP, center=False, window="hann")) ** 2
+        power = spectral.power_spectrogram(seg, WIN, HOP)  # |librosa.stft(window="hann", center=False)|**2
         e_lo[a:b], e_hi[a:b] = power[lo_band, : b - a].sum(axis=0), power[hi_band, : b - a].sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         tilt = np.where((e_lo > 1e-10) & (e_hi > 1e-12), 10.0 * np.log10(e_hi / e_lo), np.nan).astype(np.float32)
