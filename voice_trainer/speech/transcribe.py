@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import model_files
+from .. import memory, model_files
 from ..analysis.transcript import Segment, Transcript, Word, merge  # noqa: F401 - merge is re-exported
 from ..config import SAMPLE_RATE, TranscribeConfig, cache_dir
 from ..errors import UserError
@@ -167,7 +167,13 @@ def default_threads() -> int:
 
 
 _MODELS: dict[tuple, object] = {}
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
+
+
+def loading_lock() -> threading.RLock:
+    """The lock :func:`load_model` holds while loading: a preloader that holds it across several loads makes
+    another thread's first use of Whisper wait until they are done (so two loads never overlap in memory)."""
+    return _LOCK
 
 
 def load_model(spec: str, *, compute_type: str = "int8", cpu_threads: int = 0):
@@ -251,6 +257,7 @@ class Transcriber:
         if len(audio) >= SAMPLE_RATE // 10:
             for item in self.segments(audio):
                 (segments if isinstance(item, Segment) else words).append(item)
+        memory.release()  # Whisper's decoding scratch is freed; hand it back before the next stage
         t = Transcript(
             text=" ".join(s.text for s in segments).strip(),
             words=words,
