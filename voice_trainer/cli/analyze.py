@@ -154,9 +154,14 @@ def run(args: argparse.Namespace) -> int:
     if text_mode:
         return run_texts(args, cfg, Console())
     transcriber = Transcriber(cfg.transcribe)
+    # Models load while this thread decodes. The sentence encoder is built first, before Whisper, except for one
+    # long file: there Whisper's working memory on each 2-minute chunk is larger than the encoder's build, so the
+    # encoder is built after the last chunk (when the listening stage needs it) instead of being held throughout.
+    long_file = False
     if len(args.files) == 1:
-        probe(args.files[0])  # an unreadable file fails before any model starts loading
-    loading = preload.start(cfg, transcriber)  # models load while this thread decodes
+        d = probe(args.files[0]).duration_s  # an unreadable file fails before any model starts loading
+        long_file = not math.isfinite(d) or d > cfg.audio.chunk_s
+    loading = preload.start(cfg, transcriber, listening=not long_file)
     try:
         return _run_files(args, cfg, transcriber)
     finally:

@@ -115,8 +115,6 @@ def join_base_model(target: Path | None = None) -> Path:
 
 def resolve_model(spec: str) -> ModelSpec:
     """Turn ``--model`` into a loadable model (see the module docstring). Raises UserError when impossible."""
-    from faster_whisper.utils import available_models
-
     if spec == "tiny.en":
         return ModelSpec(spec, str(_tiny_en()), True)
     if spec == "base":
@@ -130,6 +128,8 @@ def resolve_model(spec: str) -> ModelSpec:
                 "convert it with ct2-transformers-converter or pick --model tiny.en"
             )
         return ModelSpec(str(p), str(p), True)
+    from faster_whisper.utils import available_models  # imports faster-whisper: only for a model by name
+
     if spec in available_models():
         return ModelSpec(spec, spec, False)
     if os.sep in spec or spec.startswith("."):
