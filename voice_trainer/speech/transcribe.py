@@ -255,6 +255,7 @@ class Transcriber:
         words: list[Word] = []
         segments: list[Segment] = []
         if len(audio) >= SAMPLE_RATE // 10:
+            memory.release()  # what earlier stages freed goes back first: Whisper allocates from its own threads
             for item in self.segments(audio):
                 (segments if isinstance(item, Segment) else words).append(item)
         memory.release()  # Whisper's decoding scratch is freed; hand it back before the next stage
