@@ -7,7 +7,8 @@ module only tokenises, mean-pools the token vectors over the attention mask and 
 pooling, ``1_Pooling/config.json``: mean tokens). Nothing is downloaded: a missing package or file raises a
 :class:`~voice_trainer.errors.UserError` that says what to install.
 
-The encoder is created once per process (:func:`get_encoder`), on the first text analysed.
+The encoder is created once per process (:func:`get_encoder`), on the first text analysed, or ahead of it by
+:mod:`voice_trainer.preload`.
 """
 
 from __future__ import annotations
