@@ -13,9 +13,9 @@ After each step freed heap memory is handed back to the OS (:func:`voice_trainer
 error is not raised here: the main thread meets the same error, with its usual one-line message, when it uses
 the model.
 
-The loading thread then stays parked (a daemon, blocked, no CPU) instead of ending: CTranslate2 starts its OpenMP
-worker threads from the thread that loads the model, and when that thread ends they keep spinning, which made
-every later transcription take 1.5-7x the CPU time (measured with faster-whisper alone, load 6).
+The loading thread then stays parked (a daemon, blocked, no CPU) instead of ending: when the thread that loaded a
+CTranslate2 model had ended, every later transcription took 1.5-7x the CPU time (measured with faster-whisper
+alone, load 6; its OpenMP worker threads seem to keep spinning); with the loading thread still alive it did not.
 """
 
 from __future__ import annotations
