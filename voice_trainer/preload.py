@@ -6,8 +6,10 @@ holds a lock and loads once per process). The order keeps the peak memory low:
 1. the sentence encoder of the learned listening detectors (building its onnxruntime session briefly needs
    about 210 MiB more than it keeps, while the int8 graph is rewritten: done first, before Whisper is loaded,
    so that transient does not stack on Whisper's working memory);
-2. the Whisper model (its files checked against the manifest first);
-3. the pitch tracker.
+2. the Whisper model (its files checked against the manifest first).
+
+The pitch tracker is not preloaded: it is small and quick to build, and is needed only after the first
+transcription, so building it then keeps it out of Whisper's peak.
 
 After each step freed heap memory is handed back to the OS (:func:`voice_trainer.memory.release`). A loading
 error is not raised here: the main thread meets the same error, with its usual one-line message, when it uses
@@ -71,18 +73,12 @@ def _load(cfg: Config, transcriber: object | None, listening: bool, started: thr
 
         get_encoder()
 
-    def pitch() -> None:
-        from .analysis import tone
-
-        tone.warm_up(cfg.tone)
-
     with loading_lock():  # a thread that needs Whisper meanwhile waits until it is loaded here, after the encoder
         started.set()
         if listening and cfg.listening.learned_model:
             _step(encoder)
         if transcriber is not None:
             _step(lambda: transcriber.model)  # type: ignore[attr-defined]
-    _step(pitch)
 
 
 def start(cfg: Config, transcriber: object | None = None, *, listening: bool = True) -> Loading:
@@ -91,7 +87,7 @@ def start(cfg: Config, transcriber: object | None = None, *, listening: bool = T
     Parameters
     ----------
     cfg : Config
-        The run's configuration (which Whisper model, pitch tracker, whether learned listening detectors run).
+        The run's configuration (which Whisper model, whether the learned listening detectors run).
     transcriber : Transcriber, optional
         Its Whisper model is loaded (None: no Whisper).
     listening : bool
