@@ -93,3 +93,12 @@ def test_preload_error_surfaces_where_the_model_is_used(tmp_path) -> None:
     assert loading.wait(60)  # the preloader swallowed the error ...
     with pytest.raises(UserError, match="not a complete CTranslate2"):
         _ = tr.model  # ... and the user gets it, as one line, where the model is needed
+
+
+def test_limit_arenas_caps_glibc_heaps_unless_the_user_chose() -> None:
+    code = ("import os, sys; from voice_trainer import memory; a = memory.limit_arenas(); "
+            "os.environ['MALLOC_ARENA_MAX'] = '4'; print(a, memory.limit_arenas())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    if out[0] == "False":
+        pytest.skip("not glibc: limit_arenas() does nothing here")
+    assert out == ["True", "False"]  # capped; and $MALLOC_ARENA_MAX, when set, is left to glibc

@@ -11,7 +11,7 @@ import importlib
 import os
 import sys
 
-from .. import __version__
+from .. import __version__, memory
 from ..config import ConfigError
 from ..errors import UserError
 
@@ -72,6 +72,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    memory.limit_arenas()  # before any model starts its threads (voice_trainer/memory.py)
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(chosen_command(argv))
     args = parser.parse_args(argv)
