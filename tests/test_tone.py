@@ -64,6 +64,19 @@ def test_220_hz_sine_reads_220_hz_within_1_percent(sr):
     assert m.pitch_range_st < 0.2  # a steady tone has no pitch range
 
 
+
+def test_tracker_without_memory_arena_matches_stock_swift_f0():
+    """Our pitch tracker (no onnxruntime memory arena, to hold less memory) gives swift-f0's own results exactly."""
+    from swift_f0 import SwiftF0
+
+    stock = SwiftF0(threads=1, spin=False)
+    ours = T._swift()
+    rng = np.random.default_rng(1)
+    for y in (harmonic(140.0, 3.0), harmonic(230.0, 10.0) + 0.01 * rng.standard_normal(160_000).astype(np.float32)):
+        a, b = stock.detect(y, SR, fmin=65, fmax=400), ours.detect(y, SR, fmin=65, fmax=400)
+        assert np.array_equal(a.pitch_hz, b.pitch_hz) and np.array_equal(a.confidence, b.confidence)
+        assert abs(np.median(b.pitch_hz[b.confidence > 0.9]) / (140.0 if len(y) == 48_000 else 230.0) - 1) < 0.02
+
 @pytest.mark.parametrize("f0", [90.0, 140.0, 310.0])
 def test_voice_like_tones_read_their_fundamental(f0):
     m = T.summarize(T.measure_frames(harmonic(f0, 1.5), SR))

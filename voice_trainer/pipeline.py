@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import memory
 from .analysis import tone as tone_analysis
 from .analysis.core import CallContext, analyze_turn
 from .analysis.result import AnalysisResult
@@ -110,6 +111,7 @@ def analyze_file(
         for a in range(0, len(chunk.samples), step):
             frames.append(tone_analysis.measure_frames(chunk.samples[a: a + step], sr, cfg.tone,
                                                        offset_s=chunk.offset_s + a / sr))
+        memory.release()  # this chunk's scratch (decoding, pitch tracking) before the next one is decoded
         if on_progress is not None:
             on_progress(chunk.offset_s + len(chunk.samples) / sr, info.duration_s)
     duration_s = total / sr

@@ -11,7 +11,7 @@ import importlib
 import os
 import sys
 
-from .. import __version__
+from .. import __version__, memory
 from ..config import ConfigError
 from ..errors import UserError
 
@@ -43,7 +43,22 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def chosen_command(argv: list[str]) -> str | None:
+    """The subcommand ``argv`` names (its first word that is not an option or ``--config``'s value), if known."""
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--config":
+            skip = True
+        elif a == "--" or not a.startswith("-"):
+            return a if a in COMMANDS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with ``only`` just that subcommand's (imports one command module instead of all:
+    each pulls in what its command needs, which is most of a cold start's import time)."""
     parser = OneLineParser(
         prog="voice-trainer",
         description="Rehearse de-escalating angry callers and get explainable feedback on tone and listening.",
@@ -52,13 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="TOML file overriding thresholds and weights")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
-    for name in COMMANDS:
+    for name in [only] if only else COMMANDS:
         importlib.import_module(f"{__name__}.{name}").add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    memory.limit_arenas()  # before any model starts its threads (voice_trainer/memory.py)
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(chosen_command(argv))
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)

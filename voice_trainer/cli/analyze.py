@@ -11,9 +11,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from .. import preload
 from ..analysis.listening.detect import analyze_listening
 from ..analysis.result import SCHEMA_VERSION, AnalysisResult
 from ..audio.files import CHANNELS, probe
+from ..config import Config
 from ..errors import UserError
 from ..pipeline import analyze_file
 from ..profile import resolve_baseline
@@ -152,6 +154,21 @@ def run(args: argparse.Namespace) -> int:
     if text_mode:
         return run_texts(args, cfg, Console())
     transcriber = Transcriber(cfg.transcribe)
+    # Models load while this thread decodes. The sentence encoder is built first, before Whisper, except for one
+    # long file: there Whisper's working memory on each 2-minute chunk is larger than the encoder's build, so the
+    # encoder is built after the last chunk (when the listening stage needs it) instead of being held throughout.
+    long_file = False
+    if len(args.files) == 1:
+        d = probe(args.files[0]).duration_s  # an unreadable file fails before any model starts loading
+        long_file = not math.isfinite(d) or d > cfg.audio.chunk_s
+    loading = preload.start(cfg, transcriber, listening=not long_file)
+    try:
+        return _run_files(args, cfg, transcriber)
+    finally:
+        loading.wait()  # never exit while a model is half-built
+
+
+def _run_files(args: argparse.Namespace, cfg: Config, transcriber: Transcriber) -> int:
     console = Console()
     baseline = resolve_baseline(args.baseline, cfg, transcriber)
     failed = 0

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import model_files
+from .. import memory, model_files
 from ..analysis.transcript import Segment, Transcript, Word, merge  # noqa: F401 - merge is re-exported
 from ..config import SAMPLE_RATE, TranscribeConfig, cache_dir
 from ..errors import UserError
@@ -115,8 +115,6 @@ def join_base_model(target: Path | None = None) -> Path:
 
 def resolve_model(spec: str) -> ModelSpec:
     """Turn ``--model`` into a loadable model (see the module docstring). Raises UserError when impossible."""
-    from faster_whisper.utils import available_models
-
     if spec == "tiny.en":
         return ModelSpec(spec, str(_tiny_en()), True)
     if spec == "base":
@@ -130,6 +128,8 @@ def resolve_model(spec: str) -> ModelSpec:
                 "convert it with ct2-transformers-converter or pick --model tiny.en"
             )
         return ModelSpec(str(p), str(p), True)
+    from faster_whisper.utils import available_models  # imports faster-whisper: only for a model by name
+
     if spec in available_models():
         return ModelSpec(spec, spec, False)
     if os.sep in spec or spec.startswith("."):
@@ -167,7 +167,13 @@ def default_threads() -> int:
 
 
 _MODELS: dict[tuple, object] = {}
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
+
+
+def loading_lock() -> threading.RLock:
+    """The lock :func:`load_model` holds while loading: a preloader that holds it across several loads makes
+    another thread's first use of Whisper wait until they are done (so two loads never overlap in memory)."""
+    return _LOCK
 
 
 def load_model(spec: str, *, compute_type: str = "int8", cpu_threads: int = 0):
@@ -249,8 +255,10 @@ class Transcriber:
         words: list[Word] = []
         segments: list[Segment] = []
         if len(audio) >= SAMPLE_RATE // 10:
+            memory.release()  # what earlier stages freed goes back first: Whisper allocates from its own threads
             for item in self.segments(audio):
                 (segments if isinstance(item, Segment) else words).append(item)
+        memory.release()  # Whisper's decoding scratch is freed; hand it back before the next stage
         t = Transcript(
             text=" ".join(s.text for s in segments).strip(),
             words=words,

@@ -7,12 +7,12 @@ module only tokenises, mean-pools the token vectors over the attention mask and 
 pooling, ``1_Pooling/config.json``: mean tokens). Nothing is downloaded: a missing package or file raises a
 :class:`~voice_trainer.errors.UserError` that says what to install.
 
-The encoder is created once per process (:func:`get_encoder`), on the first text analysed.
+The encoder is created once per process (:func:`get_encoder`), on the first text analysed, or ahead of it by
+:mod:`voice_trainer.preload`.
 """
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -87,9 +87,13 @@ class SentenceEncoder:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        # Memory: building this session peaks at ~+215 MiB (onnxruntime's graph rewriting of the int8 model).
-        # Turning the arena, pre-packing or graph optimisation off did not lower the peak of a whole run below
-        # that and made each sentence up to 2x slower (bench/bench_listening_model.py), so the defaults stay.
+        # Memory: building this session briefly needs ~+210 MiB (onnxruntime's graph optimiser folds the int8
+        # weights into float32 ones and pre-packs them); it keeps ~+100 MiB once the heap is trimmed. Without the
+        # memory arena a run's scratch buffers are freed after each run instead of kept (-55 MiB kept), and the
+        # vectors stay bit-identical. Turning off graph optimisation or pre-packing changes them (by up to 5e-5)
+        # and keeps no less, so both stay on. Callers build it before Whisper's working memory exists
+        # (voice_trainer/preload.py); bench/bench_startup.py measures the whole process.
+        opts.enable_cpu_mem_arena = False
         self._sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._sess.get_inputs()}
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -131,7 +135,17 @@ class SentenceEncoder:
         return out
 
 
-@functools.cache
+_ENCODER: SentenceEncoder | None = None
+_ENCODER_LOCK = threading.Lock()
+
+
 def get_encoder() -> SentenceEncoder:
-    """The process-wide encoder, created on first use."""
-    return SentenceEncoder()
+    """The process-wide encoder, created on first use (a second thread asking meanwhile waits for it)."""
+    global _ENCODER
+    with _ENCODER_LOCK:
+        if _ENCODER is None:
+            from ...memory import release
+
+            _ENCODER = SentenceEncoder()
+            release()  # hand back what building the session needed only briefly
+        return _ENCODER
