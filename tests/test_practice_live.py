@@ -7,10 +7,12 @@ caller still speaks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from voice_trainer.store import load_session
 pytestmark = pytest.mark.devices
 SAMPLES = Path(__file__).resolve().parent.parent / "audio_samples"
 MANIFEST = tomllib.loads((SAMPLES / "manifest.toml").read_text(encoding="utf-8"))["answer"]
+DEVICE_LOST_WITHIN_S = 2.0  # the target: the session says device_lost this soon after the unload
 
 
 def test_live_call_through_virtual_devices(virtual_audio, tmp_path):
@@ -77,3 +80,56 @@ def test_no_microphone_is_one_line_error(no_audio_env, tmp_path):
     assert len(lines) == 1, proc.stderr
     assert "voice-trainer devices" in lines[0] and "demo" in lines[0] and "--answers" in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def _mic_module(va) -> str:
+    mods = va.pactl("list", "short", "modules").stdout.splitlines()
+    return next(m.split()[0] for m in mods if "sink_name=mic_feed" in m)
+
+
+def test_unloaded_microphone_ends_the_call_as_device_lost(virtual_audio, tmp_path):
+    # the microphone's module is unloaded mid-answer (turn 2): PulseAudio moves the recording to the caller's own
+    # output monitor; the call must end as device_lost within DEVICE_LOST_WITHIN_S, turn 1 kept
+    session = tmp_path / "lost"
+    answers = [Answer(str(SAMPLES / "double-charge_poor_1.wav")), Answer(str(SAMPLES / "double-charge_good_2.wav")),
+               Answer(str(SAMPLES / "double-charge_good_3.wav"))]
+    env = {**virtual_audio.env, "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))}
+    trainee = VirtualTrainee(env, answers).start()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voice_trainer", "practice", "--scenario", "double-charge", "--max-turns", "3",
+         "--seed", "3", "--session-dir", str(session), "--baseline", str(SAMPLES / "baseline_calm.wav")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    unloaded = ended = None
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and proc.poll() is None:
+            starts = [t for name, t in trainee.log if name == "answer_start"]
+            if unloaded is None and len(starts) >= 2 and time.monotonic() >= starts[1] + 2.0:
+                virtual_audio.pactl("unload-module", _mic_module(virtual_audio))
+                unloaded = time.monotonic()
+            if unloaded is not None and (session / "session.json").exists():
+                with contextlib.suppress(ValueError, OSError):
+                    if json.loads((session / "session.json").read_text())["status"] != "in_progress":
+                        ended = time.monotonic()
+                        break
+            time.sleep(0.02)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        trainee.stop()
+        if proc.poll() is None:
+            proc.kill()
+        if not any("sink_name=mic_feed" in m for m in virtual_audio.pactl("list", "short", "modules").stdout
+                   .splitlines()):
+            virtual_audio.pactl("load-module", "module-null-sink", "sink_name=mic_feed")
+    assert unloaded is not None, f"turn 2 never started: {err[-2000:]}"
+    assert proc.returncode == 1, err[-2000:]
+    rec = load_session(session)
+    assert rec.status == "device_lost" and "microphone" in (rec.error or "")
+    assert [t.index for t in rec.turns] == [1]  # the finished turn is kept; the cut answer is not scored
+    assert ended is not None and ended - unloaded <= DEVICE_LOST_WITHIN_S, ended and ended - unloaded
+    said = [ln for ln in out.splitlines() if "stopped working" in ln]
+    assert len(said) == 1 and "Finished turns are saved" in said[0], out
+    # nothing from the native audio libraries reached the terminal during the call
+    assert not [ln for ln in (out + err).splitlines() if "ALSA lib" in ln or "underrun" in ln.lower()], err
+    assert "Traceback" not in err

@@ -428,8 +428,29 @@ class PracticeConfig:
     """Largest spread of the round-trip readings over the warm-up window for the stream to count as settled."""
     start_timeout_s: float = 6.0
     """No steady callbacks within this time after opening: the device is reported as unusable."""
-    device_timeout_s: float = 3.0
-    """After start, no callback for this long (or the stream stopping by itself) means the device was lost."""
+    device_timeout_s: float = 2.0
+    """After start, no fresh microphone block for this long (or the stream stopping by itself) means the device
+    was lost (the call then ends as ``device_lost``)."""
+    watch_sound_server: bool = True
+    """Through PulseAudio/PipeWire (``pactl`` on the PATH): follow which source the microphone stream records
+    from. When that source disappears, PulseAudio silently moves the recording elsewhere (here: to the caller's
+    own output monitor); the call then ends as ``device_lost`` within a few tenths of a second."""
+    loopback_corr: float = 0.95
+    """The microphone counts as a copy of the caller's output (a loopback, not a microphone) when, over
+    ``loopback_window_s`` of the caller's line, its normalised correlation with the played reference reaches
+    this at a lag within ``loopback_max_lag_s``. A microphone hearing loudspeakers through air stays far below
+    (room, speaker and microphone responses); a value above 1 turns the check off."""
+    loopback_window_s: float = 1.0
+    """Stretch of the caller's line (s) over which the loopback correlation is measured."""
+    loopback_max_lag_s: float = 0.1
+    """Largest lag (s) between the reference and the microphone still counted as "near-zero delay"."""
+    loopback_min_dbfs: float = -40.0
+    """The loopback check only runs while the reference (the caller) is at least this loud (dBFS RMS)."""
+    busy_xruns: int = 10
+    """This many audio dropouts (PortAudio under/overflows plus the sound library's own underrun reports)
+    within ``busy_window_s`` show a "machine too busy" warning in the live status line."""
+    busy_window_s: float = 5.0
+    """Window (s) over which dropouts are counted for the busy warning."""
     fade_out_s: float = 0.05
     """Barge-in: the caller's playback fades to silence over this time instead of clicking off."""
     poll_s: float = 0.05

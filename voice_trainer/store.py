@@ -379,6 +379,21 @@ class SessionWriter:
             raise UserError(f"{self.dir}: cannot update {SESSION_FILE} ({exc.strerror or exc}); the {kept} "
                             "finished turn(s) are kept in the folder: free some disk space, then run again") from None
 
+    def update_turn_facts(self, index: int, facts: dict) -> None:
+        """Rewrite the JSON of an already written turn with new facts (its WAV stays as it is).
+
+        Used when something about a turn is only known after it was written (the latency of the caller's
+        closing line, played after the last turn was saved).
+        """
+        turn = next((t for t in self.record.turns if t.index == index), None)
+        if turn is None:
+            raise KeyError(f"turn {index} was not written")
+        turn.facts = facts
+        try:
+            write_json_atomic(self.dir / f"{turn.name}.json", turn.to_dict())
+        except OSError as exc:
+            raise self._write_failed(exc, turn) from None
+
     def finish(self, status: str = "completed", **changes: Any) -> SessionRecord:
         """Mark the session ended (``completed``, ``interrupted`` or ``device_lost``) and write it."""
         if status not in STATUSES or status == "in_progress":

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import tempfile
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +29,9 @@ from ..errors import UserError
 from ..speech.transcribe import Transcriber
 from .caller import CallerLine
 from .session import SR
+
+NATIVE_LOG = "audio.log"
+"""The session folder's log of what the native audio libraries (ALSA, PortAudio) printed during the call."""
 
 
 class EarlyAnalysis:
@@ -171,11 +177,18 @@ class LiveAnswers:
     def play_final(self, audio: np.ndarray) -> float | None:
         """Play the caller's closing line; returns the latency from the trainee's last word to it (s)."""
         d = self.duplex
+        st = self.status
+        with st.lock:
+            st.who, st.message = "caller", "closing line"
         pb = d.play(audio, SR)
         deadline = time.monotonic() + len(audio) / SR + 5.0
         while not pb.done and time.monotonic() < deadline:
             d.check()
+            if self.on_tick:
+                self.on_tick()
             time.sleep(self.cfg.practice.poll_s)
+        with st.lock:
+            st.who, st.message = "ended", "the caller ended the call"
         if pb.start_s is None or self._last_speech_end is None:
             return None
         return round(pb.start_s - self._last_speech_end, 3)
@@ -229,17 +242,32 @@ def practice_call(
     tone.warm_up(cfg.tone)
     duplex = devices.DuplexStream(input_device, output_device, cfg=cfg.practice)
     console.print(f"[bold]{escape(scenario.title)}[/bold] - opening the audio devices...")
-    duplex.open()  # no usable device: a one-line DeviceError, and no session folder is left behind
+    # native ALSA/PortAudio messages go to a log while the streams run, never over the live display: first a
+    # temporary one (no session folder before the devices open), then the session's own
+    capture = devices.StderrCapture()
+    early_fd, early_name = tempfile.mkstemp(prefix="voice-trainer-", suffix=".log")
+    os.close(early_fd)
+    early_log = Path(early_name)
+    capture.start(early_log)
     try:
+        duplex.open()  # no usable device: a one-line DeviceError, and no session folder is left behind
         folder = SessionFolder(session_dir, scenario, cfg, mode="live", model=transcriber.model_name, seed=seed,
                                settings={"input_device": duplex.input_device.label() if duplex.input_device else None,
                                          "output_device": duplex.output_device.label()
                                          if duplex.output_device else None,
                                          "device_rate_hz": duplex.device_rate, "show_anger": show_anger})
+        native_log = folder.dir / NATIVE_LOG
+        with contextlib.suppress(OSError):
+            native_log.write_bytes(early_log.read_bytes())
+        capture.start(native_log)
     except BaseException:
         duplex.close()
+        capture.stop()
         raise
+    finally:
+        early_log.unlink(missing_ok=True)
     answers = LiveAnswers(duplex, cfg, status)
+    duplex.native_log = native_log
 
     def view() -> Text:
         el = time.monotonic() - status.started
@@ -251,6 +279,8 @@ def practice_call(
             t.append(f"anger [{_meter(status.anger * 0.6 - 60, 20)}] {status.anger:3.0f}", style="red")
         if status.message:
             t.append(f"  {status.message}", style="yellow")
+        if duplex.busy:
+            t.append(f"  machine too busy: audio dropouts ({duplex.dropouts})", style="bold red")
         return t
 
     result = None
@@ -287,7 +317,10 @@ def practice_call(
             if final is not None and final.final:
                 latency = answers.play_final(render(final.text, final.anger))
                 if latency is not None:
-                    result.turns[-1].audio.extra["final_reply_latency_s"] = latency
+                    last = result.turns[-1]
+                    last.audio.extra["final_reply_latency_s"] = latency
+                    # the last turn was written before its reply played: write it again with the latency
+                    folder.update_turn(last)
     except KeyboardInterrupt:
         state, error = "interrupted", "stopped with Ctrl-C"
     except devices.DeviceError as exc:
@@ -299,5 +332,8 @@ def practice_call(
     finally:
         answers.close()
         duplex.close()
+        capture.stop()
+    with contextlib.suppress(Exception):
+        folder.writer.record.settings["audio_dropouts"] = {"callbacks": duplex.xruns, "native": duplex.native_xruns}
     folder.finish(state, result if state == "completed" else None, error=error)
     return result, state, folder.dir, error

@@ -576,6 +576,14 @@ class SessionFolder:
         settings["caller"] = caller_state
         self.writer.update(scores=card.to_dict(), outcome=outcome, settings=settings, model_files=rec.model_files)
 
+    def update_turn(self, tr: TurnResult) -> None:
+        """Rewrite a written turn's record with its facts as they are now (e.g. a latency measured later)."""
+        from ..model_files import used
+
+        facts = tr.to_dict()
+        facts["model_files"] = used()
+        self.writer.update_turn_facts(tr.index, facts)
+
     def finish(self, status: str, result: SessionResult | None = None, error: str | None = None) -> None:
         changes: dict[str, Any] = {"error": error}
         if result is not None:
