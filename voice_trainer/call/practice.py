@@ -115,6 +115,8 @@ class LiveAnswers:
         self.on_tick = on_tick
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="early-asr")
         self._last_speech_end: float | None = None  # on the call timeline
+        self._last_answer_end = 0.0  # on the call timeline
+        self._answer_done_wall = time.monotonic()
 
     def remaining(self, index: int) -> bool:
         return True
@@ -122,6 +124,7 @@ class LiveAnswers:
     def take(self, index: int, caller_audio: np.ndarray, line: CallerLine, analyze=None) -> TurnAudio:
         d = self.duplex
         t0 = d.now_s
+        taken_at = time.monotonic()
         barge = BargeInDetector(self.cfg, line.anger)
         st = self.status
         st.turn = index
@@ -157,20 +160,31 @@ class LiveAnswers:
         extra = dict(rec.extra)
         if self._last_speech_end is not None and caller_start:
             extra["reply_latency_s"] = round(t0 + caller_start[0] - self._last_speech_end, 3)
+            # where the reply's time went: the end-of-turn silence, the call loop between two answers (analysis
+            # not done during the silence, caller reaction, TTS render, disk, display), the device until the
+            # first sample sounded
+            extra["reply_parts_s"] = {
+                "end_silence": round(self._last_answer_end - self._last_speech_end, 3),
+                "between_turns": round(taken_at - self._answer_done_wall, 3),
+                "to_first_sound": round(caller_start[0], 3),
+            }
         ep = early.endpointer
         speech_end = None if ep.speech_end_s is None else rec.answer_start_s + ep.speech_end_s
         if speech_end is not None:
             self._last_speech_end = t0 + speech_end
+        self._last_answer_end = t0 + len(rec.mic) / SR
         if barge.detected_s is not None:
             extra["barge_in_detected_s"] = round(barge.detected_s, 3)
         d.discard_before(d.now_s - 1.0)
+        precomputed = early.result()
+        self._answer_done_wall = time.monotonic()
         return TurnAudio(
             reference=rec.reference, mic=rec.mic,
             caller_end_s=rec.caller_end_s if rec.caller_end_s is not None else 0.0,
             barge_in_s=rec.barge_in_s if rec.barge_in_s is not None else barge.detected_s,
             caller_pushed_on=barge.push_on and barge.detected_s is not None,
             source="microphone", answer_start_s=rec.answer_start_s, end_reason=rec.end_reason,
-            speech_end_s=speech_end, precomputed=early.result(), partial=early.partial, extra=extra,
+            speech_end_s=speech_end, precomputed=precomputed, partial=early.partial, extra=extra,
             caller_line_s=len(caller_audio) / SR,
         )
 

@@ -14,6 +14,7 @@ sample-aligned on one clock).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -485,7 +486,9 @@ def run_session(
         while not line.final and index < limit and answers.remaining(index + 1):
             index += 1
             emit("caller_line", {"index": index, "line": line})
+            t_render = time.perf_counter()
             caller_audio = render(line.text, line.anger)
+            render_s = time.perf_counter() - t_render
             closing = line.stage in ("negotiate",) and caller.anger <= scenario.reactions.accept_below
 
             context = turn_context(index, line, scenario, used_baseline, closing)
@@ -494,6 +497,7 @@ def run_session(
                 return analyze_turn(turn_audio, context, cfg, transcriber)
 
             ta = answers.take(index, caller_audio, line, analyze)
+            ta.extra = {**(ta.extra or {}), "caller_render_s": round(render_s, 3)}
             analysis = ta.precomputed
             if analysis is not None:  # the source analysed the turn during its final silence
                 analysis.timings["analysed_during_silence"] = 1.0
