@@ -184,7 +184,12 @@ def test_no_sound_server_gives_a_one_line_error(no_audio_env):
     assert proc.returncode == 2, proc.stderr
     lines = [x for x in proc.stderr.splitlines() if x.startswith("voice-trainer")]
     assert len(lines) == 1 and "Traceback" not in proc.stderr
-    assert "`voice-trainer devices`" in lines[0] and "demo" in lines[0] and "--answers" in lines[0]
+    # what to do next, but not "run `voice-trainer devices`": that is what was just run
+    assert "sound server" in lines[0] and "demo" in lines[0] and "--answers" in lines[0]
+    assert "`voice-trainer devices`" not in lines[0]
+    proc = _run_cli(["devices", "--json"], no_audio_env)
+    assert proc.returncode == 2 and json.loads(proc.stdout) == []  # still JSON for scripts
+    assert len([x for x in proc.stderr.splitlines() if x.startswith("voice-trainer")]) == 1
 
 
 def test_daemon_gone_after_listing_gives_a_one_line_error(virtual_audio):

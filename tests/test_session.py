@@ -181,7 +181,7 @@ def test_sigkill_mid_session_keeps_every_finished_turn(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     rec = load_session(session)
-    assert rec.status == "in_progress"  # killed: never marked finished
+    assert rec.status == "interrupted"  # killed: never marked finished, and its writer is gone
     assert len(rec.turns) >= 1
     for t in rec.turns:
         assert (session / t.wav).exists()

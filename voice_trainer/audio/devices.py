@@ -605,6 +605,8 @@ class DuplexStream:
         """Callbacks that reported an underflow or overflow."""
         self.timing_from_callbacks = False
         """False while PortAudio gives no usable ADC/DAC times (the nominal latencies are used instead)."""
+        self.alignment_rejected = 0
+        """Alignment readings outside ``min_alignment_s``-``max_alignment_s`` (taken across xruns), not used."""
         self._streams: list[Any] = []
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -925,7 +927,10 @@ class DuplexStream:
                 # input frame minus the output frame sounding at the ADC time (the newest output block's DAC
                 # time extrapolated at the nominal rate); the median of the last few readings smooths jitter
                 reading = (frame0 - self.device_rate * adc - self._out_anchor[-1]) / self.device_rate
-                self._in_anchor = [*self._in_anchor[-(self._ANCHOR_BLOCKS - 1) :], reading]
+                if self.cfg.min_alignment_s <= reading <= self.cfg.max_alignment_s:
+                    self._in_anchor = [*self._in_anchor[-(self._ANCHOR_BLOCKS - 1) :], reading]
+                else:  # a reading across an xrun (times and frame counters out of step): keep the last good one
+                    self.alignment_rejected += 1
         if self._in_anchor:
             d = float(np.median(self._in_anchor))
             self.timing_from_callbacks = True
@@ -1169,5 +1174,6 @@ class DuplexStream:
             barge_in_s=None if barge_at is None else barge_at - t0,
             answer_start_s=answer_start - t0,
             end_reason=reason,
-            extra={"alignment_s": round(self.alignment_s, 4), "xruns": self.xruns},
+            extra={"alignment_s": round(self.alignment_s, 4), "xruns": self.xruns,
+                   "native_xruns": self.native_xruns, "alignment_rejected": self.alignment_rejected},
         )

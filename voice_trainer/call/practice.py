@@ -107,6 +107,9 @@ class LiveStatus:
 class LiveAnswers:
     """The microphone as an answer source (see the module docstring)."""
 
+    prepares_replies = True
+    """The call loop renders the caller's likely reply during the trainee's final silence (``session.py``)."""
+
     def __init__(self, duplex: devices.DuplexStream, cfg: Config, status: LiveStatus | None = None,
                  on_tick=None) -> None:
         self.duplex = duplex
@@ -117,6 +120,7 @@ class LiveAnswers:
         self._last_speech_end: float | None = None  # on the call timeline
         self._last_answer_end = 0.0  # on the call timeline
         self._answer_done_wall = time.monotonic()
+        self._analysis_wait_s = 0.0
 
     def remaining(self, index: int) -> bool:
         return True
@@ -165,6 +169,7 @@ class LiveAnswers:
             # first sample sounded
             extra["reply_parts_s"] = {
                 "end_silence": round(self._last_answer_end - self._last_speech_end, 3),
+                "analysis_wait": round(self._analysis_wait_s, 3),
                 "between_turns": round(taken_at - self._answer_done_wall, 3),
                 "to_first_sound": round(caller_start[0], 3),
             }
@@ -176,8 +181,10 @@ class LiveAnswers:
         if barge.detected_s is not None:
             extra["barge_in_detected_s"] = round(barge.detected_s, 3)
         d.discard_before(d.now_s - 1.0)
+        recorded_at = time.monotonic()
         precomputed = early.result()
         self._answer_done_wall = time.monotonic()
+        self._analysis_wait_s = self._answer_done_wall - recorded_at
         return TurnAudio(
             reference=rec.reference, mic=rec.mic,
             caller_end_s=rec.caller_end_s if rec.caller_end_s is not None else 0.0,
@@ -247,11 +254,11 @@ def practice_call(
 
     from ..analysis import tone
     from ..profile import check_baseline
-    from .session import SessionFolder, run_session, tts_renderer
+    from .session import SessionFolder, memo_renderer, run_session, tts_renderer
 
     console = console or Console()
     status = LiveStatus(anger=float(scenario.persona.anger))
-    render = tts_renderer(scenario, cfg)
+    render = memo_renderer(tts_renderer(scenario, cfg))
     transcriber.model  # noqa: B018 - load Whisper before the caller speaks
     tone.warm_up(cfg.tone)
     duplex = devices.DuplexStream(input_device, output_device, cfg=cfg.practice)

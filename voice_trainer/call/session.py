@@ -13,7 +13,9 @@ sample-aligned on one clock).
 
 from __future__ import annotations
 
+import copy
 import math
+import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -469,9 +471,10 @@ def run_session(
     ``on_event(name, data)`` is told ``caller_line``, ``turn`` (a finished TurnResult) and ``end``; the live UI
     and the demo print from it. Each finished turn goes to ``writer`` before the next starts.
     """
-    render = render or tts_renderer(scenario, cfg)
+    render = memo_renderer(render or tts_renderer(scenario, cfg))
     emit = on_event or (lambda name, data: None)
     caller = Caller(scenario, cfg.caller, seed=seed)
+    prepare = bool(getattr(answers, "prepares_replies", False))
     limit = max_turns or cfg.session.max_turns
     line = caller.opening()
     results: list[TurnResult] = []
@@ -494,7 +497,10 @@ def run_session(
             context = turn_context(index, line, scenario, used_baseline, closing)
 
             def analyze(turn_audio: TurnAudio, context=context) -> TurnAnalysis:
-                return analyze_turn(turn_audio, context, cfg, transcriber)
+                result = analyze_turn(turn_audio, context, cfg, transcriber)
+                if prepare:  # render the caller's likely reply now, off the reply's critical path
+                    _prepare_reply(caller, result, cfg, render)
+                return result
 
             ta = answers.take(index, caller_audio, line, analyze)
             ta.extra = {**(ta.extra or {}), "caller_render_s": round(render_s, 3)}
@@ -525,9 +531,10 @@ def run_session(
             if writer is not None:
                 # the turn goes to disk while the caller's next line already plays (fsyncs cost tens of ms);
                 # the previous write is always complete first, and the last one before this function returns
-                card = scorecard(results, scenario, caller, used_baseline, cfg)
+                # the running scorecard is computed on the writer's thread too, from snapshots of this moment
                 _finish(pending)
-                pending = disk.submit(writer.write_turn, tr, card, caller.to_dict(), caller.outcome)
+                pending = disk.submit(_write_turn, writer, tr, list(results), scenario, _snapshot(caller),
+                                      used_baseline, cfg)
             emit("turn", {"result": tr})
             line = reply
     finally:  # also on Ctrl-C or a lost device: the finished turn is on disk before anyone else writes
@@ -539,6 +546,62 @@ def run_session(
     result = SessionResult(scenario, results, caller, card, status, used_baseline)
     emit("end", {"result": result, "final_line": line})
     return result
+
+
+def _write_turn(writer: SessionWriter, tr: TurnResult, results: list[TurnResult], scenario: Scenario,
+                caller: Caller, baseline: tone.Baseline | None, cfg: Config) -> None:
+    """Score the call so far and write the turn (on the writer's thread)."""
+    card = scorecard(results, scenario, caller, baseline, cfg)
+    writer.write_turn(tr, card, caller.to_dict(), caller.outcome)
+
+
+def _snapshot(caller: Caller) -> Caller:
+    """An independent copy of the caller's state (the scenario and config are shared, not copied)."""
+    c = copy.copy(caller)
+    c.state = copy.deepcopy(caller.state)
+    c.trajectory = list(caller.trajectory)
+    c._rng = random.Random()
+    c._rng.setstate(caller._rng.getstate())
+    return c
+
+
+def _prepare_reply(caller: Caller, analysis: TurnAnalysis, cfg: Config, render: Renderer) -> None:
+    """Render the line a copy of the caller would answer this analysis with, so the real reply is ready.
+
+    Same observation, same caller state and random state: the same line at the same anger, which the
+    memoised renderer then hands out at once. Never fails the turn (a guess that does not come true costs
+    only the render).
+    """
+    try:
+        obs = observe(analysis.turns, analysis.tone, analysis.listening, cfg)
+        spec = _snapshot(caller)
+        nxt = spec.respond(obs)
+        render(nxt.text, nxt.anger)
+    except Exception:  # noqa: BLE001 - speculation only; the real reply is rendered on the main path
+        return
+
+
+def memo_renderer(render: Renderer, keep: int = 8) -> Renderer:
+    """``render`` with the last ``keep`` lines kept in memory (thread-safe: one lock per call)."""
+    import threading
+
+    lock = threading.Lock()
+    cache: dict[tuple[str, float], np.ndarray] = {}
+
+    def memo(text: str, anger: float) -> np.ndarray:
+        key = (text, round(float(anger), 6))
+        with lock:
+            hit = cache.get(key)
+        if hit is not None:
+            return hit
+        audio = render(text, anger)
+        with lock:
+            cache[key] = audio
+            while len(cache) > keep:
+                cache.pop(next(iter(cache)))
+        return audio
+
+    return memo
 
 
 def _finish(job: Future | None) -> None:
