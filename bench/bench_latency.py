@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -63,6 +64,7 @@ def main() -> None:
     outside: list[float] = []
     inside: list[float] = []
     parts: dict[str, list[float]] = {}
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped bench still cleans up (daemon, loaders)
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(max(0, args.cpu_load))]
     load_before = os.getloadavg()
     root = Path(tempfile.mkdtemp(prefix="vt-latency-"))

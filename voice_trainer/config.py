@@ -451,14 +451,6 @@ class PracticeConfig:
     within ``busy_window_s`` show a "machine too busy" warning in the live status line."""
     busy_window_s: float = 5.0
     """Window (s) over which dropouts are counted for the busy warning."""
-    min_alignment_s: float = -0.05
-    """Lowest plausible round trip (s) between the caller's output and the microphone: the microphone cannot
-    hear a sample before it is played (a little jitter aside). Readings below are not used."""
-    max_alignment_s: float = 1.0
-    """Highest plausible round trip (s). Under load (hundreds of xruns in a turn) the callbacks' times and frame
-    counters fell out of step and gave readings of -43 s to +1 s; the reference then missed the caller and the
-    echo counted as a barge-in. Readings outside ``min_alignment_s``-this are dropped and the last good
-    alignment is kept."""
     fade_out_s: float = 0.05
     """Barge-in: the caller's playback fades to silence over this time instead of clicking off."""
     poll_s: float = 0.05

@@ -927,10 +927,7 @@ class DuplexStream:
                 # input frame minus the output frame sounding at the ADC time (the newest output block's DAC
                 # time extrapolated at the nominal rate); the median of the last few readings smooths jitter
                 reading = (frame0 - self.device_rate * adc - self._out_anchor[-1]) / self.device_rate
-                if self.cfg.min_alignment_s <= reading <= self.cfg.max_alignment_s:
-                    self._in_anchor = [*self._in_anchor[-(self._ANCHOR_BLOCKS - 1) :], reading]
-                else:  # a reading across an xrun (times and frame counters out of step): keep the last good one
-                    self.alignment_rejected += 1
+                self._in_anchor = [*self._in_anchor[-(self._ANCHOR_BLOCKS - 1) :], reading]
         if self._in_anchor:
             d = float(np.median(self._in_anchor))
             self.timing_from_callbacks = True
