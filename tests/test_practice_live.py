@@ -133,3 +133,52 @@ def test_unloaded_microphone_ends_the_call_as_device_lost(virtual_audio, tmp_pat
     # nothing from the native audio libraries reached the terminal during the call
     assert not [ln for ln in (out + err).splitlines() if "ALSA lib" in ln or "underrun" in ln.lower()], err
     assert "Traceback" not in err
+
+
+def _espeak(tmp_path: Path, text: str, name: str):
+    import numpy as np
+    import soxr
+
+    path = tmp_path / name
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(path), text], check=True, capture_output=True)
+    x, rate = sf.read(str(path), dtype="float32")
+    return soxr.resample(x, rate, 16000).astype(np.float32)
+
+
+PAUSE_S = 1.0  # the pause: the trainee stops for about 1 s, then goes on
+
+
+def test_words_after_a_pause_are_kept(virtual_audio, tmp_path):
+    import numpy as np
+
+    before = "I can see the charge went through twice on your card."
+    after = "Let me refund the second payment for you today."
+    a, b = _espeak(tmp_path, before, "a.wav"), _espeak(tmp_path, after, "b.wav")
+    wav = tmp_path / "paused.wav"
+    sf.write(str(wav), np.concatenate([a, np.zeros(int(PAUSE_S * 16000), np.float32), b]), 16000)
+    session = tmp_path / "pause"
+    env = {**virtual_audio.env, "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))}
+    trainee = VirtualTrainee(env, [Answer(str(wav)), Answer(str(SAMPLES / "double-charge_good_2.wav"))]).start()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "voice_trainer", "practice", "--scenario", "double-charge", "--max-turns", "2",
+             "--seed", "3", "--session-dir", str(session), "--baseline", str(SAMPLES / "baseline_calm.wav")],
+            env=env, capture_output=True, text=True, timeout=240,
+        )
+    finally:
+        trainee.stop()
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rec = load_session(session)
+    t1 = rec.turns[0].facts
+    # the words after the pause are not dropped: they are in the first answer (held open while it was analysed)
+    # or, when the analysis was done sooner, at the start of turn 2, before the caller's line (which waited)
+    heard = norm_words(t1["transcript"]["text"])
+    later = []
+    if len(rec.turns) > 1:
+        t2 = rec.turns[1].facts
+        start = t2["caller"]["start_s"] or 0.0
+        later = norm_words(" ".join(w["word"] for w in t2["transcript"]["words"] if w["start"] < start + 0.5))
+    want = norm_words(after)
+    missing = [w for w in want if w not in set(heard) | set(later)]
+    assert len(missing) <= allowed_errors(want, TOLERANCE), (missing, t1["transcript"]["text"], later)
+    assert t1["turns"]["interruptions"] == []

@@ -460,6 +460,9 @@ class PracticeConfig:
     # --- end of turn (the default energy endpointer; a VAD may replace it) ---
     end_silence_s: float = 0.8
     """The trainee's answer ends after this much silence following speech."""
+    max_hold_s: float = 2.0
+    """After the end-of-turn silence the answer stays open until its analysis is ready, at most this much longer
+    (s): words after a pause in that time stay in the same answer. The caller could not reply sooner anyway."""
     max_answer_s: float = 30.0
     """An answer is cut off after this long from the start of the answer window."""
     no_speech_timeout_s: float = 10.0

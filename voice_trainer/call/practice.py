@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis.activity import BargeInDetector, EnergyEndpointer
+from ..analysis.activity import BargeInDetector, EnergyEndpointer, level_dbfs
 from ..analysis.turn import TurnAudio
 from ..audio import devices
 from ..config import Config
@@ -56,6 +56,7 @@ class EarlyAnalysis:
         self.reason: str | None = None
         self.error: str | None = None
         self.partial: tuple = None  # (Transcript of mic[:k], k) from the latest finished job
+        self.held = False  # the answer was held open past the end-of-turn silence for the analysis
 
     def __call__(self, answer: np.ndarray) -> bool:
         stop = self.endpointer(answer)
@@ -70,6 +71,14 @@ class EarlyAnalysis:
                 job = self.pool.submit(self.analyze, ta)
                 job.add_done_callback(lambda f, k=len(ta.mic): self._keep(f, k))
                 self.job = (ep.speech_end_s, job)
+        if stop and self.reason == "silence" and self.job is not None and ep.speech_end_s is not None:
+            # hold the answer open until the analysis of all of it is ready (the caller could not answer sooner
+            # anyway): words after a pause in that time stay in this answer instead of being cut off
+            ready = self.job[0] == ep.speech_end_s and self.job[1].done()
+            silent_for = len(answer) / SR - ep.speech_end_s
+            if not ready and silent_for < self.cfg.practice.end_silence_s + self.cfg.practice.max_hold_s:
+                self.held = True
+                return False
         return stop
 
     def _keep(self, job: Future, k: int) -> None:
@@ -127,8 +136,11 @@ class LiveAnswers:
 
     def take(self, index: int, caller_audio: np.ndarray, line: CallerLine, analyze=None) -> TurnAudio:
         d = self.duplex
-        t0 = d.now_s
         taken_at = time.monotonic()
+        # the turn starts where the previous answer ended: words said in between are kept, not dropped
+        t0 = self._last_answer_end if 0.0 < self._last_answer_end <= d.now_s else d.now_s
+        self._wait_while_talking()
+        line_from = d.now_s  # the caller's line is handed to the device from about here
         barge = BargeInDetector(self.cfg, line.anger)
         st = self.status
         st.turn = index
@@ -168,10 +180,13 @@ class LiveAnswers:
             # not done during the silence, caller reaction, TTS render, disk, display), the device until the
             # first sample sounded
             extra["reply_parts_s"] = {
-                "end_silence": round(self._last_answer_end - self._last_speech_end, 3),
+                "end_silence": round(min(self.cfg.practice.end_silence_s,
+                                         self._last_answer_end - self._last_speech_end), 3),
+                "held_for_analysis": round(max(0.0, self._last_answer_end - self._last_speech_end
+                                               - self.cfg.practice.end_silence_s), 3),
                 "analysis_wait": round(self._analysis_wait_s, 3),
                 "between_turns": round(taken_at - self._answer_done_wall, 3),
-                "to_first_sound": round(caller_start[0], 3),
+                "to_first_sound": round(t0 + caller_start[0] - line_from, 3),
             }
         ep = early.endpointer
         speech_end = None if ep.speech_end_s is None else rec.answer_start_s + ep.speech_end_s
@@ -194,6 +209,25 @@ class LiveAnswers:
             speech_end_s=speech_end, precomputed=precomputed, partial=early.partial, extra=extra,
             caller_line_s=len(caller_audio) / SR,
         )
+
+    def _wait_while_talking(self) -> None:
+        """Hold the caller's line while the trainee is still talking (they went on after a pause): the caller
+        starts once the trainee has been quiet for ``end_silence_s``, or after ``max_answer_s``."""
+        d, pc = self.duplex, self.cfg.practice
+        start = time.monotonic()
+        quiet_since = time.monotonic()
+        window = int(EnergyEndpointer.FRAME_S * SR) * 5
+        while time.monotonic() - start < pc.max_answer_s:
+            _, mic = d.tracks(max(0.0, d.now_s - window / SR))
+            if level_dbfs(mic) > pc.speech_threshold_dbfs:
+                quiet_since = time.monotonic()
+                with self.status.lock:
+                    self.status.who, self.status.message = "you", "go on: the caller waits"
+            elif time.monotonic() - quiet_since >= (pc.end_silence_s if quiet_since > start else 0.0):
+                return
+            if self.on_tick:
+                self.on_tick()
+            time.sleep(pc.poll_s)
 
     def play_final(self, audio: np.ndarray) -> float | None:
         """Play the caller's closing line; returns the latency from the trainee's last word to it (s)."""
