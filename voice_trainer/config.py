@@ -369,6 +369,14 @@ class CallerConfig:
     calm_resistance: float = 0.3
     difficulty_up_scale: list[float] = field(default_factory=lambda: [0.85, 1.0, 1.2])
     difficulty_down_scale: list[float] = field(default_factory=lambda: [1.15, 1.0, 0.85])
+    cut_in_from_anger: float = 60.0
+    """From this anger on, the caller cuts in when the agent talks on without acknowledging them (the scenario's
+    ``interrupt`` lines). Below it the caller lets the agent finish. Above 100: never."""
+    cut_in_after_s: list[float] = field(default_factory=lambda: [15.0, 12.0, 9.0])
+    """How long (s) the agent may talk, from their first word, before the caller cuts in, by scenario difficulty
+    1-3 (a scenario's ``reactions.interrupt_after_s`` overrides it)."""
+    cut_in_furious_factor: float = 0.6
+    """In the furious band the caller's patience is this share of ``cut_in_after_s``."""
     band_upset_at: float = 34.0
     """Anger at or above this is the "upset" band (below it: "calm")."""
     band_furious_at: float = 67.0
@@ -460,7 +468,15 @@ class PracticeConfig:
     # --- end of turn (the default energy endpointer; a VAD may replace it) ---
     end_silence_s: float = 0.8
     """The trainee's answer ends after this much silence following speech."""
-    max_hold_s: float = 2.0
+    live_beam_size: int = 1
+    """Whisper's beam size during live practice (0: ``transcribe.beam_size``). The transcript is on the reply's
+    critical path: greedy decoding (1) decodes faster than a beam of 5 on a busy 2-core machine, at a small cost
+    in accuracy; file mode and ``analyze`` keep ``transcribe.beam_size``."""
+    cut_in_heard_share: float = 0.75
+    """Live, the caller only cuts in once the transcripts made during the answer cover at least this share of
+    their patience (``caller.cut_in_after_s``) without an acknowledgement: on a busy machine, where the
+    transcripts lag, a caller cuts in late rather than over an acknowledgement not yet transcribed."""
+    max_hold_s: float = 5.0
     """After the end-of-turn silence the answer stays open until its analysis is ready, at most this much longer
     (s): words after a pause in that time stay in the same answer. The caller could not reply sooner anyway."""
     max_answer_s: float = 30.0

@@ -10,6 +10,8 @@ whole call with a live terminal display and keeps every finished turn on disk.
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import math
 import os
 import tempfile
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..analysis import ids
 from ..analysis.activity import BargeInDetector, EnergyEndpointer, level_dbfs
 from ..analysis.turn import TurnAudio
 from ..audio import devices
@@ -57,11 +60,21 @@ class EarlyAnalysis:
         self.error: str | None = None
         self.partial: tuple = None  # (Transcript of mic[:k], k) from the latest finished job
         self.held = False  # the answer was held open past the end-of-turn silence for the analysis
+        self.cut_in_after_s: float | None = None  # the caller's patience (s of talk) or None
+        self.acknowledged = False  # an earlier partial analysis heard the trainee acknowledge the caller
 
     def __call__(self, answer: np.ndarray) -> bool:
         stop = self.endpointer(answer)
         self.reason = self.endpointer.reason
         ep = self.endpointer
+        if (self.cut_in_after_s is not None and not self.acknowledged and ep.speech_start_s is not None
+                and ep.speech_end_s is not None
+                and len(answer) / SR - ep.speech_end_s < self.cfg.session.early_asr_after_s
+                and ep.speech_end_s - ep.speech_start_s >= self.cut_in_after_s
+                and self._heard_s(ep.speech_start_s) >= self.cfg.practice.cut_in_heard_share * self.cut_in_after_s):
+            # still talking past the caller's patience, and the words transcribed so far hold no acknowledgement
+            self.reason = "caller_cut_in"
+            return True
         if (self.analyze is not None and ep.speech_started and ep.speech_end_s is not None
                 and (self.job is None or self.job[0] != ep.speech_end_s)):
             silent_for = len(answer) / SR - ep.speech_end_s
@@ -81,10 +94,22 @@ class EarlyAnalysis:
                 return False
         return stop
 
+    def _heard_s(self, speech_start_s: float) -> float:
+        """How much of the answer's talk (s from its first speech) the finished partial transcripts cover."""
+        if self.partial is None or not self.partial[0].words:
+            return 0.0
+        window_start = float(self.describe().get("caller_end_s") or 0.0)  # the answer window, turn clock
+        return self.partial[0].words[-1].end - window_start - speech_start_s
+
     def _keep(self, job: Future, k: int) -> None:
         """A finished job's transcript covers mic[:k] (cut in a pause): later jobs transcribe only what follows."""
         if not job.cancelled() and job.exception() is None:
-            self.partial = (job.result().transcript, k)
+            res = job.result()
+            self.partial = (res.transcript, k)
+            from .session import ACKNOWLEDGING
+
+            if any(ids.canonical(d.id) in ACKNOWLEDGING for d in res.listening.techniques):
+                self.acknowledged = True
 
     def result(self):
         """The early analysis (a TurnAnalysis), if it covers all the speech of the answer; else None."""
@@ -139,9 +164,12 @@ class LiveAnswers:
         taken_at = time.monotonic()
         # the turn starts where the previous answer ended: words said in between are kept, not dropped
         t0 = self._last_answer_end if 0.0 < self._last_answer_end <= d.now_s else d.now_s
-        self._wait_while_talking()
+        cutting_in = line.stage == "interrupt"
+        if not cutting_in:  # a caller who cuts in does not wait for the trainee to stop, nor stop for them
+            self._wait_while_talking()
         line_from = d.now_s  # the caller's line is handed to the device from about here
-        barge = BargeInDetector(self.cfg, line.anger)
+        barge = BargeInDetector(self.cfg, max(line.anger, self.cfg.session.push_on_anger) if cutting_in
+                                else line.anger)
         st = self.status
         st.turn = index
         caller_start: list[float] = []
@@ -152,6 +180,7 @@ class LiveAnswers:
                     "caller_line_s": len(caller_audio) / SR, "source": "microphone", "end_reason": "silence"}
 
         early = EarlyAnalysis(self.cfg, d, t0, self.pool, analyze, describe)
+        early.cut_in_after_s = line.cut_in_after_s
 
         def on_event(name: str, t: float) -> None:
             with st.lock:
@@ -292,6 +321,9 @@ def practice_call(
 
     console = console or Console()
     status = LiveStatus(anger=float(scenario.persona.anger))
+    if cfg.practice.live_beam_size > 0:  # same loaded model, faster decoding on the reply's critical path
+        transcriber = copy.copy(transcriber)
+        transcriber.config = dataclasses.replace(transcriber.config, beam_size=cfg.practice.live_beam_size)
     render = memo_renderer(tts_renderer(scenario, cfg))
     transcriber.model  # noqa: B018 - load Whisper before the caller speaks
     tone.warm_up(cfg.tone)

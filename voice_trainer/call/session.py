@@ -167,6 +167,8 @@ class TurnResult:
     anger_changes: list[dict] = field(default_factory=list)
     nudges: list[str] = field(default_factory=list)
     reply: CallerLine | None = None
+    cut_in: dict | None = None
+    """The caller cut in on this answer: ``{"at_s": when, "limit_s": their patience}`` (turn clock, s)."""
 
     # the measures of the turn are those of its analysis
     transcript = property(lambda self: self.analysis.transcript)
@@ -227,6 +229,7 @@ class TurnResult:
                 "anger_after": round(self.anger_after, 3),
                 "changes": self.anger_changes,
                 "reply": line(self.reply),
+                "caller_cut_in": self.cut_in,
             },
             "nudges": self.nudges,
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
@@ -269,9 +272,44 @@ def observe(
     )
 
 
+ACKNOWLEDGING = (ids.ACKNOWLEDGE, ids.PARAPHRASE)
+"""Techniques that count as acknowledging the caller (they do not cut in on an agent who used one in time)."""
+
+
+def caller_cut_in(ta: TurnAudio, tr: TurnResult, line: CallerLine) -> dict | None:
+    """Whether the caller cut in on this answer (``{"at_s", "limit_s"}`` on the turn's clock) or None.
+
+    From the analysis (file mode and live alike): the agent's talk from their first word in the answer window
+    past the caller's patience (``line.cut_in_after_s``) without an acknowledgement before that moment
+    (:func:`caller.cut_in_at`). Live, the answer source already stopped the answer there (end reason
+    ``caller_cut_in``): the cut is then where the recording stopped, unless the full transcript shows an
+    acknowledgement in time.
+    """
+    from .caller import cut_in_at
+
+    limit = line.cut_in_after_s
+    if limit is None:
+        return None
+    words = [w for w in tr.transcript.words if w.end > ta.answer_start_s]
+    if not words:
+        return None
+    acks = [d.start for d in tr.listening.techniques if ids.canonical(d.id) in ACKNOWLEDGING and d.start is not None]
+    ack = min(acks) if acks else None
+    if ta.end_reason == "caller_cut_in":
+        at = len(ta.mic) / SR
+        if ack is not None and ack <= words[0].start + limit:
+            return None
+    else:
+        at = cut_in_at(words[0].start, words[-1].end, ack, limit)
+    return None if at is None else {"at_s": round(at, 3), "limit_s": limit}
+
+
 def nudges_for(tr: TurnResult, limit: int, weak_share: float = 0.6) -> list[str]:
     """Short on-screen feedback for one turn: problems first, then one thing done well."""
     out: list[str] = []
+    if tr.cut_in is not None:
+        out.append(f"The caller cut in at {tr.cut_in['at_s']:.1f} s: you talked for {tr.cut_in['limit_s']:.0f} s "
+                   "without acknowledging them. Acknowledge first, then explain.")
     for i in tr.turns.interruptions:
         out.append(f"You talked over the caller at {i.start:.1f} s ({i.overlap_s:.1f} s of overlap): let them finish.")
     for f in tr.listening.red_flags:
@@ -520,7 +558,8 @@ def run_session(
                         if tr.analysis.tone is not None:
                             tr.analysis.tone = tone.withhold_as_baseline(tr.analysis.tone)
             tr.anger_before = caller.anger
-            reply = caller.respond(tr.observation)
+            tr.cut_in = caller_cut_in(ta, tr, line)
+            reply = caller.respond(tr.observation, cut_in=tr.cut_in is not None)
             tr.anger_after = caller.anger
             step = caller.trajectory[-1]
             tr.anger_changes = [{"reason": c.reason, "delta": round(c.delta, 2), "detail": c.detail}
