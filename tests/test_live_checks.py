@@ -55,14 +55,14 @@ def test_native_dropout_reports_are_counted():
 def test_native_stderr_goes_to_the_log_and_comes_back(tmp_path):
     # a child process writes to fd 2 the way a C library does; nothing may reach the real stderr meanwhile
     code = (
-        "import os, sys; sys.path.insert(0, %r)\n"
+        "import os, sys; sys.path.insert(0, {!r})\n"
         "from voice_trainer.audio.devices import StderrCapture\n"
-        "cap = StderrCapture(); cap.start(%r)\n"
+        "cap = StderrCapture(); cap.start({!r})\n"
         "os.write(2, b'ALSA lib pcm.c: underrun occurred\\n')\n"
-        "cap.start(%r)\n"  # switching files (temporary log -> session log)
+        "cap.start({!r})\n"  # switching files (temporary log -> session log)
         "os.write(2, b'second\\n')\n"
         "cap.stop(); os.write(2, b'after\\n')\n"
-    ) % (os.getcwd(), str(tmp_path / "a.log"), str(tmp_path / "b.log"))
+    ).format(os.getcwd(), str(tmp_path / "a.log"), str(tmp_path / "b.log"))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == b"after\n"
