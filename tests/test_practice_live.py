@@ -182,3 +182,36 @@ def test_words_after_a_pause_are_kept(virtual_audio, tmp_path):
     missing = [w for w in want if w not in set(heard) | set(later)]
     assert len(missing) <= allowed_errors(want, TOLERANCE), (missing, t1["transcript"]["text"], later)
     assert t1["turns"]["interruptions"] == []
+
+
+def test_the_caller_cuts_in_on_a_long_answer(virtual_audio, tmp_path):
+    import numpy as np
+
+    # two short answers that never acknowledge the caller, spoken as one long answer with a breath between
+    a, _ = sf.read(str(SAMPLES / "late-package_poor_1.wav"), dtype="float32")
+    b, rate = sf.read(str(SAMPLES / "late-package_poor_2.wav"), dtype="float32")
+    long = tmp_path / "long.wav"
+    sf.write(str(long), np.concatenate([a, np.zeros(int(0.4 * rate), np.float32), b]), rate)
+    conf = tmp_path / "impatient.toml"
+    conf.write_text("[caller]\ncut_in_after_s = [3.0, 3.0, 3.0]\n")  # shorter than the long answer
+    session = tmp_path / "cut"
+    env = {**virtual_audio.env, "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))}
+    trainee = VirtualTrainee(env, [Answer(str(long)), Answer(str(SAMPLES / "late-package_good_2.wav"))]).start()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "voice_trainer", "--config", str(conf), "practice", "--scenario", "late-package",
+             "--max-turns", "2", "--seed", "3", "--session-dir", str(session),
+             "--baseline", str(SAMPLES / "baseline_calm.wav")],
+            env=env, capture_output=True, text=True, timeout=240,
+        )
+    finally:
+        trainee.stop()
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rec = load_session(session)
+    t1 = rec.turns[0].facts
+    assert t1["answer"]["end_reason"] == "caller_cut_in"  # the answer was cut while the trainee still talked
+    cut = t1["reaction"]["caller_cut_in"]
+    assert cut is not None and cut["limit_s"] == 3.0
+    assert t1["reaction"]["reply"]["stage"] == "interrupt"
+    if len(rec.turns) > 1:  # the interrupting line was played to the trainee
+        assert rec.turns[1].facts["caller"]["line"]["stage"] == "interrupt"
