@@ -219,6 +219,7 @@ class SourceWatch:
         self.on_lost = on_lost
         self.pactl = shutil.which("pactl")
         self.outputs: dict[int, int] = {}  # our source-output index -> its source index
+        self.exclude: set[int] = set()  # our recording streams from before this one opened (not ours to watch)
         self.source_names: dict[int, str] = {}
         self._proc: subprocess.Popen | None = None
         self._thread: threading.Thread | None = None
@@ -252,12 +253,19 @@ class SourceWatch:
                 names[int(parts[0])] = parts[1]
         return names
 
+    def before_open(self) -> None:
+        """Note this process's recording streams that exist before the stream to watch is opened."""
+        if self.pactl is None:
+            return
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            self.exclude = set(self._ours())
+
     def start(self) -> bool:
         """Find our recording stream and start watching; False when there is nothing to watch."""
         if self.pactl is None:
             return False
         try:
-            self.outputs = self._ours()
+            self.outputs = {k: v for k, v in self._ours().items() if k not in self.exclude}
             if not self.outputs:
                 return False
             self.source_names = self._sources()
@@ -697,6 +705,9 @@ class DuplexStream:
         lat: str | float = self.cfg.stream_latency
         with contextlib.suppress(ValueError):
             lat = float(lat)
+        if self.cfg.watch_sound_server:
+            self._watch = SourceWatch(self._fail)
+            self._watch.before_open()
         rates = [int(self.input_device.default_samplerate_hz), int(self.output_device.default_samplerate_hz)]
         last_exc: Exception | None = None
         for rate in dict.fromkeys(r for r in [*rates, 48_000, 44_100] if r > 0):
@@ -734,8 +745,7 @@ class DuplexStream:
                 f"the audio devices opened but delivered no steady audio within {self.cfg.start_timeout_s:g} s "
                 f"(microphone delay {self.input_delay_s:.2f} s); {NEXT_STEPS}"
             )
-        if self.cfg.watch_sound_server:
-            self._watch = SourceWatch(self._fail)
+        if self._watch is not None:
             self.watching_source = self._watch.start()
         return self
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis import ids
-from ..analysis.activity import BargeInDetector, EnergyEndpointer, level_dbfs
+from ..analysis.activity import BargeInDetector, EnergyEndpointer
 from ..analysis.turn import TurnAudio
 from ..audio import devices
 from ..config import Config
@@ -166,7 +166,7 @@ class LiveAnswers:
         t0 = self._last_answer_end if 0.0 < self._last_answer_end <= d.now_s else d.now_s
         cutting_in = line.stage == "interrupt"
         if not cutting_in:  # a caller who cuts in does not wait for the trainee to stop, nor stop for them
-            self._wait_while_talking()
+            self._wait_while_talking(t0)
         line_from = d.now_s  # the caller's line is handed to the device from about here
         barge = BargeInDetector(self.cfg, max(line.anger, self.cfg.session.push_on_anger) if cutting_in
                                 else line.anger)
@@ -239,21 +239,24 @@ class LiveAnswers:
             caller_line_s=len(caller_audio) / SR,
         )
 
-    def _wait_while_talking(self) -> None:
+    def _wait_while_talking(self, t0: float) -> None:
         """Hold the caller's line while the trainee is still talking (they went on after a pause): the caller
-        starts once the trainee has been quiet for ``end_silence_s``, or after ``max_answer_s``."""
+        starts once the trainee has been quiet for ``end_silence_s``, or after ``max_answer_s``.
+
+        Speech is judged by the energy endpointer on the audio since ``t0`` (its noise floor included), so a
+        noisy room does not hold the caller."""
         d, pc = self.duplex, self.cfg.practice
+        ep = EnergyEndpointer(SR, pc)
         start = time.monotonic()
-        quiet_since = time.monotonic()
-        window = int(EnergyEndpointer.FRAME_S * SR) * 5
         while time.monotonic() - start < pc.max_answer_s:
-            _, mic = d.tracks(max(0.0, d.now_s - window / SR))
-            if level_dbfs(mic) > pc.speech_threshold_dbfs:
-                quiet_since = time.monotonic()
-                with self.status.lock:
-                    self.status.who, self.status.message = "you", "go on: the caller waits"
-            elif time.monotonic() - quiet_since >= (pc.end_silence_s if quiet_since > start else 0.0):
+            _, mic = d.tracks(t0)
+            ep(mic)
+            talking = ep.speech_started and ep.speech_end_s is not None \
+                and len(mic) / SR - ep.speech_end_s < pc.end_silence_s
+            if not talking:
                 return
+            with self.status.lock:
+                self.status.who, self.status.message = "you", "go on: the caller waits"
             if self.on_tick:
                 self.on_tick()
             time.sleep(pc.poll_s)
