@@ -64,6 +64,7 @@ def main() -> None:
     outside: list[float] = []
     inside: list[float] = []
     parts: dict[str, list[float]] = {}
+    failed = 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped bench still cleans up (daemon, loaders)
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(max(0, args.cpu_load))]
     load_before = os.getloadavg()
@@ -87,8 +88,10 @@ def main() -> None:
                 )
             finally:
                 trainee.stop()
-            if proc.returncode != 0:
-                sys.exit(f"practice failed: {proc.stderr[-500:]}")
+            if proc.returncode != 0:  # e.g. the devices gave no steady audio on a saturated machine: say so
+                print(f"call {k + 1} ({scenario}) failed, left out: {proc.stderr.strip()[-300:]}")
+                failed += 1
+                continue
             # outside: answer end (minus the file's trailing silence) -> next caller_start
             ends = []
             tails = [trailing_silence_s(Path(a.path)) for a in answers]
@@ -120,7 +123,7 @@ def main() -> None:
             p.kill()
     load_after = os.getloadavg()
     print(f"load average: {load_before[0]:.2f} at start, {load_after[0]:.2f} at end (1 min); "
-          f"--cpu-load {args.cpu_load}")
+          f"--cpu-load {args.cpu_load}; {failed} of {args.calls} calls failed")
     for key, xs in parts.items():
         print(f"  part {key}: p50 {statistics.median(xs):.2f} s, p95 {pct(xs, 95):.2f} s, max {max(xs):.2f} s")
     for name, xs in (("outside (trainee's clock)", outside), ("inside (session timeline)", inside)):
