@@ -534,6 +534,9 @@ class SessionConfig:
     """Live: the stretch of microphone audio (after echo removal) checked for the trainee talking over the caller."""
     barge_in_min_s: float = 0.3
     """Live: this much speech within the window counts as a barge-in (shorter: a cough, a backchannel)."""
+    resume_grace_s: float = 1.0
+    """Live: a trainee who starts talking within this long (s) of the caller's first sound is going on with
+    their answer (a pause that was not the end): the caller yields however angry, instead of pushing on."""
     early_asr_after_s: float = 0.2
     """Live: after this much silence following speech, transcription starts in the background, so the answer is
     ready when the end-of-turn silence (``practice.end_silence_s``) is complete."""

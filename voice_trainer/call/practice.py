@@ -200,8 +200,16 @@ class LiveAnswers:
             if self.on_tick:
                 self.on_tick()
 
-        rec = d.record_turn(caller_audio, SR, should_stop=early, barge_in=barge, on_tick=tick, on_event=on_event,
-                            start_s=t0)
+        def barge_in(mic: np.ndarray, ref: np.ndarray) -> bool:
+            hit = barge(mic, ref)
+            if hit or barge.detected_s is None or cutting_in or not caller_start:
+                return hit
+            # the trainee went on with their answer just as the caller started: the caller yields, however angry
+            # (a caller who pushes on talks over a real barge-in, not over the end of the previous answer)
+            return barge.detected_s - caller_start[0] <= self.cfg.session.resume_grace_s
+
+        rec = d.record_turn(caller_audio, SR, should_stop=early, barge_in=barge_in, on_tick=tick,
+                            on_event=on_event, start_s=t0)
         extra = dict(rec.extra)
         if self._last_speech_end is not None and caller_start:
             extra["reply_latency_s"] = round(t0 + caller_start[0] - self._last_speech_end, 3)
@@ -233,7 +241,7 @@ class LiveAnswers:
             reference=rec.reference, mic=rec.mic,
             caller_end_s=rec.caller_end_s if rec.caller_end_s is not None else 0.0,
             barge_in_s=rec.barge_in_s if rec.barge_in_s is not None else barge.detected_s,
-            caller_pushed_on=barge.push_on and barge.detected_s is not None,
+            caller_pushed_on=barge.push_on and barge.detected_s is not None and rec.barge_in_s is None,
             source="microphone", answer_start_s=rec.answer_start_s, end_reason=rec.end_reason,
             speech_end_s=speech_end, precomputed=precomputed, partial=early.partial, extra=extra,
             caller_line_s=len(caller_audio) / SR,
@@ -251,8 +259,9 @@ class LiveAnswers:
         while time.monotonic() - start < pc.max_answer_s:
             _, mic = d.tracks(t0)
             ep(mic)
-            talking = ep.speech_started and ep.speech_end_s is not None \
-                and len(mic) / SR - ep.speech_end_s < pc.end_silence_s
+            started = ep.speech_started or (ep.speech_start_s is not None and ep.speech_end_s is not None
+                                            and ep.speech_end_s - ep.speech_start_s >= 3 * ep.FRAME_S)
+            talking = started and ep.speech_end_s is not None and len(mic) / SR - ep.speech_end_s < pc.end_silence_s
             if not talking:
                 return
             with self.status.lock:
