@@ -662,6 +662,7 @@ _SHARES = {
     "vad_threshold", "vad_neg_threshold", "echo_min_corr", "contagion_min_r", "calm_calmness", "tense_calmness",
     "repeat_decay", "repeat_floor", "calm_resistance", "calm_volume", "furious_volume", "raised_voice_points_lost",
     "good_share", "change_share", "calibration_max_clipped", "new_topic_share",
+    "cut_in_furious_factor", "cut_in_heard_share",
 }
 """Values between 0 and 1."""
 _POINTS_0_100 = {"outcome_resolved", "outcome_referred", "outcome_unfinished", "outcome_hung_up",
@@ -672,6 +673,7 @@ _POSITIVE = {
     "rushed_pace_full_ratio", "pace_max_wpm", "pace_full_wpm", "beam_size", "min_span_for_pace_s", "min_words_for_pace",
     "calm_rate_wpm", "furious_rate_wpm", "end_silence_s", "max_answer_s", "no_speech_timeout_s", "block_s",
     "poll_s", "meter_window_s", "start_timeout_s", "device_timeout_s", "max_turns", "echo_max_delay_s",
+    "cut_in_after_s", "loopback_window_s", "busy_window_s", "busy_xruns",
     "echo_min_peak_ratio", "curve_points", "max_items", "loudness_smooth_s", "calibration_min_pitch_range_st",
     "focus_points",
 }

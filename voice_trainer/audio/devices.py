@@ -18,7 +18,12 @@ call. The default is therefore an InputStream + OutputStream pair whose callback
 directions flow steadily and the microphone is fresh (2-4 s here), so open one stream per session and keep it.
 
 Errors reach the user as :class:`DeviceError` (a :class:`UserError`): one line, with where to go next; a device
-lost mid-call raises :class:`DeviceLostError`, and what was recorded stays readable.
+lost mid-call raises :class:`DeviceLostError`, and what was recorded stays readable. A microphone counts as lost
+when no fresh block came for ``device_timeout_s``, when the sound server moved the recording to another source
+(:class:`SourceWatch`, through ``pactl``: PulseAudio does that silently when a source disappears), or when the
+microphone became a near-perfect copy of the caller's output at near-zero delay (:func:`loopback_correlation`).
+While a call runs, the native libraries' stderr goes to a log (:class:`StderrCapture`) whose dropout reports are
+counted with the callbacks' under/overflows (:attr:`DuplexStream.dropouts`, :attr:`DuplexStream.busy`).
 """
 
 from __future__ import annotations
