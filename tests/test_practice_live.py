@@ -67,6 +67,12 @@ def test_live_call_through_virtual_devices(virtual_audio, tmp_path):
         assert info.channels == 2 and info.samplerate == 16000
         assert json.loads((session / f"{t.name}.json").read_text())["index"] == t.index
     assert rec.scores["overall"] is not None
+    # each reply's latency is in the record of the turn it opens, split into where the time went
+    extra = t2["answer"]["extra"]
+    parts = extra["reply_parts_s"]
+    assert extra["reply_latency_s"] >= parts["end_silence"] > 0.5  # the end-of-turn silence is part of it
+    assert {"held_for_analysis", "between_turns", "to_first_sound"} <= set(parts)
+    assert isinstance(extra["xruns"], int) and (session / "audio.log").exists()  # native messages went here
 
 
 def test_no_microphone_is_one_line_error(no_audio_env, tmp_path):
