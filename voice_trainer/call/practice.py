@@ -155,6 +155,7 @@ class LiveAnswers:
         self._last_answer_end = 0.0  # on the call timeline
         self._answer_done_wall = time.monotonic()
         self._analysis_wait_s = 0.0
+        self._final: devices.Playback | None = None  # the closing line, once started
 
     def remaining(self, index: int) -> bool:
         return True
@@ -270,13 +271,20 @@ class LiveAnswers:
                 self.on_tick()
             time.sleep(pc.poll_s)
 
+    def start_final(self, audio: np.ndarray) -> None:
+        """Start the caller's closing line at once (returns at once); :meth:`play_final` waits for its end."""
+        with self.status.lock:
+            self.status.who, self.status.message = "caller", "closing line"
+        self._final = self.duplex.play(audio, SR)
+
     def play_final(self, audio: np.ndarray) -> float | None:
-        """Play the caller's closing line; returns the latency from the trainee's last word to it (s)."""
+        """Play the caller's closing line (unless :meth:`start_final` did) until its end; returns the latency
+        from the trainee's last word to it (s)."""
         d = self.duplex
         st = self.status
         with st.lock:
             st.who, st.message = "caller", "closing line"
-        pb = d.play(audio, SR)
+        pb = self._final if self._final is not None else d.play(audio, SR)
         deadline = time.monotonic() + len(audio) / SR + 5.0
         while not pb.done and time.monotonic() < deadline:
             d.check()
@@ -401,7 +409,9 @@ def practice_call(
                 status.message = ""
 
             def on_event(name: str, data: dict) -> None:
-                if name == "caller_line":
+                if name == "final_line":  # the caller hangs up or agrees: say so at once, score afterwards
+                    answers.start_final(render(data["line"].text, data["line"].anger))
+                elif name == "caller_line":
                     status.anger = data["line"].anger
                     status.message = ""
                 elif name == "turn":

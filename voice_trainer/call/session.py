@@ -506,8 +506,9 @@ def run_session(
 ) -> SessionResult:
     """Run one practice call until the caller ends it, the answers run out or ``max_turns`` is reached.
 
-    ``on_event(name, data)`` is told ``caller_line``, ``turn`` (a finished TurnResult) and ``end``; the live UI
-    and the demo print from it. Each finished turn goes to ``writer`` before the next starts.
+    ``on_event(name, data)`` is told ``caller_line``, ``final_line`` (the caller's closing line, as soon as it is
+    known), ``turn`` (a finished TurnResult) and ``end``; the live UI and the demo print from it. Each finished
+    turn goes to ``writer`` before the next starts.
     """
     render = memo_renderer(render or tts_renderer(scenario, cfg))
     emit = on_event or (lambda name, data: None)
@@ -574,6 +575,8 @@ def run_session(
                 _finish(pending)
                 pending = disk.submit(_write_turn, writer, tr, list(results), scenario, _snapshot(caller),
                                       used_baseline, cfg)
+            if reply.final:  # a live caller says the closing line now, while the turn is scored and written
+                emit("final_line", {"index": index, "line": reply})
             emit("turn", {"result": tr})
             line = reply
     finally:  # also on Ctrl-C or a lost device: the finished turn is on disk before anyone else writes
