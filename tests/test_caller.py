@@ -234,3 +234,43 @@ def test_config_coefficients_drive_the_dynamics():
     hard = dataclasses.replace(CFG, interrupt_up=30.0)
     obs = TurnObservation(interrupted=True)
     assert anger_update(50, obs, soft)[0] < anger_update(50, obs, hard)[0]
+
+
+# --- the caller cuts in (issue 17) -----------------------------------------------------------------------------
+
+
+def test_cut_in_at_needs_talk_past_the_limit_without_an_acknowledgement():
+    from voice_trainer.call.caller import cut_in_at
+
+    assert cut_in_at(1.0, 20.0, None, 12.0) == pytest.approx(13.0)  # still talking 12 s after the first word
+    assert cut_in_at(1.0, 12.5, None, 12.0) is None  # stopped before the limit
+    assert cut_in_at(1.0, 20.0, 5.0, 12.0) is None  # acknowledged the caller in time
+    assert cut_in_at(1.0, 20.0, 14.0, 12.0) == pytest.approx(13.0)  # ...too late
+    assert cut_in_at(1.0, 20.0, None, None) is None  # a patient caller
+    assert cut_in_at(None, None, None, 12.0) is None  # nothing said
+
+
+def test_cut_in_limit_by_anger_difficulty_and_scenario():
+    from voice_trainer.call.caller import cut_in_limit
+
+    cfg = CallerConfig()
+    assert cut_in_limit(cfg.cut_in_from_anger - 1, 2, cfg) is None  # not angry enough to cut in
+    upset = cfg.cut_in_from_anger
+    assert [cut_in_limit(upset, d, cfg) for d in (1, 2, 3)] == cfg.cut_in_after_s  # shorter when harder
+    furious = max(cfg.band_furious_at, cfg.cut_in_from_anger)
+    assert cut_in_limit(furious, 2, cfg) == pytest.approx(cfg.cut_in_after_s[1] * cfg.cut_in_furious_factor)
+    assert cut_in_limit(upset, 2, cfg, scenario_s=20) == pytest.approx(20.0)  # the scenario's own setting
+
+
+def test_a_cut_in_reply_comes_from_the_interrupt_stage_unless_the_call_ends():
+    lib = load_library(())
+    sc = lib["late-package"]
+    c = Caller(sc, seed=1)
+    c.opening()
+    line = c.respond(TurnObservation(), cut_in=True)
+    assert line.stage == "interrupt" and line.text in sc.lines_for("interrupt", line.band)
+    rude = Caller(sc, seed=1, anger=94)
+    rude.opening()
+    bye = rude.respond(TurnObservation(red_flags=(sorted(ids.RED_FLAGS)[0],)), cut_in=True)
+    assert bye.final and bye.stage != "interrupt"  # hanging up wins over cutting in
+    assert bye.cut_in_after_s is None

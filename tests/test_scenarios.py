@@ -90,6 +90,17 @@ def test_valid_template_parses(tmp_path):
     assert s.lines_for("vent", "furious") == ("I am tired of this.",)  # "any"
 
 
+def test_interrupt_stage_is_optional_and_its_patience_a_reaction(tmp_path):
+    s = load_scenario(write(tmp_path, VALID))  # VALID has no [lines.interrupt]: generic cut-in lines
+    assert s.lines_for("interrupt", "furious") and s.reactions.interrupt_after_s is None
+    own = VALID.replace("soothers = { paraphrase = 1.2 }", "soothers = { paraphrase = 1.2 }\ninterrupt_after_s = 8")
+    own = own.replace("[lines.resolved]", '[lines.interrupt]\nany = ["Let me finish!"]\n\n[lines.resolved]')
+    s = load_scenario(write(tmp_path, own))
+    assert s.reactions.interrupt_after_s == 8 and s.lines_for("interrupt", "calm") == ("Let me finish!",)
+    bad = problems(tmp_path, VALID.replace("accept_below = 40", "accept_below = 40\ninterrupt_after_s = 1"))
+    assert any("interrupt_after_s" in p and "out of range 3-120" in p for p in bad), bad
+
+
 def test_every_builtin_scenario_validates():
     lib = load_library()
     assert len(lib) >= 10

@@ -181,7 +181,7 @@ def test_sigkill_mid_session_keeps_every_finished_turn(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     rec = load_session(session)
-    assert rec.status == "in_progress"  # killed: never marked finished
+    assert rec.status == "interrupted"  # killed: never marked finished, and its writer is gone
     assert len(rec.turns) >= 1
     for t in rec.turns:
         assert (session / t.wav).exists()
@@ -277,3 +277,37 @@ def test_barge_in_detector_on_synthetic_tracks():
     assert det.detected_s == pytest.approx(1.5, abs=0.05)  # first speech frame within the checked window
     angry = BargeInDetector(cfg, 95.0)
     assert not angry(talk, ref) and angry.detected_s is not None  # the caller pushes on; the moment is kept
+
+
+# --- the caller cuts in (issue 17) -----------------------------------------------------------------------------
+
+
+def test_caller_cuts_in_on_a_long_answer_without_acknowledgement(transcriber, tmp_path):
+    import dataclasses
+
+    from voice_trainer.report.html import render_html
+    from voice_trainer.report.record import load_record
+
+    ss = sample_set("late-package", "poor", SAMPLES)  # short answers (3-4 s) that never acknowledge the caller
+    answers = [a.path for a in ss.answers[:2]]
+    patient = Config()
+    # a caller whose patience is shorter than the answers (the defaults are 9-15 s by difficulty)
+    impatient = dataclasses.replace(patient, caller=dataclasses.replace(patient.caller, cut_in_after_s=[2.0] * 3))
+    folder = SessionFolder(tmp_path / "cut", get_scenario("late-package"), impatient, mode="file", model="tiny.en",
+                           seed=1)
+    res = run_session(get_scenario("late-package"), impatient, transcriber, FileAnswers(answers, impatient),
+                      baseline=None, seed=1, writer=folder)
+    folder.finish(res.status, res)
+    t1 = res.turns[0]
+    assert t1.caller_line.cut_in_after_s == 2.0  # anger 60: the caller is angry enough to cut in
+    first_word = next(w.start for w in t1.transcript.words if w.end > t1.audio.answer_start_s)
+    assert t1.cut_in is not None and t1.cut_in["at_s"] == pytest.approx(first_word + 2.0, abs=0.01)
+    assert t1.reply is not None and (t1.reply.stage == "interrupt" or t1.reply.final)
+    assert any("cut in" in n for n in t1.nudges)
+    rec = json.loads((tmp_path / "cut" / "turn_01.json").read_text())
+    assert rec["reaction"]["caller_cut_in"] == t1.cut_in  # recorded...
+    page = render_html(load_record(tmp_path / "cut"), tmp_path / "cut.html", impatient)
+    assert "The caller cut in at" in page  # ...and shown in the report
+    # the same answers to a patient caller: nobody cuts in
+    calm = run_session(get_scenario("late-package"), patient, transcriber, FileAnswers(answers, patient), seed=1)
+    assert all(t.cut_in is None and t.caller_line.stage != "interrupt" for t in calm.turns)

@@ -118,7 +118,11 @@ def test_sigkill_mid_session_keeps_every_completed_turn(tmp_path):
     proc.wait(timeout=10)
     assert proc.returncode == -signal.SIGKILL
     rec = load_session(d)
-    assert rec.status == "in_progress"  # the writer never finished it
+    # the writer never finished it, and is gone: read back as interrupted (what report and progress show)
+    assert rec.status == "interrupted" and any("killed" in r for r in rec.recovered)
+    from voice_trainer.report.progress import progress_rows
+
+    assert [r["status"] for r in progress_rows(d)[0]] == ["interrupted"]  # what `progress` lists
     got = [t.index for t in rec.turns]
     assert got[: len(done)] == done and got == list(range(1, len(got) + 1))
     for t in rec.turns:

@@ -369,6 +369,14 @@ class CallerConfig:
     calm_resistance: float = 0.3
     difficulty_up_scale: list[float] = field(default_factory=lambda: [0.85, 1.0, 1.2])
     difficulty_down_scale: list[float] = field(default_factory=lambda: [1.15, 1.0, 0.85])
+    cut_in_from_anger: float = 60.0
+    """From this anger on, the caller cuts in when the agent talks on without acknowledging them (the scenario's
+    ``interrupt`` lines). Below it the caller lets the agent finish. Above 100: never."""
+    cut_in_after_s: list[float] = field(default_factory=lambda: [15.0, 12.0, 9.0])
+    """How long (s) the agent may talk, from their first word, before the caller cuts in, by scenario difficulty
+    1-3 (a scenario's ``reactions.interrupt_after_s`` overrides it)."""
+    cut_in_furious_factor: float = 0.6
+    """In the furious band the caller's patience is this share of ``cut_in_after_s``."""
     band_upset_at: float = 34.0
     """Anger at or above this is the "upset" band (below it: "calm")."""
     band_furious_at: float = 67.0
@@ -428,8 +436,29 @@ class PracticeConfig:
     """Largest spread of the round-trip readings over the warm-up window for the stream to count as settled."""
     start_timeout_s: float = 6.0
     """No steady callbacks within this time after opening: the device is reported as unusable."""
-    device_timeout_s: float = 3.0
-    """After start, no callback for this long (or the stream stopping by itself) means the device was lost."""
+    device_timeout_s: float = 2.0
+    """After start, no fresh microphone block for this long (or the stream stopping by itself) means the device
+    was lost (the call then ends as ``device_lost``)."""
+    watch_sound_server: bool = True
+    """Through PulseAudio/PipeWire (``pactl`` on the PATH): follow which source the microphone stream records
+    from. When that source disappears, PulseAudio silently moves the recording elsewhere (here: to the caller's
+    own output monitor); the call then ends as ``device_lost`` within a few tenths of a second."""
+    loopback_corr: float = 0.95
+    """The microphone counts as a copy of the caller's output (a loopback, not a microphone) when, over
+    ``loopback_window_s`` of the caller's line, its normalised correlation with the played reference reaches
+    this at a lag within ``loopback_max_lag_s``. A microphone hearing loudspeakers through air stays far below
+    (room, speaker and microphone responses); a value above 1 turns the check off."""
+    loopback_window_s: float = 1.0
+    """Stretch of the caller's line (s) over which the loopback correlation is measured."""
+    loopback_max_lag_s: float = 0.1
+    """Largest lag (s) between the reference and the microphone still counted as "near-zero delay"."""
+    loopback_min_dbfs: float = -40.0
+    """The loopback check only runs while the reference (the caller) is at least this loud (dBFS RMS)."""
+    busy_xruns: int = 10
+    """This many audio dropouts (PortAudio under/overflows plus the sound library's own underrun reports)
+    within ``busy_window_s`` show a "machine too busy" warning in the live status line."""
+    busy_window_s: float = 5.0
+    """Window (s) over which dropouts are counted for the busy warning."""
     fade_out_s: float = 0.05
     """Barge-in: the caller's playback fades to silence over this time instead of clicking off."""
     poll_s: float = 0.05
@@ -439,6 +468,17 @@ class PracticeConfig:
     # --- end of turn (the default energy endpointer; a VAD may replace it) ---
     end_silence_s: float = 0.8
     """The trainee's answer ends after this much silence following speech."""
+    live_beam_size: int = 1
+    """Whisper's beam size during live practice (0: ``transcribe.beam_size``). The transcript is on the reply's
+    critical path: greedy decoding (1) decodes faster than a beam of 5 on a busy 2-core machine, at a small cost
+    in accuracy; file mode and ``analyze`` keep ``transcribe.beam_size``."""
+    cut_in_heard_share: float = 0.75
+    """Live, the caller only cuts in once the transcripts made during the answer cover at least this share of
+    their patience (``caller.cut_in_after_s``) without an acknowledgement: on a busy machine, where the
+    transcripts lag, a caller cuts in late rather than over an acknowledgement not yet transcribed."""
+    max_hold_s: float = 5.0
+    """After the end-of-turn silence the answer stays open until its analysis is ready, at most this much longer
+    (s): words after a pause in that time stay in the same answer. The caller could not reply sooner anyway."""
     max_answer_s: float = 30.0
     """An answer is cut off after this long from the start of the answer window."""
     no_speech_timeout_s: float = 10.0
@@ -494,7 +534,10 @@ class SessionConfig:
     """Live: the stretch of microphone audio (after echo removal) checked for the trainee talking over the caller."""
     barge_in_min_s: float = 0.3
     """Live: this much speech within the window counts as a barge-in (shorter: a cough, a backchannel)."""
-    early_asr_after_s: float = 0.3
+    resume_grace_s: float = 1.0
+    """Live: a trainee who starts talking within this long (s) of the caller's first sound is going on with
+    their answer (a pause that was not the end): the caller yields however angry, instead of pushing on."""
+    early_asr_after_s: float = 0.2
     """Live: after this much silence following speech, transcription starts in the background, so the answer is
     ready when the end-of-turn silence (``practice.end_silence_s``) is complete."""
 
@@ -619,6 +662,7 @@ _SHARES = {
     "vad_threshold", "vad_neg_threshold", "echo_min_corr", "contagion_min_r", "calm_calmness", "tense_calmness",
     "repeat_decay", "repeat_floor", "calm_resistance", "calm_volume", "furious_volume", "raised_voice_points_lost",
     "good_share", "change_share", "calibration_max_clipped", "new_topic_share",
+    "cut_in_furious_factor", "cut_in_heard_share",
 }
 """Values between 0 and 1."""
 _POINTS_0_100 = {"outcome_resolved", "outcome_referred", "outcome_unfinished", "outcome_hung_up",
@@ -629,6 +673,7 @@ _POSITIVE = {
     "rushed_pace_full_ratio", "pace_max_wpm", "pace_full_wpm", "beam_size", "min_span_for_pace_s", "min_words_for_pace",
     "calm_rate_wpm", "furious_rate_wpm", "end_silence_s", "max_answer_s", "no_speech_timeout_s", "block_s",
     "poll_s", "meter_window_s", "start_timeout_s", "device_timeout_s", "max_turns", "echo_max_delay_s",
+    "cut_in_after_s", "loopback_window_s", "busy_window_s", "busy_xruns",
     "echo_min_peak_ratio", "curve_points", "max_items", "loudness_smooth_s", "calibration_min_pitch_range_st",
     "focus_points",
 }

@@ -36,7 +36,8 @@ is the mark that the turn is complete. A killed run loses at most the turn in pr
 rebuilds the turn list from the ``turn_NN.json`` files, ignores temporary files, and tolerates a missing or
 damaged ``session.json``.
 
-Statuses: ``in_progress`` (being written, or the writer was killed), ``completed``, ``interrupted`` (Ctrl-C),
+Statuses: ``in_progress`` (being written; a session whose writer was killed is read back as ``interrupted``,
+see :func:`writer_gone`), ``completed``, ``interrupted`` (Ctrl-C, or killed),
 ``device_lost`` (the audio device went away mid-call), ``failed`` (an error stopped it; ``error`` says which).
 """
 
@@ -45,6 +46,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -246,6 +248,10 @@ class SessionRecord:
     """How the call ended: ``resolved``, ``referred``, ``hung_up``, ... (from the caller)."""
     error: str | None = None
     """Why the session stopped early (device lost, Ctrl-C)."""
+    writer_pid: int | None = None
+    """Process id of the program writing the session, and its host: a session still ``in_progress`` whose
+    writer is gone (killed) is read back as ``interrupted`` by :func:`load_session`."""
+    writer_host: str | None = None
     turns: list[TurnRecord] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
     """Filled by :func:`load_session` only: what it had to repair (never written)."""
@@ -319,6 +325,7 @@ class SessionWriter:
             record.session_id = self.dir.name
         record.started_at = record.started_at or _now()
         record.status = "in_progress"
+        record.writer_pid, record.writer_host = os.getpid(), socket.gethostname()
         try:
             self._save()
         except OSError as exc:
@@ -379,6 +386,21 @@ class SessionWriter:
             raise UserError(f"{self.dir}: cannot update {SESSION_FILE} ({exc.strerror or exc}); the {kept} "
                             "finished turn(s) are kept in the folder: free some disk space, then run again") from None
 
+    def update_turn_facts(self, index: int, facts: dict) -> None:
+        """Rewrite the JSON of an already written turn with new facts (its WAV stays as it is).
+
+        Used when something about a turn is only known after it was written (the latency of the caller's
+        closing line, played after the last turn was saved).
+        """
+        turn = next((t for t in self.record.turns if t.index == index), None)
+        if turn is None:
+            raise KeyError(f"turn {index} was not written")
+        turn.facts = facts
+        try:
+            write_json_atomic(self.dir / f"{turn.name}.json", turn.to_dict())
+        except OSError as exc:
+            raise self._write_failed(exc, turn) from None
+
     def finish(self, status: str = "completed", **changes: Any) -> SessionRecord:
         """Mark the session ended (``completed``, ``interrupted`` or ``device_lost``) and write it."""
         if status not in STATUSES or status == "in_progress":
@@ -392,6 +414,24 @@ class SessionWriter:
 # ---------------------------------------------------------------------------------------------------------------
 # Reading
 # ---------------------------------------------------------------------------------------------------------------
+
+
+def writer_gone(record: SessionRecord) -> bool:
+    """Whether the process that wrote an unfinished session is known to be gone (same host, no such process).
+
+    Unknown (no writer recorded, or written on another host) counts as not gone.
+    """
+    if record.writer_pid is None or record.writer_host != socket.gethostname():
+        return False
+    if record.writer_pid == os.getpid():
+        return False
+    try:
+        os.kill(int(record.writer_pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, ValueError, OSError):
+        return False
+    return False
 
 
 def load_session(directory: str | os.PathLike) -> SessionRecord:
@@ -445,6 +485,10 @@ def load_session(directory: str | os.PathLike) -> SessionRecord:
     record.turns = [turns[i] for i in sorted(turns)]
     if record.status not in STATUSES:
         recovered.append(f"unknown status {record.status!r}")
+    if record.status == "in_progress" and writer_gone(record):
+        record.status = "interrupted"
+        recovered.append(f"still marked in progress, but its writer (process {record.writer_pid}) is gone: "
+                         "the session was killed; shown as interrupted")
     record.recovered = recovered
     record.path = str(d)
     return record

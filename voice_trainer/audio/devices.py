@@ -18,7 +18,12 @@ call. The default is therefore an InputStream + OutputStream pair whose callback
 directions flow steadily and the microphone is fresh (2-4 s here), so open one stream per session and keep it.
 
 Errors reach the user as :class:`DeviceError` (a :class:`UserError`): one line, with where to go next; a device
-lost mid-call raises :class:`DeviceLostError`, and what was recorded stays readable.
+lost mid-call raises :class:`DeviceLostError`, and what was recorded stays readable. A microphone counts as lost
+when no fresh block came for ``device_timeout_s``, when the sound server moved the recording to another source
+(:class:`SourceWatch`, through ``pactl``: PulseAudio does that silently when a source disappears), or when the
+microphone became a near-perfect copy of the caller's output at near-zero delay (:func:`loopback_correlation`).
+While a call runs, the native libraries' stderr goes to a log (:class:`StderrCapture`) whose dropout reports are
+counted with the callbacks' under/overflows (:attr:`DuplexStream.dropouts`, :attr:`DuplexStream.busy`).
 """
 
 from __future__ import annotations
@@ -27,10 +32,14 @@ import contextlib
 import math
 import os
 import queue
+import re
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -100,6 +109,214 @@ def reinitialize() -> None:
     with _quiet_c_stderr():
         sd._terminate()
         sd._initialize()
+
+
+class StderrCapture:
+    """Send the process's stderr file descriptor (fd 2) to a file (appended) until :meth:`stop`.
+
+    ALSA and PortAudio write straight to fd 2 from their own threads ("underrun occurred" lines under load,
+    1,857 of them in 47 s once), which pushes a live display off the screen. During a call they go to the
+    session's log instead. :meth:`start` may be called again to switch files (e.g. from a temporary log to the
+    session folder once it exists); Python's ``sys.stderr`` is flushed at each switch.
+    """
+
+    def __init__(self) -> None:
+        self._saved: int | None = None
+        self.path: Path | None = None
+
+    def start(self, path: str | os.PathLike) -> None:
+        import sys
+
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        if self._saved is None:
+            try:
+                self._saved = os.dup(2)
+            except OSError:
+                return
+        with open(path, "ab") as log:
+            os.dup2(log.fileno(), 2)
+        self.path = Path(path)
+
+    def stop(self) -> None:
+        """Give fd 2 back (safe to call twice)."""
+        import sys
+
+        if self._saved is None:
+            return
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._saved = None
+
+
+@contextlib.contextmanager
+def stderr_to(path: str | os.PathLike) -> Iterator[Path]:
+    """:class:`StderrCapture` as a context manager: fd 2 goes to ``path`` for the duration of the block."""
+    cap = StderrCapture()
+    cap.start(path)
+    try:
+        yield Path(path)
+    finally:
+        cap.stop()
+
+
+_XRUN_TEXT = re.compile(rb"underrun|overrun|xrun", re.IGNORECASE)
+
+
+def count_native_xruns(text: bytes) -> int:
+    """How many dropout reports (``underrun occurred``, ``overrun``, ``xrun``) a chunk of native log holds."""
+    return len(_XRUN_TEXT.findall(text))
+
+
+def loopback_correlation(mic: np.ndarray, reference: np.ndarray, sample_rate: int, max_lag_s: float
+                         ) -> tuple[float, float]:
+    """How closely ``mic`` copies ``reference`` near zero delay: the best normalised correlation and its lag.
+
+    Parameters
+    ----------
+    mic, reference : np.ndarray
+        Same-length mono tracks on one timeline (``reference[i]`` sounded while ``mic[i]`` was captured).
+    sample_rate : int
+        Rate of both tracks (Hz).
+    max_lag_s : float
+        Lags from ``-max_lag_s`` to ``+max_lag_s`` (s) are searched.
+
+    Returns
+    -------
+    (correlation, lag_s)
+        The normalised correlation (0-1; 1: the microphone is a delayed copy of the output) at the best lag
+        (seconds the microphone is late). ``(0.0, 0.0)`` for silent or empty tracks.
+    """
+    n = min(len(mic), len(reference))
+    if n == 0:
+        return 0.0, 0.0
+    a = np.asarray(mic[:n], np.float64)
+    b = np.asarray(reference[:n], np.float64)
+    k = min(int(max_lag_s * sample_rate), n - 1)
+    size = 1 << int(math.ceil(math.log2(2 * n)))
+    c = np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(b, size)), size)
+    lags = np.r_[c[: k + 1], c[size - k :]] if k > 0 else c[:1]
+    lag_idx = np.r_[np.arange(k + 1), np.arange(-k, 0)] if k > 0 else np.zeros(1, int)
+    best = int(np.argmax(lags))
+    lag = int(lag_idx[best])
+    seg_a = a[max(0, lag) : n + min(0, lag)]
+    seg_b = b[max(0, -lag) : n - max(0, lag)]
+    norm = float(np.linalg.norm(seg_a) * np.linalg.norm(seg_b))
+    if norm <= 0.0:
+        return 0.0, 0.0
+    return float(np.dot(seg_a, seg_b) / norm), lag / sample_rate
+
+
+class SourceWatch:
+    """Follows which PulseAudio/PipeWire source this process's microphone stream records from (via ``pactl``).
+
+    When the microphone's source disappears (unplugged, its module unloaded), the sound server silently moves
+    the recording to another source, often the monitor of our own output; PortAudio sees nothing. ``pactl
+    subscribe`` reports the move at once: ``on_lost(why)`` is then called (from the watcher's thread).
+    Does nothing when ``pactl`` is missing or no sound server answers (a plain ALSA card, another OS).
+    """
+
+    _EVENT = re.compile(r"Event '(\w+)' on (source-output|source) #(\d+)")
+
+    def __init__(self, on_lost: Callable[[str], None]) -> None:
+        self.on_lost = on_lost
+        self.pactl = shutil.which("pactl")
+        self.outputs: dict[int, int] = {}  # our source-output index -> its source index
+        self.exclude: set[int] = set()  # our recording streams from before this one opened (not ours to watch)
+        self.source_names: dict[int, str] = {}
+        self._proc: subprocess.Popen | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def _run(self, *args: str) -> str:
+        assert self.pactl is not None
+        return subprocess.run([self.pactl, *args], capture_output=True, text=True, timeout=5).stdout
+
+    def _ours(self) -> dict[int, int]:
+        """Source-outputs of this process and their sources (long listing, parsed)."""
+        out: dict[int, int] = {}
+        idx = src = None
+        for line in self._run("list", "source-outputs").splitlines():
+            line = line.strip()
+            if line.startswith("Source Output #"):
+                idx, src = int(line.split("#")[1]), None
+            elif line.startswith("Source:") and idx is not None:
+                with contextlib.suppress(ValueError):
+                    src = int(line.split(":", 1)[1])
+            elif (line.startswith("application.process.id") and idx is not None and src is not None
+                  and line.split("=", 1)[1].strip().strip('"') == str(os.getpid())):
+                out[idx] = src
+        return out
+
+    def _sources(self) -> dict[int, str]:
+        names = {}
+        for line in self._run("list", "short", "sources").splitlines():
+            parts = line.split("\t")
+            if len(parts) >= 2 and parts[0].isdigit():
+                names[int(parts[0])] = parts[1]
+        return names
+
+    def before_open(self) -> None:
+        """Note this process's recording streams that exist before the stream to watch is opened."""
+        if self.pactl is None:
+            return
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            self.exclude = set(self._ours())
+
+    def start(self) -> bool:
+        """Find our recording stream and start watching; False when there is nothing to watch."""
+        if self.pactl is None:
+            return False
+        try:
+            self.outputs = {k: v for k, v in self._ours().items() if k not in self.exclude}
+            if not self.outputs:
+                return False
+            self.source_names = self._sources()
+            self._proc = subprocess.Popen([self.pactl, "subscribe"], stdout=subprocess.PIPE,
+                                          stderr=subprocess.DEVNULL, text=True)
+        except (OSError, subprocess.SubprocessError):
+            return False
+        self._thread = threading.Thread(target=self._follow, name="source-watch", daemon=True)
+        self._thread.start()
+        return True
+
+    def _name(self, src: int) -> str:
+        return self.source_names.get(src, f"#{src}")
+
+    def _follow(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
+            if self._closed:
+                return
+            m = self._EVENT.search(line)
+            if m is None:
+                continue
+            kind, what, idx = m.group(1), m.group(2), int(m.group(3))
+            if what == "source" and kind == "remove" and idx in self.outputs.values():
+                self.on_lost(f"the microphone ({self._name(idx)}) disappeared")
+                return
+            if what == "source-output" and idx in self.outputs:
+                if kind == "remove":
+                    self.on_lost("the sound server closed the microphone stream")
+                    return
+                try:
+                    now = self._ours()
+                except (OSError, subprocess.SubprocessError):
+                    continue
+                if idx in now and now[idx] != self.outputs[idx]:
+                    self.source_names.update(self._sources())
+                    self.on_lost(f"the microphone changed from {self._name(self.outputs[idx])} to "
+                                 f"{self._name(now[idx])}")
+                    return
+
+    def close(self) -> None:
+        self._closed = True
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            with contextlib.suppress(Exception):
+                self._proc.wait(timeout=2)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -373,6 +590,7 @@ class DuplexStream:
 
     _ANCHOR_BLOCKS = 9  # microphone blocks in the running median of the alignment readings
     _STALL_GAP_S = 0.25  # a pause between callbacks longer than this restarts the warm-up
+    _CHECK_S = 0.25  # how often the pump looks at the native log and for a loopback (s)
 
     def __init__(
         self,
@@ -400,6 +618,8 @@ class DuplexStream:
         """Callbacks that reported an underflow or overflow."""
         self.timing_from_callbacks = False
         """False while PortAudio gives no usable ADC/DAC times (the nominal latencies are used instead)."""
+        self.alignment_rejected = 0
+        """Alignment readings outside ``min_alignment_s``-``max_alignment_s`` (taken across xruns), not used."""
         self._streams: list[Any] = []
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -424,6 +644,18 @@ class DuplexStream:
         self._last_wall = {"in": 0.0, "out": 0.0}
         self._run_start = {"in": math.inf, "out": math.inf}
         self._level = -math.inf
+        self.native_log: Path | None = None
+        """Where fd 2 goes during the call (see :func:`stderr_to`); its dropout reports are counted."""
+        self.native_xruns = 0
+        """Dropout reports the native libraries wrote to :attr:`native_log` ("underrun occurred")."""
+        self._native_pos = 0
+        self._xrun_times: list[float] = []  # wall times of recent dropouts, for :attr:`busy`
+        self._watch: SourceWatch | None = None
+        self.watching_source = False
+        """True while the sound server's source of the microphone is followed (``practice.watch_sound_server``)."""
+        self.loopback: tuple[float, float] | None = None
+        """The latest loopback reading: (correlation, lag s) of the microphone with the caller's output."""
+        self._checks_at = 0.0
 
     # ---- life cycle ------------------------------------------------------------------------------------------
 
@@ -478,6 +710,9 @@ class DuplexStream:
         lat: str | float = self.cfg.stream_latency
         with contextlib.suppress(ValueError):
             lat = float(lat)
+        if self.cfg.watch_sound_server:
+            self._watch = SourceWatch(self._fail)
+            self._watch.before_open()
         rates = [int(self.input_device.default_samplerate_hz), int(self.output_device.default_samplerate_hz)]
         last_exc: Exception | None = None
         for rate in dict.fromkeys(r for r in [*rates, 48_000, 44_100] if r > 0):
@@ -515,11 +750,15 @@ class DuplexStream:
                 f"the audio devices opened but delivered no steady audio within {self.cfg.start_timeout_s:g} s "
                 f"(microphone delay {self.input_delay_s:.2f} s); {NEXT_STEPS}"
             )
+        if self._watch is not None:
+            self.watching_source = self._watch.start()
         return self
 
     def close(self) -> None:
         """Stop streaming and release the devices (safe to call twice)."""
         self._closing = True
+        if self._watch is not None:
+            self._watch.close()
         for s in self._streams:
             with contextlib.suppress(Exception), _quiet_c_stderr():
                 s.abort()
@@ -598,6 +837,11 @@ class DuplexStream:
                 n = int(self.cfg.meter_window_s * self.sample_rate)
                 with self._lock:
                     self._level = level_dbfs(self._mic.get(max(self._mic.start, self._mic.end - n), self._mic.end))
+            if self._ready.is_set() and not self._closing and time.monotonic() - self._checks_at >= self._CHECK_S:
+                self._checks_at = time.monotonic()
+                self._count_native_xruns()
+                if self._loopback_check():
+                    return
             if self._ready.is_set() and not self._closing and self._streams:
                 if time.monotonic() - min(self._last_wall.values()) > self.cfg.device_timeout_s:
                     self._fail(f"the audio device delivered nothing for {self.cfg.device_timeout_s:g} s")
@@ -605,6 +849,58 @@ class DuplexStream:
                 if not all(s.active for s in self._streams):
                     self._fail("the audio device stopped (unplugged, or the sound server went away)")
                     return
+
+    def _count_native_xruns(self) -> None:
+        """Count the dropout reports the native libraries appended to :attr:`native_log` since the last look."""
+        if self.native_log is None:
+            return
+        try:
+            with open(self.native_log, "rb") as f:
+                f.seek(self._native_pos)
+                chunk = f.read()
+        except OSError:
+            return
+        cut = chunk.rfind(b"\n") + 1  # whole lines only
+        self._native_pos += cut
+        k = count_native_xruns(chunk[:cut])
+        if k:
+            self.native_xruns += k
+            self._xrun_times.extend([time.monotonic()] * min(k, 1000))
+
+    def _loopback_check(self) -> bool:
+        """End the call when the microphone has become a copy of the caller's output (True: it was ended)."""
+        pc = self.cfg
+        if pc.loopback_corr > 1.0:
+            return False
+        n = int(pc.loopback_window_s * self.sample_rate)
+        with self._lock:
+            end = self._mic.end
+            if end - self._mic.start < n:
+                return False
+            ref = self._ref.get(end - n, end).copy()
+            mic = self._mic.get(end - n, end).copy()
+        if level_dbfs(ref) < pc.loopback_min_dbfs:
+            return False
+        corr, lag = loopback_correlation(mic, ref, self.sample_rate, pc.loopback_max_lag_s)
+        self.loopback = (corr, lag)
+        if corr >= pc.loopback_corr:
+            self._fail(f"the microphone now records a copy of the caller's own output (correlation {corr:.2f} "
+                       f"at {1000 * lag:.0f} ms): the microphone was lost or changed")
+            return True
+        return False
+
+    @property
+    def busy(self) -> bool:
+        """Dropouts came thick and fast: at least ``busy_xruns`` within the last ``busy_window_s``."""
+        cut = time.monotonic() - self.cfg.busy_window_s
+        recent = [t for t in self._xrun_times if t >= cut]
+        self._xrun_times = recent
+        return len(recent) >= self.cfg.busy_xruns
+
+    @property
+    def dropouts(self) -> int:
+        """All dropouts so far: callbacks reporting an under/overflow plus the native libraries' reports."""
+        return self.xruns + self.native_xruns
 
     def _note_wall(self, kind: str, wall: float) -> None:
         if wall - self._last_wall[kind] > self._STALL_GAP_S:
@@ -620,6 +916,8 @@ class DuplexStream:
     def _process_out(self, frame0: int, outb: np.ndarray, dac: float, xrun: bool, wall: float, events: list) -> None:
         self._note_wall("out", wall)
         self.xruns += int(xrun)
+        if xrun:
+            self._xrun_times.append(wall)
         if dac > 0:
             self._out_anchor = [*self._out_anchor[-3:], frame0 - self.device_rate * dac]
         y = self._rs_out.resample_chunk(outb)
@@ -636,6 +934,8 @@ class DuplexStream:
         self._note_wall("in", wall)
         if self.cfg.duplex_mode == "pair":
             self.xruns += int(xrun)
+            if xrun:
+                self._xrun_times.append(wall)
         if adc > 0 and cur > 0:
             self.input_delay_s = float(cur - adc)
             if self._out_anchor:
@@ -886,5 +1186,6 @@ class DuplexStream:
             barge_in_s=None if barge_at is None else barge_at - t0,
             answer_start_s=answer_start - t0,
             end_reason=reason,
-            extra={"alignment_s": round(self.alignment_s, 4), "xruns": self.xruns},
+            extra={"alignment_s": round(self.alignment_s, 4), "xruns": self.xruns,
+                   "native_xruns": self.native_xruns, "alignment_rejected": self.alignment_rejected},
         )

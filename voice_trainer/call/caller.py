@@ -128,6 +128,40 @@ class CallerLine:
     """True when the call is over after this line."""
     outcome: str | None = None
     """``resolved`` | ``referred`` | ``hung_up`` when ``final``."""
+    cut_in_after_s: float | None = None
+    """How long (s, from the agent's first word) the caller lets the agent talk without acknowledging them
+    before cutting in (:func:`cut_in_at`); None: the caller lets the agent finish (anger below
+    ``cut_in_from_anger``, or a closing line)."""
+
+
+def cut_in_at(speech_start_s: float | None, speech_end_s: float | None, acknowledged_s: float | None,
+              limit_s: float | None) -> float | None:
+    """When the caller cuts in, or None (pure function; all times in seconds on one clock).
+
+    The caller cuts in ``limit_s`` after the agent's first word when the agent is still talking then and has
+    not acknowledged them (acknowledged or restated what they said) before that moment.
+    """
+    if limit_s is None or speech_start_s is None or speech_end_s is None:
+        return None
+    t = speech_start_s + limit_s
+    if speech_end_s <= t or (acknowledged_s is not None and acknowledged_s <= t):
+        return None
+    return t
+
+
+def cut_in_limit(anger: float, difficulty: int, config: CallerConfig, scenario_s: float | None = None
+                 ) -> float | None:
+    """The caller's patience (s) with an agent talking on without acknowledging them, or None below
+    ``cut_in_from_anger``: the scenario's ``interrupt_after_s`` or the difficulty's default, shortened by
+    ``cut_in_furious_factor`` in the furious band."""
+    if anger < config.cut_in_from_anger:
+        return None
+    by_difficulty = config.cut_in_after_s
+    base = float(scenario_s) if scenario_s is not None else float(
+        by_difficulty[min(max(difficulty, 1), len(by_difficulty)) - 1])
+    if band_of(anger, config) == "furious":
+        base *= config.cut_in_furious_factor
+    return round(base, 2)
 
 
 def band_of(anger: float, config: CallerConfig) -> str:
@@ -304,8 +338,11 @@ class Caller:
         self._opened = True
         return self._line("opening")
 
-    def respond(self, obs: TurnObservation) -> CallerLine:
+    def respond(self, obs: TurnObservation, cut_in: bool = False) -> CallerLine:
         """Update anger from the agent's turn and return the caller's next line.
+
+        ``cut_in``: the caller cut the agent off (:func:`cut_in_at`); unless the call ends, the line comes
+        from the ``interrupt`` stage.
 
         Raises
         ------
@@ -345,6 +382,8 @@ class Caller:
             stage = "details"
         else:
             stage = "vent"
+        if cut_in and stage not in ("hung_up", "referred", "resolved"):
+            stage = "interrupt"
         st.stage = stage
         if stage in ("hung_up", "referred", "resolved"):
             st.outcome = {"hung_up": ids.HUNG_UP, "referred": ids.REFERRED, "resolved": ids.RESOLVED}[stage]
@@ -357,8 +396,10 @@ class Caller:
         fresh = [o for o in options if o not in self.state.said] or options
         text = fresh[self._rng.randrange(len(fresh))]
         self.state.said.append(text)
+        limit = None if self.ended else cut_in_limit(self.state.anger, self.scenario.difficulty, self.config,
+                                                         self.scenario.reactions.interrupt_after_s)
         return CallerLine(text, stage, band, round(self.state.anger, 3), self.state.turn, self.ended,
-                          self.state.outcome)
+                          self.state.outcome, limit)
 
     def to_dict(self) -> dict:
         """Record for the session/report: scenario id, seed, outcome and the anger trajectory with reasons."""

@@ -10,14 +10,20 @@ whole call with a live terminal display and keeps every finished turn on disk.
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import math
+import os
+import tempfile
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from ..analysis import ids
 from ..analysis.activity import BargeInDetector, EnergyEndpointer
 from ..analysis.turn import TurnAudio
 from ..audio import devices
@@ -26,6 +32,9 @@ from ..errors import UserError
 from ..speech.transcribe import Transcriber
 from .caller import CallerLine
 from .session import SR
+
+NATIVE_LOG = "audio.log"
+"""The session folder's log of what the native audio libraries (ALSA, PortAudio) printed during the call."""
 
 
 class EarlyAnalysis:
@@ -50,11 +59,22 @@ class EarlyAnalysis:
         self.reason: str | None = None
         self.error: str | None = None
         self.partial: tuple = None  # (Transcript of mic[:k], k) from the latest finished job
+        self.held = False  # the answer was held open past the end-of-turn silence for the analysis
+        self.cut_in_after_s: float | None = None  # the caller's patience (s of talk) or None
+        self.acknowledged = False  # an earlier partial analysis heard the trainee acknowledge the caller
 
     def __call__(self, answer: np.ndarray) -> bool:
         stop = self.endpointer(answer)
         self.reason = self.endpointer.reason
         ep = self.endpointer
+        if (self.cut_in_after_s is not None and not self.acknowledged and ep.speech_start_s is not None
+                and ep.speech_end_s is not None
+                and len(answer) / SR - ep.speech_end_s < self.cfg.session.early_asr_after_s
+                and ep.speech_end_s - ep.speech_start_s >= self.cut_in_after_s
+                and self._heard_s(ep.speech_start_s) >= self.cfg.practice.cut_in_heard_share * self.cut_in_after_s):
+            # still talking past the caller's patience, and the words transcribed so far hold no acknowledgement
+            self.reason = "caller_cut_in"
+            return True
         if (self.analyze is not None and ep.speech_started and ep.speech_end_s is not None
                 and (self.job is None or self.job[0] != ep.speech_end_s)):
             silent_for = len(answer) / SR - ep.speech_end_s
@@ -64,12 +84,32 @@ class EarlyAnalysis:
                 job = self.pool.submit(self.analyze, ta)
                 job.add_done_callback(lambda f, k=len(ta.mic): self._keep(f, k))
                 self.job = (ep.speech_end_s, job)
+        if stop and self.reason == "silence" and self.job is not None and ep.speech_end_s is not None:
+            # hold the answer open until the analysis of all of it is ready (the caller could not answer sooner
+            # anyway): words after a pause in that time stay in this answer instead of being cut off
+            ready = self.job[0] == ep.speech_end_s and self.job[1].done()
+            silent_for = len(answer) / SR - ep.speech_end_s
+            if not ready and silent_for < self.cfg.practice.end_silence_s + self.cfg.practice.max_hold_s:
+                self.held = True
+                return False
         return stop
+
+    def _heard_s(self, speech_start_s: float) -> float:
+        """How much of the answer's talk (s from its first speech) the finished partial transcripts cover."""
+        if self.partial is None or not self.partial[0].words:
+            return 0.0
+        window_start = float(self.describe().get("caller_end_s") or 0.0)  # the answer window, turn clock
+        return self.partial[0].words[-1].end - window_start - speech_start_s
 
     def _keep(self, job: Future, k: int) -> None:
         """A finished job's transcript covers mic[:k] (cut in a pause): later jobs transcribe only what follows."""
         if not job.cancelled() and job.exception() is None:
-            self.partial = (job.result().transcript, k)
+            res = job.result()
+            self.partial = (res.transcript, k)
+            from .session import ACKNOWLEDGING
+
+            if any(ids.canonical(d.id) in ACKNOWLEDGING for d in res.listening.techniques):
+                self.acknowledged = True
 
     def result(self):
         """The early analysis (a TurnAnalysis), if it covers all the speech of the answer; else None."""
@@ -101,6 +141,9 @@ class LiveStatus:
 class LiveAnswers:
     """The microphone as an answer source (see the module docstring)."""
 
+    prepares_replies = True
+    """The call loop renders the caller's likely reply during the trainee's final silence (``session.py``)."""
+
     def __init__(self, duplex: devices.DuplexStream, cfg: Config, status: LiveStatus | None = None,
                  on_tick=None) -> None:
         self.duplex = duplex
@@ -109,14 +152,25 @@ class LiveAnswers:
         self.on_tick = on_tick
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="early-asr")
         self._last_speech_end: float | None = None  # on the call timeline
+        self._last_answer_end = 0.0  # on the call timeline
+        self._answer_done_wall = time.monotonic()
+        self._analysis_wait_s = 0.0
+        self._final: devices.Playback | None = None  # the closing line, once started
 
     def remaining(self, index: int) -> bool:
         return True
 
     def take(self, index: int, caller_audio: np.ndarray, line: CallerLine, analyze=None) -> TurnAudio:
         d = self.duplex
-        t0 = d.now_s
-        barge = BargeInDetector(self.cfg, line.anger)
+        taken_at = time.monotonic()
+        # the turn starts where the previous answer ended: words said in between are kept, not dropped
+        t0 = self._last_answer_end if 0.0 < self._last_answer_end <= d.now_s else d.now_s
+        cutting_in = line.stage == "interrupt"
+        if not cutting_in:  # a caller who cuts in does not wait for the trainee to stop, nor stop for them
+            self._wait_while_talking(t0)
+        line_from = d.now_s  # the caller's line is handed to the device from about here
+        barge = BargeInDetector(self.cfg, max(line.anger, self.cfg.session.push_on_anger) if cutting_in
+                                else line.anger)
         st = self.status
         st.turn = index
         caller_start: list[float] = []
@@ -127,6 +181,7 @@ class LiveAnswers:
                     "caller_line_s": len(caller_audio) / SR, "source": "microphone", "end_reason": "silence"}
 
         early = EarlyAnalysis(self.cfg, d, t0, self.pool, analyze, describe)
+        early.cut_in_after_s = line.cut_in_after_s
 
         def on_event(name: str, t: float) -> None:
             with st.lock:
@@ -146,36 +201,98 @@ class LiveAnswers:
             if self.on_tick:
                 self.on_tick()
 
-        rec = d.record_turn(caller_audio, SR, should_stop=early, barge_in=barge, on_tick=tick, on_event=on_event,
-                            start_s=t0)
+        def barge_in(mic: np.ndarray, ref: np.ndarray) -> bool:
+            hit = barge(mic, ref)
+            if hit or barge.detected_s is None or cutting_in or not caller_start:
+                return hit
+            # the trainee went on with their answer just as the caller started: the caller yields, however angry
+            # (a caller who pushes on talks over a real barge-in, not over the end of the previous answer)
+            return barge.detected_s - caller_start[0] <= self.cfg.session.resume_grace_s
+
+        rec = d.record_turn(caller_audio, SR, should_stop=early, barge_in=barge_in, on_tick=tick,
+                            on_event=on_event, start_s=t0)
         extra = dict(rec.extra)
         if self._last_speech_end is not None and caller_start:
             extra["reply_latency_s"] = round(t0 + caller_start[0] - self._last_speech_end, 3)
+            # where the reply's time went: the end-of-turn silence, the call loop between two answers (analysis
+            # not done during the silence, caller reaction, TTS render, disk, display), the device until the
+            # first sample sounded
+            extra["reply_parts_s"] = {
+                "end_silence": round(min(self.cfg.practice.end_silence_s,
+                                         self._last_answer_end - self._last_speech_end), 3),
+                "held_for_analysis": round(max(0.0, self._last_answer_end - self._last_speech_end
+                                               - self.cfg.practice.end_silence_s), 3),
+                "analysis_wait": round(self._analysis_wait_s, 3),
+                "between_turns": round(taken_at - self._answer_done_wall, 3),
+                "to_first_sound": round(t0 + caller_start[0] - line_from, 3),
+            }
         ep = early.endpointer
         speech_end = None if ep.speech_end_s is None else rec.answer_start_s + ep.speech_end_s
         if speech_end is not None:
             self._last_speech_end = t0 + speech_end
+        self._last_answer_end = t0 + len(rec.mic) / SR
         if barge.detected_s is not None:
             extra["barge_in_detected_s"] = round(barge.detected_s, 3)
         d.discard_before(d.now_s - 1.0)
+        recorded_at = time.monotonic()
+        precomputed = early.result()
+        self._answer_done_wall = time.monotonic()
+        self._analysis_wait_s = self._answer_done_wall - recorded_at
         return TurnAudio(
             reference=rec.reference, mic=rec.mic,
             caller_end_s=rec.caller_end_s if rec.caller_end_s is not None else 0.0,
             barge_in_s=rec.barge_in_s if rec.barge_in_s is not None else barge.detected_s,
-            caller_pushed_on=barge.push_on and barge.detected_s is not None,
+            caller_pushed_on=barge.push_on and barge.detected_s is not None and rec.barge_in_s is None,
             source="microphone", answer_start_s=rec.answer_start_s, end_reason=rec.end_reason,
-            speech_end_s=speech_end, precomputed=early.result(), partial=early.partial, extra=extra,
+            speech_end_s=speech_end, precomputed=precomputed, partial=early.partial, extra=extra,
             caller_line_s=len(caller_audio) / SR,
         )
 
+    def _wait_while_talking(self, t0: float) -> None:
+        """Hold the caller's line while the trainee is still talking (they went on after a pause): the caller
+        starts once the trainee has been quiet for ``end_silence_s``, or after ``max_answer_s``.
+
+        Speech is judged by the energy endpointer on the audio since ``t0`` (its noise floor included), so a
+        noisy room does not hold the caller."""
+        d, pc = self.duplex, self.cfg.practice
+        ep = EnergyEndpointer(SR, pc)
+        start = time.monotonic()
+        while time.monotonic() - start < pc.max_answer_s:
+            _, mic = d.tracks(t0)
+            ep(mic)
+            started = ep.speech_started or (ep.speech_start_s is not None and ep.speech_end_s is not None
+                                            and ep.speech_end_s - ep.speech_start_s >= 3 * ep.FRAME_S)
+            talking = started and ep.speech_end_s is not None and len(mic) / SR - ep.speech_end_s < pc.end_silence_s
+            if not talking:
+                return
+            with self.status.lock:
+                self.status.who, self.status.message = "you", "go on: the caller waits"
+            if self.on_tick:
+                self.on_tick()
+            time.sleep(pc.poll_s)
+
+    def start_final(self, audio: np.ndarray) -> None:
+        """Start the caller's closing line at once (returns at once); :meth:`play_final` waits for its end."""
+        with self.status.lock:
+            self.status.who, self.status.message = "caller", "closing line"
+        self._final = self.duplex.play(audio, SR)
+
     def play_final(self, audio: np.ndarray) -> float | None:
-        """Play the caller's closing line; returns the latency from the trainee's last word to it (s)."""
+        """Play the caller's closing line (unless :meth:`start_final` did) until its end; returns the latency
+        from the trainee's last word to it (s)."""
         d = self.duplex
-        pb = d.play(audio, SR)
+        st = self.status
+        with st.lock:
+            st.who, st.message = "caller", "closing line"
+        pb = self._final if self._final is not None else d.play(audio, SR)
         deadline = time.monotonic() + len(audio) / SR + 5.0
         while not pb.done and time.monotonic() < deadline:
             d.check()
+            if self.on_tick:
+                self.on_tick()
             time.sleep(self.cfg.practice.poll_s)
+        with st.lock:
+            st.who, st.message = "ended", "the caller ended the call"
         if pb.start_s is None or self._last_speech_end is None:
             return None
         return round(pb.start_s - self._last_speech_end, 3)
@@ -220,26 +337,44 @@ def practice_call(
 
     from ..analysis import tone
     from ..profile import check_baseline
-    from .session import SessionFolder, run_session, tts_renderer
+    from .session import SessionFolder, memo_renderer, run_session, tts_renderer
 
     console = console or Console()
     status = LiveStatus(anger=float(scenario.persona.anger))
-    render = tts_renderer(scenario, cfg)
+    if cfg.practice.live_beam_size > 0:  # same loaded model, faster decoding on the reply's critical path
+        transcriber = copy.copy(transcriber)
+        transcriber.config = dataclasses.replace(transcriber.config, beam_size=cfg.practice.live_beam_size)
+    render = memo_renderer(tts_renderer(scenario, cfg))
     transcriber.model  # noqa: B018 - load Whisper before the caller speaks
     tone.warm_up(cfg.tone)
     duplex = devices.DuplexStream(input_device, output_device, cfg=cfg.practice)
     console.print(f"[bold]{escape(scenario.title)}[/bold] - opening the audio devices...")
-    duplex.open()  # no usable device: a one-line DeviceError, and no session folder is left behind
+    # native ALSA/PortAudio messages go to a log while the streams run, never over the live display: first a
+    # temporary one (no session folder before the devices open), then the session's own
+    capture = devices.StderrCapture()
+    early_fd, early_name = tempfile.mkstemp(prefix="voice-trainer-", suffix=".log")
+    os.close(early_fd)
+    early_log = Path(early_name)
+    capture.start(early_log)
     try:
+        duplex.open()  # no usable device: a one-line DeviceError, and no session folder is left behind
         folder = SessionFolder(session_dir, scenario, cfg, mode="live", model=transcriber.model_name, seed=seed,
                                settings={"input_device": duplex.input_device.label() if duplex.input_device else None,
                                          "output_device": duplex.output_device.label()
                                          if duplex.output_device else None,
                                          "device_rate_hz": duplex.device_rate, "show_anger": show_anger})
+        native_log = folder.dir / NATIVE_LOG
+        with contextlib.suppress(OSError):
+            native_log.write_bytes(early_log.read_bytes())
+        capture.start(native_log)
     except BaseException:
         duplex.close()
+        capture.stop()
         raise
+    finally:
+        early_log.unlink(missing_ok=True)
     answers = LiveAnswers(duplex, cfg, status)
+    duplex.native_log = native_log
 
     def view() -> Text:
         el = time.monotonic() - status.started
@@ -251,6 +386,8 @@ def practice_call(
             t.append(f"anger [{_meter(status.anger * 0.6 - 60, 20)}] {status.anger:3.0f}", style="red")
         if status.message:
             t.append(f"  {status.message}", style="yellow")
+        if duplex.busy:
+            t.append(f"  machine too busy: audio dropouts ({duplex.dropouts})", style="bold red")
         return t
 
     result = None
@@ -272,7 +409,9 @@ def practice_call(
                 status.message = ""
 
             def on_event(name: str, data: dict) -> None:
-                if name == "caller_line":
+                if name == "final_line":  # the caller hangs up or agrees: say so at once, score afterwards
+                    answers.start_final(render(data["line"].text, data["line"].anger))
+                elif name == "caller_line":
                     status.anger = data["line"].anger
                     status.message = ""
                 elif name == "turn":
@@ -287,7 +426,10 @@ def practice_call(
             if final is not None and final.final:
                 latency = answers.play_final(render(final.text, final.anger))
                 if latency is not None:
-                    result.turns[-1].audio.extra["final_reply_latency_s"] = latency
+                    last = result.turns[-1]
+                    last.audio.extra["final_reply_latency_s"] = latency
+                    # the last turn was written before its reply played: write it again with the latency
+                    folder.update_turn(last)
     except KeyboardInterrupt:
         state, error = "interrupted", "stopped with Ctrl-C"
     except devices.DeviceError as exc:
@@ -299,5 +441,8 @@ def practice_call(
     finally:
         answers.close()
         duplex.close()
+        capture.stop()
+    with contextlib.suppress(Exception):
+        folder.writer.record.settings["audio_dropouts"] = {"callbacks": duplex.xruns, "native": duplex.native_xruns}
     folder.finish(state, result if state == "completed" else None, error=error)
     return result, state, folder.dir, error

@@ -25,6 +25,8 @@ are, never formatted or evaluated). Layout::
     requires = ["acknowledge"]     # technique ids the agent must have used before an offer is accepted
     triggers = { policy_wall = 1.5 }   # red-flag id -> weight (default 1) on the anger rise
     soothers = { paraphrase = 1.5 }    # technique id -> weight (default 1) on the anger fall
+    interrupt_after_s = 12         # the caller cuts in after the agent talked this long (s) without acknowledging
+                                   # them (from anger caller.cut_in_from_anger; default by difficulty)
 
     [lines.opening]                # one table per stage; one list per anger band (calm, upset, furious, any)
     calm = ["..."]
@@ -32,9 +34,10 @@ are, never formatted or evaluated). Layout::
     furious = ["..."]
 
 Stages: ``opening`` (first line), ``vent`` (nothing useful heard yet), ``details`` (the agent is listening or
-asking), ``negotiate`` (an offer was made but not accepted), and the closing stages ``resolved``, ``referred``,
-``hung_up``. Every stage needs at least one band; a missing band falls back to ``any`` and then to the nearest
-band.
+asking), ``negotiate`` (an offer was made but not accepted), ``interrupt`` (the caller cuts in: the agent talked
+past ``reactions.interrupt_after_s`` without acknowledging them; optional, generic lines otherwise), and the
+closing stages ``resolved``, ``referred``, ``hung_up``. Every stage needs at least one band; a missing band falls
+back to ``any`` and then to the nearest band.
 
 Built-in scenarios live in the repository's top-level ``scenarios/`` folder. The package reaches them through
 ``voice_trainer/data/scenarios``, a symbolic link to that folder, which setuptools follows when it builds a
@@ -55,7 +58,18 @@ from pathlib import Path
 from ..analysis import ids
 from ..errors import UserError
 
-STAGES = ("opening", "vent", "details", "negotiate", "resolved", "referred", "hung_up")
+STAGES = ("opening", "vent", "details", "negotiate", "interrupt", "resolved", "referred", "hung_up")
+OPTIONAL_STAGES = ("interrupt",)
+"""Stages a scenario may leave out; the caller then uses ``DEFAULT_LINES`` for them."""
+DEFAULT_LINES: dict[str, dict[str, tuple[str, ...]]] = {
+    "interrupt": {
+        "calm": ("Sorry, can I just stop you there for a second?",),
+        "upset": ("Hang on, hang on. You're not listening to what I'm saying.",
+                  "Can I get a word in here? That's not what I asked."),
+        "furious": ("Stop. Just stop talking and listen to me for once!",
+                    "No, no, no. You're just reading me a script. Listen to me!"),
+    },
+}
 CLOSING_STAGES = {ids.RESOLVED: "resolved", ids.REFERRED: "referred", ids.HUNG_UP: "hung_up"}
 BANDS = ("calm", "upset", "furious")
 BAND_KEYS = (*BANDS, "any")
@@ -73,7 +87,8 @@ EXAMPLE_KEYS = ("acknowledge", "restate", "ask", "ownership", "next_step", "choi
 the feedback's tips and the session focus (``report/composer.py``)."""
 REQUIRED_TOP = ("id", "title", "difficulty", "persona", "facts", "resolutions", "lines")
 PERSONA_KEYS = ("name", "voice", "anger")
-REACTION_KEYS = ("hang_up_at", "accept_below", "anger_floor", "max_turns", "requires", "triggers", "soothers")
+REACTION_KEYS = ("hang_up_at", "accept_below", "anger_floor", "max_turns", "requires", "triggers", "soothers",
+                 "interrupt_after_s")
 
 
 @dataclass(frozen=True)
@@ -98,6 +113,9 @@ class Reactions:
     requires: tuple[str, ...] = ()
     triggers: dict[str, float] = field(default_factory=dict)
     soothers: dict[str, float] = field(default_factory=dict)
+    interrupt_after_s: int | None = None
+    """Seconds the agent may talk without acknowledging the caller before the caller cuts in (None: the
+    difficulty's default, ``caller.cut_in_after_s``)."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +145,7 @@ class Scenario:
             raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
         if band not in BANDS:
             raise ValueError(f"unknown band {band!r}; known: {', '.join(BANDS)}")
-        table = self.lines[stage]
+        table = self.lines.get(stage) or DEFAULT_LINES[stage]
         if band in table:
             return table[band]
         if "any" in table:
@@ -158,6 +176,7 @@ class Scenario:
                 "requires": list(self.reactions.requires),
                 "triggers": dict(self.reactions.triggers),
                 "soothers": dict(self.reactions.soothers),
+                "interrupt_after_s": self.reactions.interrupt_after_s,
             },
             "lines": {s: {b: list(v) for b, v in t.items()} for s, t in self.lines.items()},
             "examples": dict(self.examples),
@@ -436,6 +455,9 @@ def _reactions(c: _Checker, data: dict, persona: Persona, goal: str) -> Reaction
     requires = c.id_list(r.get("requires", []), ("reactions", "requires"), ids.TECHNIQUES, "technique")
     triggers = c.weights(r.get("triggers", {}), ("reactions", "triggers"), ids.RED_FLAGS, "red-flag")
     soothers = c.weights(r.get("soothers", {}), ("reactions", "soothers"), ids.TECHNIQUES, "technique")
+    interrupt_after = None
+    if "interrupt_after_s" in r:
+        interrupt_after = c.integer(r["interrupt_after_s"], ("reactions", "interrupt_after_s"), 3, 120)
     if None in vals.values():
         return Reactions()
     if not vals["anger_floor"] < vals["hang_up_at"]:
@@ -449,7 +471,7 @@ def _reactions(c: _Checker, data: dict, persona: Persona, goal: str) -> Reaction
         c.err(("reactions", "anger_floor"), "goal is 'resolve' but anger_floor is above accept_below, so "
                                             "no offer could ever be accepted; use goal = 'refer'")
     return Reactions(vals["hang_up_at"], vals["accept_below"], vals["anger_floor"], max_turns or 10,
-                     requires, triggers, soothers)
+                     requires, triggers, soothers, interrupt_after)
 
 
 def _lines(c: _Checker, data: dict) -> dict[str, dict[str, tuple[str, ...]]]:
@@ -461,6 +483,8 @@ def _lines(c: _Checker, data: dict) -> dict[str, dict[str, tuple[str, ...]]]:
         return lines
     c.unknown(ln, STAGES, ("lines",))
     for stage in STAGES:
+        if stage in OPTIONAL_STAGES and stage not in ln:
+            continue
         if "lines" in data and stage not in ln:
             c.err(("lines",), f"lines.{stage} is missing; every stage needs lines ({', '.join(STAGES)})")
             continue

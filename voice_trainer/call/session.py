@@ -13,7 +13,10 @@ sample-aligned on one clock).
 
 from __future__ import annotations
 
+import copy
 import math
+import random
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -164,6 +167,8 @@ class TurnResult:
     anger_changes: list[dict] = field(default_factory=list)
     nudges: list[str] = field(default_factory=list)
     reply: CallerLine | None = None
+    cut_in: dict | None = None
+    """The caller cut in on this answer: ``{"at_s": when, "limit_s": their patience}`` (turn clock, s)."""
 
     # the measures of the turn are those of its analysis
     transcript = property(lambda self: self.analysis.transcript)
@@ -224,6 +229,7 @@ class TurnResult:
                 "anger_after": round(self.anger_after, 3),
                 "changes": self.anger_changes,
                 "reply": line(self.reply),
+                "caller_cut_in": self.cut_in,
             },
             "nudges": self.nudges,
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
@@ -266,9 +272,44 @@ def observe(
     )
 
 
+ACKNOWLEDGING = (ids.ACKNOWLEDGE, ids.PARAPHRASE)
+"""Techniques that count as acknowledging the caller (they do not cut in on an agent who used one in time)."""
+
+
+def caller_cut_in(ta: TurnAudio, tr: TurnResult, line: CallerLine) -> dict | None:
+    """Whether the caller cut in on this answer (``{"at_s", "limit_s"}`` on the turn's clock) or None.
+
+    From the analysis (file mode and live alike): the agent's talk from their first word in the answer window
+    past the caller's patience (``line.cut_in_after_s``) without an acknowledgement before that moment
+    (:func:`caller.cut_in_at`). Live, the answer source already stopped the answer there (end reason
+    ``caller_cut_in``): the cut is then where the recording stopped, unless the full transcript shows an
+    acknowledgement in time.
+    """
+    from .caller import cut_in_at
+
+    limit = line.cut_in_after_s
+    if limit is None:
+        return None
+    words = [w for w in tr.transcript.words if w.end > ta.answer_start_s]
+    if not words:
+        return None
+    acks = [d.start for d in tr.listening.techniques if ids.canonical(d.id) in ACKNOWLEDGING and d.start is not None]
+    ack = min(acks) if acks else None
+    if ta.end_reason == "caller_cut_in":
+        at = len(ta.mic) / SR
+        if ack is not None and ack <= words[0].start + limit:
+            return None
+    else:
+        at = cut_in_at(words[0].start, words[-1].end, ack, limit)
+    return None if at is None else {"at_s": round(at, 3), "limit_s": limit}
+
+
 def nudges_for(tr: TurnResult, limit: int, weak_share: float = 0.6) -> list[str]:
     """Short on-screen feedback for one turn: problems first, then one thing done well."""
     out: list[str] = []
+    if tr.cut_in is not None:
+        out.append(f"The caller cut in at {tr.cut_in['at_s']:.1f} s: you talked for {tr.cut_in['limit_s']:.0f} s "
+                   "without acknowledging them. Acknowledge first, then explain.")
     for i in tr.turns.interruptions:
         out.append(f"You talked over the caller at {i.start:.1f} s ({i.overlap_s:.1f} s of overlap): let them finish.")
     for f in tr.listening.red_flags:
@@ -465,12 +506,14 @@ def run_session(
 ) -> SessionResult:
     """Run one practice call until the caller ends it, the answers run out or ``max_turns`` is reached.
 
-    ``on_event(name, data)`` is told ``caller_line``, ``turn`` (a finished TurnResult) and ``end``; the live UI
-    and the demo print from it. Each finished turn goes to ``writer`` before the next starts.
+    ``on_event(name, data)`` is told ``caller_line``, ``final_line`` (the caller's closing line, as soon as it is
+    known), ``turn`` (a finished TurnResult) and ``end``; the live UI and the demo print from it. Each finished
+    turn goes to ``writer`` before the next starts.
     """
-    render = render or tts_renderer(scenario, cfg)
+    render = memo_renderer(render or tts_renderer(scenario, cfg))
     emit = on_event or (lambda name, data: None)
     caller = Caller(scenario, cfg.caller, seed=seed)
+    prepare = bool(getattr(answers, "prepares_replies", False))
     limit = max_turns or cfg.session.max_turns
     line = caller.opening()
     results: list[TurnResult] = []
@@ -485,15 +528,21 @@ def run_session(
         while not line.final and index < limit and answers.remaining(index + 1):
             index += 1
             emit("caller_line", {"index": index, "line": line})
+            t_render = time.perf_counter()
             caller_audio = render(line.text, line.anger)
+            render_s = time.perf_counter() - t_render
             closing = line.stage in ("negotiate",) and caller.anger <= scenario.reactions.accept_below
 
             context = turn_context(index, line, scenario, used_baseline, closing)
 
             def analyze(turn_audio: TurnAudio, context=context) -> TurnAnalysis:
-                return analyze_turn(turn_audio, context, cfg, transcriber)
+                result = analyze_turn(turn_audio, context, cfg, transcriber)
+                if prepare:  # render the caller's likely reply now, off the reply's critical path
+                    _prepare_reply(caller, result, cfg, render)
+                return result
 
             ta = answers.take(index, caller_audio, line, analyze)
+            ta.extra = {**(ta.extra or {}), "caller_render_s": round(render_s, 3)}
             analysis = ta.precomputed
             if analysis is not None:  # the source analysed the turn during its final silence
                 analysis.timings["analysed_during_silence"] = 1.0
@@ -510,7 +559,8 @@ def run_session(
                         if tr.analysis.tone is not None:
                             tr.analysis.tone = tone.withhold_as_baseline(tr.analysis.tone)
             tr.anger_before = caller.anger
-            reply = caller.respond(tr.observation)
+            tr.cut_in = caller_cut_in(ta, tr, line)
+            reply = caller.respond(tr.observation, cut_in=tr.cut_in is not None)
             tr.anger_after = caller.anger
             step = caller.trajectory[-1]
             tr.anger_changes = [{"reason": c.reason, "delta": round(c.delta, 2), "detail": c.detail}
@@ -521,9 +571,12 @@ def run_session(
             if writer is not None:
                 # the turn goes to disk while the caller's next line already plays (fsyncs cost tens of ms);
                 # the previous write is always complete first, and the last one before this function returns
-                card = scorecard(results, scenario, caller, used_baseline, cfg)
+                # the running scorecard is computed on the writer's thread too, from snapshots of this moment
                 _finish(pending)
-                pending = disk.submit(writer.write_turn, tr, card, caller.to_dict(), caller.outcome)
+                pending = disk.submit(_write_turn, writer, tr, list(results), scenario, _snapshot(caller),
+                                      used_baseline, cfg)
+            if reply.final:  # a live caller says the closing line now, while the turn is scored and written
+                emit("final_line", {"index": index, "line": reply})
             emit("turn", {"result": tr})
             line = reply
     finally:  # also on Ctrl-C or a lost device: the finished turn is on disk before anyone else writes
@@ -535,6 +588,62 @@ def run_session(
     result = SessionResult(scenario, results, caller, card, status, used_baseline)
     emit("end", {"result": result, "final_line": line})
     return result
+
+
+def _write_turn(writer: SessionWriter, tr: TurnResult, results: list[TurnResult], scenario: Scenario,
+                caller: Caller, baseline: tone.Baseline | None, cfg: Config) -> None:
+    """Score the call so far and write the turn (on the writer's thread)."""
+    card = scorecard(results, scenario, caller, baseline, cfg)
+    writer.write_turn(tr, card, caller.to_dict(), caller.outcome)
+
+
+def _snapshot(caller: Caller) -> Caller:
+    """An independent copy of the caller's state (the scenario and config are shared, not copied)."""
+    c = copy.copy(caller)
+    c.state = copy.deepcopy(caller.state)
+    c.trajectory = list(caller.trajectory)
+    c._rng = random.Random()
+    c._rng.setstate(caller._rng.getstate())
+    return c
+
+
+def _prepare_reply(caller: Caller, analysis: TurnAnalysis, cfg: Config, render: Renderer) -> None:
+    """Render the line a copy of the caller would answer this analysis with, so the real reply is ready.
+
+    Same observation, same caller state and random state: the same line at the same anger, which the
+    memoised renderer then hands out at once. Never fails the turn (a guess that does not come true costs
+    only the render).
+    """
+    try:
+        obs = observe(analysis.turns, analysis.tone, analysis.listening, cfg)
+        spec = _snapshot(caller)
+        nxt = spec.respond(obs)
+        render(nxt.text, nxt.anger)
+    except Exception:  # noqa: BLE001 - speculation only; the real reply is rendered on the main path
+        return
+
+
+def memo_renderer(render: Renderer, keep: int = 8) -> Renderer:
+    """``render`` with the last ``keep`` lines kept in memory (thread-safe: one lock per call)."""
+    import threading
+
+    lock = threading.Lock()
+    cache: dict[tuple[str, float], np.ndarray] = {}
+
+    def memo(text: str, anger: float) -> np.ndarray:
+        key = (text, round(float(anger), 6))
+        with lock:
+            hit = cache.get(key)
+        if hit is not None:
+            return hit
+        audio = render(text, anger)
+        with lock:
+            cache[key] = audio
+            while len(cache) > keep:
+                cache.pop(next(iter(cache)))
+        return audio
+
+    return memo
 
 
 def _finish(job: Future | None) -> None:
@@ -575,6 +684,14 @@ class SessionFolder:
         settings = dict(self.writer.record.settings)
         settings["caller"] = caller_state
         self.writer.update(scores=card.to_dict(), outcome=outcome, settings=settings, model_files=rec.model_files)
+
+    def update_turn(self, tr: TurnResult) -> None:
+        """Rewrite a written turn's record with its facts as they are now (e.g. a latency measured later)."""
+        from ..model_files import used
+
+        facts = tr.to_dict()
+        facts["model_files"] = used()
+        self.writer.update_turn_facts(tr.index, facts)
 
     def finish(self, status: str, result: SessionResult | None = None, error: str | None = None) -> None:
         changes: dict[str, Any] = {"error": error}

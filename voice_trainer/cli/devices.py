@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..audio.devices import list_devices, resolve_device
+from ..audio.devices import DeviceError, list_devices
 from .common import print_json_line
 
 
@@ -31,10 +31,19 @@ def format_table(devices: list) -> str:
     return "\n".join(lines)
 
 
+NO_DEVICES = (
+    "no audio device found: no sound card, or the sound server (PulseAudio/PipeWire) is not running or not "
+    "reachable; start it (e.g. `pulseaudio --start`) or plug in a device, then list again; without audio devices "
+    "try `voice-trainer demo` or `voice-trainer practice --answers A1.wav A2.wav ...`"
+)
+
+
 def run(args: argparse.Namespace) -> int:
     devices = list_devices()
     if not devices:
-        resolve_device(None, "input", devices)  # raises the one-line "no audio device" error with next steps
+        if args.json:
+            print_json_line([])  # still valid JSON for scripts; the exit status says there is nothing to use
+        raise DeviceError(NO_DEVICES)
     if args.json:
         print_json_line([d.to_dict() for d in devices])
     else:

@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         return 130
     if state == "device_lost":
         console.print(f"[red]The audio device stopped working:[/red] {escape(str(error))}. "
-                      f"Finished turns are saved in {escape(str(folder_dir))}")
+                      f"Finished turns are saved in {escape(str(folder_dir))}", soft_wrap=True)
         return 1
     _saved(console, folder_dir)
     return 0

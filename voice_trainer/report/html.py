@@ -402,6 +402,10 @@ def _turn_html(rec: ReportRecord, t: TurnView, cfg: Config, audio_id: str | None
     out.append("<h3>What to change</h3>")
     out.append('<ul class="fb change-list">' + "".join(_item_html(i, audio_id, t.words) for i in change) + "</ul>"
                if change else '<p class="meta">Nothing to change in this turn.</p>')
+    cut = t.caller_cut_in
+    if cut and _num_or_none(cut.get("at_s")) is not None and _num_or_none(cut.get("limit_s")) is not None:
+        out.append(f'<p class="caller cut-in">The caller cut in at {float(cut["at_s"]):.1f} s: you had talked for '
+                   f'{float(cut["limit_s"]):.0f} s without acknowledging them.</p>')
     if t.anger_changes:
         out.append("<h3>How the caller reacted</h3><ul class=\"fb\">" + "".join(
             f"<li>{float(c.get('delta', 0)):+.1f} anger: {_e(c.get('detail') or c.get('reason', ''))}</li>"
@@ -411,6 +415,10 @@ def _turn_html(rec: ReportRecord, t: TurnView, cfg: Config, audio_id: str | None
     out.append(_notes_html([n for n in rec.notes if n.get("turn") == t.index]))
     out.append("</section>")
     return "".join(out)
+
+
+def _num_or_none(x: object) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
 
 
 def render_html(rec: ReportRecord, out_path: str | os.PathLike, cfg: Config | None = None, *,

@@ -54,6 +54,8 @@ class TurnView:
     """0 = left, 1 = right: the trainee's channel in ``audio``."""
     caller_stage: str | None = None
     """The stage of the caller's line this turn answers (opening, vent, details, negotiate, ...), when recorded."""
+    caller_cut_in: dict | None = None
+    """The caller cut in on this answer: ``{"at_s", "limit_s"}`` (seconds on the turn's clock), when it did."""
 
 
 def _model_files(value: Any) -> list[dict]:
@@ -215,6 +217,7 @@ def _load_session(d: Path) -> ReportRecord:
             reply=reply.get("text"),
             audio=(d / (tr.wav or f"{tr.name}.wav")),
             barge_in_s=_num(tr.barge_in_s),
+            caller_cut_in=reaction.get("caller_cut_in") if isinstance(reaction.get("caller_cut_in"), dict) else None,
         )
         if not tv.audio.exists():
             tv.audio = None
