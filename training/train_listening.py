@@ -52,7 +52,7 @@ FOLDS = 5
 MISMATCHES_PER_POSITIVE = 2
 FLAG_SUPPORT_QUANTILE = 0.1
 RED_FLAG_MAX_FPR = 0.05
-"""The red-flag threshold is the lowest whose out-of-fold share of flagged good sentences stays under this."""
+"""The red-flag threshold is the lowest whose out-of-fold share of flagged good agent sentences stays under this."""
 
 
 def read_psv(path: Path, n: int) -> list[list[str]]:
@@ -243,7 +243,10 @@ def train(out: Path) -> dict:
                           "n_pos": int((y_type > 0).sum()), "n": len(y_type)}
     y_flag = (y_type > 0).astype(int)
     p = 1.0 - p_type[:, 0]
-    neg = p[y_flag == 0]
+    # the threshold is set on the good AGENT sentences (agent_sentences*.psv and restatements), not on the many easy
+    # negatives of the reflection-form file (fillers, counselling questions), which would let it drop
+    service = np.array([not g.startswith("restatement:reflect:") for g in g_flag])
+    neg = p[(y_flag == 0) & service]
     cands = [t for t in np.round(np.arange(MIN_THRESHOLD, 0.951, 0.01), 2) if (neg >= t).mean() <= RED_FLAG_MAX_FPR]
     thresholds["red_flag"] = float(min(cands)) if cands else 0.9
     flagged = y_type > 0

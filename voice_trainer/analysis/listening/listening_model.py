@@ -91,6 +91,9 @@ class ListeningModelConfig:
     pair_windows: bool = True
     """Also judge each two neighbouring sentences together for a red flag (a blaming question followed by "that's
     usually the reason" is a red flag only as a pair); costs one more encoded text per extra sentence."""
+    flag_min_words: int = 4
+    """A learned red flag needs a sentence (or pair of sentences) of at least this many words: the head was trained
+    on whole sentences and is not trusted on a "Bye" or "Just ok?"."""
     quote_min_share: float = 0.3
     """... and repeats at least this share (0-1) of the content words of the caller's sentence it restates."""
     heads_dir: str = ""
@@ -385,6 +388,13 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
     if not spans:
         return flags
     texts = [ctx.text[s:e].strip() for s, e in spans]
+    windows = [f"{texts[i]} {texts[i + 1]}" for i in range(len(spans) - 1)] if cfg.pair_windows else []
+    if encoder is None:
+        from .sentence_encoder import get_encoder
+
+        encoder = get_encoder()
+    if windows:  # one encoder run for the sentences, the caller's and the windows (the encoder caches the vectors)
+        encoder(texts + (_caller_units(caller_text) if caller_text.strip() else []) + windows)
     judged = judge_sentences(texts, caller_text, encoder=encoder, heads=heads)
     t_restate, t_ack, t_own = _thr(cfg, heads, "restate"), _thr(cfg, heads, "acknowledge"), _thr(cfg, heads,
                                                                                                   "ownership")
@@ -436,18 +446,22 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
     def flag(s: int, e: int, j: SentenceJudgement) -> None:
         if j.red_flag < t_flag or j.flag_support < t_support or any(s <= q < e for q, _ in reflecting):
             return
+        if len(_WORDS.findall(j.text.lower())) < cfg.flag_min_words:
+            return
         if any(f.char_start < e and s < f.char_end and f.id not in ("stock_phrase", "re_asked") for f in kept):
             return  # a rule (or the head, on a sentence of this pair) already flagged it
+        if j.flag_type in ("retaliation", "patronising") and any(
+                d.char_start < e and s < d.char_end for d in found.get("boundary", [])):
+            return  # the rules found a calm boundary here ("I want to help, but I need you to stop swearing")
         label, tech, tip = _LABELS[j.flag_type]
         kept.append(ctx.detection(FLAG_ID.get(j.flag_type, j.flag_type), tech, label, s, e, j.red_flag, tip,
                                   kind="learned", flag_type=j.flag_type, type_confidence=round(j.flag_type_prob, 3)))
 
     for (s, e), j in zip(spans, judged, strict=True):
         flag(s, e, j)
-    if cfg.pair_windows and len(spans) > 1:
+    if windows:
         # two neighbouring sentences read together ("Did you check X? That's usually the reason."): the head was
         # trained on such one- and two-sentence items, and the evidence then quotes both sentences
-        windows = [f"{texts[i]} {texts[i + 1]}" for i in range(len(spans) - 1)]
         for i, j in enumerate(judge_sentences(windows, "", encoder=encoder, heads=heads)):
             flag(spans[i][0], spans[i + 1][1], j)
     # a sentence with a red flag on it earns no learned restatement ("Oh, I'm sure you're the only one..." is
