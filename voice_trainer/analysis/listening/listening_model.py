@@ -355,6 +355,17 @@ _LABELS = {
 }
 
 
+def _groups() -> dict[str, str]:
+    from .scoring import _RED_FLAG_GROUPS
+
+    return {fid: gid for gid, _, _, ids in _RED_FLAG_GROUPS for fid in ids}
+
+
+_GROUP_OF = _groups()
+"""Red-flag id -> its score group (``scoring._RED_FLAG_GROUPS``): a learned flag is not added to a reply where a
+rule already found a flag of the same group."""
+
+
 def _thr(cfg: ListeningModelConfig, heads: Heads, name: str) -> float:
     v = getattr(cfg, f"{name}_threshold")
     return float(v) if v is not None else heads.thresholds[name]
@@ -450,6 +461,10 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
             return
         if any(f.char_start < e and s < f.char_end and f.id not in ("stock_phrase", "re_asked") for f in kept):
             return  # a rule (or the head, on a sentence of this pair) already flagged it
+        group = _GROUP_OF.get(FLAG_ID.get(j.flag_type, j.flag_type))
+        if any(f.detail.get("kind") != "learned" and f.id not in ("stock_phrase", "re_asked")
+               and _GROUP_OF.get(f.id) == group for f in kept):
+            return  # the rules already found this kind of red flag in the reply: one finding per problem
         if j.flag_type in ("retaliation", "patronising") and any(
                 d.char_start < e and s < d.char_end for d in found.get("boundary", [])):
             return  # the rules found a calm boundary here ("I want to help, but I need you to stop swearing")
