@@ -156,3 +156,34 @@ def test_small_talk_unlike_the_training_data_is_not_flagged():
                           "something like that at the weekend?",
                           caller_text="I've been so stressed since I lost my job, I can't switch off.")
     assert not [f for f in r.red_flags if f.detail.get("kind") == "learned"]
+
+
+def test_reflection_in_new_words_counts_as_restating():
+    # a reflection of feeling that shares almost no words with the caller: found by the reflection-form head
+    caller = "Every time I try to put some money aside the car breaks down or the kids need something."
+    reply = "You never quite get the chance to get ahead."
+    assert judge_sentences([reply], caller)[0].reflect >= load_heads().thresholds["reflect"]
+    r = analyze_listening(reply, caller_text=caller)
+    assert [t for t in r.techniques if t.id == "paraphrase"] and not r.red_flags
+    # a question for new information that starts the same way is no reflection
+    q = judge_sentences(["So how much do you manage to save in a month?"], caller)[0]
+    assert q.reflect < load_heads().thresholds["reflect"]
+
+
+def test_reusing_the_callers_number_to_play_it_down_is_still_flagged():
+    caller = "My electricity bill is sixty pounds more than last month."
+    r = analyze_listening("Sixty pounds is hardly anything, honestly, it's not worth worrying about.",
+                          caller_text=caller)
+    assert any(f.id in ("minimising", "dismissive") for f in r.red_flags)
+
+
+def test_two_sentences_read_together_quote_both_as_evidence():
+    heads = load_heads()
+    reply = "Did you plug the charger in properly? It's nearly always the customer's socket."
+    one, two = judge_sentences(["Did you plug the charger in properly?", "It's nearly always the customer's socket."])
+    both = judge_sentences([reply])[0]
+    assert both.red_flag >= heads.thresholds["red_flag"]
+    r = analyze_listening(reply, caller_text="My laptop won't charge since the repair.")
+    assert r.red_flags
+    if max(one.red_flag, two.red_flag) < heads.thresholds["red_flag"]:  # only the pair is flagged: quoted whole
+        assert any(f.char_start == 0 and f.char_end >= len(reply) - 1 for f in learned(r.red_flags))

@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from voice_trainer.analysis.listening.listening_model import (  # noqa: E402
     FLAG_TYPES,
     N_LEXICAL,
+    form_features,
     lexical_pair_features,
     pair_features,
 )
@@ -51,7 +52,7 @@ FOLDS = 5
 MISMATCHES_PER_POSITIVE = 2
 FLAG_SUPPORT_QUANTILE = 0.1
 RED_FLAG_MAX_FPR = 0.05
-"""The red-flag threshold is the lowest whose out-of-fold share of flagged good sentences stays under this."""
+"""The red-flag threshold is the lowest whose out-of-fold share of flagged good agent sentences stays under this."""
 
 
 def read_psv(path: Path, n: int) -> list[list[str]]:
@@ -75,8 +76,8 @@ def sha(paths: list[Path]) -> str:
 
 def build(encoder: SentenceEncoder) -> dict:
     """Datasets: sentence rows (text, labels, group) and pair rows (caller, sentence, label, group)."""
-    sent_rows = read_psv(DATA / "agent_sentences.psv", 3)
-    pair_rows = read_psv(DATA / "restatement_pairs.psv", 3)
+    sent_rows = [r for f in sorted(DATA.glob("agent_sentences*.psv")) for r in read_psv(f, 3)]
+    pair_rows = [r for f in sorted(DATA.glob("restatement_pairs*.psv")) for r in read_psv(f, 3)]
     sentences = [(text, set(labels.split(";")), sit) for labels, sit, text in sent_rows]
     known = {"acknowledge", "ownership", "neutral", *FLAG_TYPES}
     for _, labels, _ in sentences:
@@ -95,9 +96,22 @@ def build(encoder: SentenceEncoder) -> dict:
         other = rnd.choice(callers)
         extra.append((other, text, 0, other))
     pairs += extra
-    texts = sorted({t for t, _, _ in sentences} | {s for _, s, _, _ in pairs} | set(callers))
+    # the reflection-form head: the team's reflection sentences, every agent sentence of the pair files (a reflection
+    # in form when it restates its caller), and the red-flag and ownership sentences (never reflections)
+    form: dict[str, tuple[int, str]] = {}
+    for c, s, y, _ in pairs[: len(pair_rows)]:
+        form[s] = (max(y, form.get(s, (0, ""))[0]), "pair:" + c)
+    for text, labels, sit in sentences:
+        if labels & (set(FLAG_TYPES) | {"ownership"}) and text not in form:
+            form[text] = (0, sit)
+    reflect_only = []
+    for y, topic, text in read_psv(DATA / "reflection_sentences.psv", 3):
+        form[text] = (int(y), topic)
+        reflect_only.append((text, int(y), topic))
+    reflect = [(t, y, g) for t, (y, g) in sorted(form.items())]
+    texts = sorted({t for t, _, _ in sentences} | {s for _, s, _, _ in pairs} | set(callers) | set(form))
     vec = dict(zip(texts, encoder(texts), strict=True))
-    return {"sentences": sentences, "pairs": pairs, "vec": vec,
+    return {"sentences": sentences, "pairs": pairs, "vec": vec, "reflect": reflect, "reflect_only": reflect_only,
             "restatements": [(s, c) for c, s, y, _ in pairs if y == 1]}
 
 
@@ -194,6 +208,9 @@ def train(out: Path) -> dict:
     gs = [g for _, _, g in sents]
     # restatements from the pair file are never red flags: they teach the flag head that quoting is not promising
     rest = d["restatements"]
+    # ... and so are the reflection-form sentences (reflections, questions, advice, fillers of support conversations):
+    # good listening, whatever the head makes of their second-person wording
+    rest = rest + [(t, f"reflect:{g}") for t, _, g in d["reflect_only"]]
     x_rest = np.stack([vec[s] for s, _ in rest])
     heads, meta_heads, report, thresholds = {}, {}, {}, {}
     arrays_extra: dict[str, np.ndarray] = {}
@@ -226,8 +243,11 @@ def train(out: Path) -> dict:
                           "n_pos": int((y_type > 0).sum()), "n": len(y_type)}
     y_flag = (y_type > 0).astype(int)
     p = 1.0 - p_type[:, 0]
-    neg = p[y_flag == 0]
-    cands = [t for t in np.round(np.arange(MIN_THRESHOLD, 0.91, 0.05), 2) if (neg >= t).mean() <= RED_FLAG_MAX_FPR]
+    # the threshold is set on the good AGENT sentences (agent_sentences*.psv and restatements), not on the many easy
+    # negatives of the reflection-form file (fillers, counselling questions), which would let it drop
+    service = np.array([not g.startswith("restatement:reflect:") for g in g_flag])
+    neg = p[(y_flag == 0) & service]
+    cands = [t for t in np.round(np.arange(MIN_THRESHOLD, 0.951, 0.01), 2) if (neg >= t).mean() <= RED_FLAG_MAX_FPR]
     thresholds["red_flag"] = float(min(cands)) if cands else 0.9
     flagged = y_type > 0
     report["red_flag"] = {"cv_log_loss_by_C": losses, "C": c, "ece": ece(y_flag, p),
@@ -247,9 +267,16 @@ def train(out: Path) -> dict:
     same = np.array([[a == b for b in fg] for a in fg])
     sim[same] = -1.0
     thresholds["flag_support"] = round(float(np.quantile(sim.max(1), FLAG_SUPPORT_QUANTILE)), 3)
-    arrays_extra["flag_examples"] = fx.astype(np.float32)
+    arrays_extra["flag_examples"] = fx.astype(np.float16)  # a similarity guard: half precision is plenty
     report["flag_type"] = {"cv_accuracy": round(float((p_type[flagged, 1:].argmax(1) + 1 == y_type[flagged])
                                                       .mean()), 3)}
+
+    refl = d["reflect"]
+    xr = np.stack([form_features(vec[t], t) for t, _, _ in refl])
+    yr = np.array([y for _, y, _ in refl])
+    p = binary("reflect", xr, yr, [g for _, _, g in refl])
+    thresholds["reflect"] = best_f1_threshold(yr, p)
+    report["reflect"]["cv_at_threshold"] = prf(yr, p >= thresholds["reflect"])
 
     pairs = d["pairs"]
     xp_rows, yp, gp = [], [], []
@@ -273,6 +300,7 @@ def train(out: Path) -> dict:
         "format": 1,
         "encoder": {"package": ENCODER_PACKAGE, "onnx_sha256": ENCODER_SHA256, "pooling": "mean", "dim": 384},
         "features": {"sentence": "384-d unit sentence vector",
+                     "reflect": "[u, you-start, I/we-start, question] (listening_model.form_features)",
                      "restate": f"[u, u*v, |u-v|, cos(u,v), {N_LEXICAL} lexical] (listening_model.pair_features)"},
         "heads": meta_heads,
         "thresholds": thresholds,
@@ -281,6 +309,7 @@ def train(out: Path) -> dict:
                      "situations": len(set(gs)),
                      "pairs": len(pairs), "pairs_positive": int(yp_arr.sum()),
                      "pair_callers": len({c for c, _, _, _ in pairs}),
+                     "reflect_sentences": len(refl), "reflect_positive": int(yr.sum()),
                      "sklearn": __import__("sklearn").__version__},
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -292,6 +321,27 @@ def train(out: Path) -> dict:
     return {"meta": meta, "report": report}
 
 
+def update_manifest() -> None:
+    """Write the shipped heads' sizes and sha256 into their entry of ``voice_trainer/data/model_manifest.json``
+    (only the two numbers of each file change; the loader checks them before using the heads)."""
+    import re
+
+    path = ROOT / "voice_trainer" / "data" / "model_manifest.json"
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if '"id": "listening-heads"' not in line:
+            continue
+        for f in ("heads.npz", "heads.json"):
+            data = (OUT / f).read_bytes()
+            new = f'"{f}": {{"size": {len(data)}, "sha256": "{hashlib.sha256(data).hexdigest()}"}}'
+            line, n = re.subn(rf'"{re.escape(f)}": \{{"size": \d+, "sha256": "[0-9a-f]+"\}}', new, line)
+            if n != 1:
+                raise SystemExit(f"model_manifest.json: no entry for {f} under listening-heads")
+        lines[i] = line
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
 def write_card_figures(res: dict) -> None:
     meta, rep = res["meta"], res["report"]
     t = meta["training"]
@@ -299,13 +349,14 @@ def write_card_figures(res: dict) -> None:
              f"Training data: {t['sentences']} agent sentences over {t['situations']} situations "
              f"({', '.join(f'{k} {v}' for k, v in t['sentence_label_counts'].items())}); "
              f"{t['pairs']} caller/sentence pairs ({t['pairs_positive']} restatements, {t['pair_callers']} caller "
-             f"lines; negatives include restatements of another caller). scikit-learn {t['sklearn']}, seed "
+             f"lines; negatives include restatements of another caller); {t['reflect_sentences']} sentences for the "
+             f"reflection-form head ({t['reflect_positive']} reflections). scikit-learn {t['sklearn']}, seed "
              f"{t['seed']}.", "",
              "Cross-validated on the training data (5 folds grouped by situation, or by caller line for the pair "
              "head: each figure is for situations or callers the head did not see):", "",
              "| head | C | threshold | precision | recall | F1 | n pos / n | ECE | Brier |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for name in ("restate", "acknowledge", "ownership", "red_flag"):
+    for name in ("restate", "reflect", "acknowledge", "ownership", "red_flag"):
         r = rep[name]
         c = r["cv_at_threshold"]
         lines.append(f"| {name} | {r['C']} | {meta['thresholds'][name]} | {c['precision']} | {c['recall']} | "
@@ -341,6 +392,7 @@ def main() -> int:
     (ROOT / "training" / "report.json").write_text(json.dumps(res["report"], indent=1, sort_keys=True) + "\n",
                                                    encoding="utf-8")
     write_card_figures(res)
+    update_manifest()
     print(json.dumps({k: v.get("cv_at_threshold", v.get("cv_accuracy")) for k, v in res["report"].items()},
                      indent=1))
     print("thresholds", res["meta"]["thresholds"])

@@ -5,6 +5,11 @@ Where phrase patterns plateau, these heads judge each sentence of the trainee's 
 * ``restate`` (a pair model): does this sentence restate or reflect what the caller said? Features of the pair
   (:func:`pair_features`): the two sentence vectors' product and distance, their cosine, and a few lexical-overlap
   numbers (share of the caller's content words repeated, by stem).
+* ``reflect`` (a sentence model): is the sentence a reflection in form, saying back what the caller said, feels,
+  wants or believes ("so the weekends are the hard part", "you're not sure it's worth it") rather than a question
+  for new information, advice, information, praise or filler? Features: the sentence vector and three form flags
+  (:func:`form_features`). A reflection is reported as a restatement even when its words are not the caller's last
+  line (callers' earlier lines and counselling-style complex reflections).
 * ``acknowledge``: acknowledges or validates the caller's feeling or situation.
 * ``ownership``: the agent takes the problem on ("I can refund ... and I'll cover the fee too").
 * ``flag``: one softmax over "good" and the red flags whose wording varies (blame, including blaming questions;
@@ -46,6 +51,7 @@ __all__ = [
     "judge_sentences",
     "load_heads",
     "merge_learned",
+    "form_features",
     "pair_features",
 ]
 
@@ -67,6 +73,8 @@ class ListeningModelConfig:
     """Use the learned detectors (loads the sentence encoder on the first reply analysed)."""
     restate_threshold: float | None = None
     """Probability (0-1) from which a sentence counts as restating the caller's words."""
+    reflect_threshold: float | None = None
+    """Probability (0-1) from which a sentence counts as a reflection in form (reported as a restatement)."""
     acknowledge_threshold: float | None = None
     """Probability from which a sentence counts as acknowledging the caller's feeling or situation."""
     ownership_threshold: float | None = None
@@ -80,6 +88,12 @@ class ListeningModelConfig:
     flag_support_threshold: float | None = None
     """A learned red flag also needs a cosine of at least this to one of the labelled red-flag sentences: the head
     is not trusted on text unlike anything it was trained on."""
+    pair_windows: bool = True
+    """Also judge each two neighbouring sentences together for a red flag (a blaming question followed by "that's
+    usually the reason" is a red flag only as a pair); costs one more encoded text per extra sentence."""
+    flag_min_words: int = 4
+    """A learned red flag needs a sentence (or pair of sentences) of at least this many words: the head was trained
+    on whole sentences and is not trusted on a "Bye" or "Just ok?"."""
     quote_min_share: float = 0.3
     """... and repeats at least this share (0-1) of the content words of the caller's sentence it restates."""
     heads_dir: str = ""
@@ -115,7 +129,7 @@ class Heads:
         return e / e.sum(axis=1, keepdims=True)
 
 
-REQUIRED_HEADS = ("restate", "acknowledge", "ownership", "flag")
+REQUIRED_HEADS = ("restate", "reflect", "acknowledge", "ownership", "flag")
 
 
 def _heads_path(heads_dir: str = "") -> Path:
@@ -215,6 +229,14 @@ def lexical_pair_features(caller: str, sentence: str) -> tuple[np.ndarray, list[
     return feats, matched
 
 
+def form_features(u: np.ndarray, sentence: str) -> np.ndarray:
+    """Features of the ``reflect`` head: ``[u, starts with "you" (after a restating opener), starts with I/we, is a
+    question]`` for the unit sentence vector ``u`` ``(d,)`` -> ``(d + 3,)``."""
+    return np.concatenate([u, [1.0 if _YOU_START.search(sentence) else 0.0,
+                               1.0 if _SELF_START.search(sentence) else 0.0,
+                               1.0 if sentence.strip().endswith("?") else 0.0]]).astype(np.float32)
+
+
 def pair_features(u: np.ndarray, v: np.ndarray, lexical: np.ndarray) -> np.ndarray:
     """Features of the pair model: ``[u, u*v, |u-v|, cos(u, v), lexical...]`` for sentence vector ``u`` (agent)
     and ``v`` (caller), both unit length. Shapes: ``(d,)`` each and ``(N_LEXICAL,)`` -> ``(3d + 1 + N_LEXICAL,)``."""
@@ -232,6 +254,8 @@ class SentenceJudgement:
 
     text: str
     restate: float = 0.0
+    reflect: float = 0.0
+    """Probability that the sentence is a reflection in form (``reflect`` head)."""
     caller_sentence: str = ""
     caller_words: list[str] = field(default_factory=list)
     caller_share: float = 0.0
@@ -280,12 +304,14 @@ def judge_sentences(sentences: Sequence[str], caller_text: str = "", *, encoder:
     u_all, c_all = vecs[: len(sentences)], vecs[len(sentences):]
     out = [SentenceJudgement(s) for s in sentences]
     ack = heads.prob("acknowledge", u_all)
+    refl = heads.prob("reflect", np.stack([form_features(u_all[i], s) for i, s in enumerate(sentences)]))
     own = heads.prob("ownership", u_all)
     flag = heads.prob("flag", u_all)  # softmax over "good" and the red-flag types
     types = heads.labels["flag"][1:]
     support = (u_all @ heads.flag_examples.T).max(axis=1)
     for i, j in enumerate(out):
         j.acknowledge, j.ownership, j.red_flag = float(ack[i]), float(own[i]), float(1.0 - flag[i, 0])
+        j.reflect = float(refl[i])
         k = int(np.argmax(flag[i, 1:]))
         j.flag_type, j.flag_type_prob = types[k], float(flag[i, 1 + k] / max(j.red_flag, 1e-9))
         j.flag_support = float(support[i])
@@ -329,6 +355,17 @@ _LABELS = {
 }
 
 
+def _groups() -> dict[str, str]:
+    from .scoring import _RED_FLAG_GROUPS
+
+    return {fid: gid for gid, _, _, ids in _RED_FLAG_GROUPS for fid in ids}
+
+
+_GROUP_OF = _groups()
+"""Red-flag id -> its score group (``scoring._RED_FLAG_GROUPS``): a learned flag is not added to a reply where a
+rule already found a flag of the same group."""
+
+
 def _thr(cfg: ListeningModelConfig, heads: Heads, name: str) -> float:
     v = getattr(cfg, f"{name}_threshold")
     return float(v) if v is not None else heads.thresholds[name]
@@ -344,12 +381,15 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
 
     * A sentence the rules did not find as a paraphrase, acknowledgement or ownership, but the head does, is added
       (``kind="learned"``, the head's probability as confidence; a restatement carries the caller's sentence and
-      the caller's words it repeats).
+      the caller's words it repeats). A restatement comes from the pair head (``restate``) or the reflection-form
+      head (``reflect``), and never on a sentence that carries a red flag.
     * A sentence that quotes the caller (pair probability >= ``quote_veto_threshold`` and at least
       ``quote_min_share`` of the caller's content words repeated) drops rule red flags whose
-      quoted words the caller said first, and gets no learned red flag.
+      quoted words the caller said first, and, when it is also a reflection in form (``reflect`` head), gets no
+      learned red flag (reusing the caller's "forty pounds" to say it "isn't much" is no quote).
     * A sentence the red-flag head flags, with no rule flag on it, gets a learned red flag of the type the
-      ``flag`` head finds likeliest. Rule flags are kept (they are exact).
+      ``flag`` head finds likeliest; so do two neighbouring sentences read together (``pair_windows``), quoted
+      together as the evidence. Rule flags are kept (they are exact).
     """
     cfg = cfg or ListeningModelConfig()
     if not cfg.enabled or not ctx.sents:
@@ -359,9 +399,17 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
     if not spans:
         return flags
     texts = [ctx.text[s:e].strip() for s, e in spans]
+    windows = [f"{texts[i]} {texts[i + 1]}" for i in range(len(spans) - 1)] if cfg.pair_windows else []
+    if encoder is None:
+        from .sentence_encoder import get_encoder
+
+        encoder = get_encoder()
+    if windows:  # one encoder run for the sentences, the caller's and the windows (the encoder caches the vectors)
+        encoder(texts + (_caller_units(caller_text) if caller_text.strip() else []) + windows)
     judged = judge_sentences(texts, caller_text, encoder=encoder, heads=heads)
     t_restate, t_ack, t_own = _thr(cfg, heads, "restate"), _thr(cfg, heads, "acknowledge"), _thr(cfg, heads,
                                                                                                   "ownership")
+    t_reflect = _thr(cfg, heads, "reflect")
     t_flag, t_veto = _thr(cfg, heads, "red_flag"), _thr(cfg, heads, "quote_veto")
     t_support = _thr(cfg, heads, "flag_support")
     caller_low = caller_text.lower()
@@ -370,16 +418,22 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
         return any(d.char_start < e and s < d.char_end for d in found.get(tid, []))
 
     quoting: list[tuple[int, int]] = []
+    reflecting: list[tuple[int, int]] = []
+    """Quoting sentences in the form of a reflection: no learned red flag ("Forty pounds isn't much" reuses the
+    caller's words but is no reflection)."""
+    learned_paras = []
     for (s, e), j in zip(spans, judged, strict=True):
-        model = {"restate": round(j.restate, 3), "acknowledge": round(j.acknowledge, 3),
+        model = {"restate": round(j.restate, 3), "reflect": round(j.reflect, 3), "acknowledge": round(j.acknowledge, 3),
                  "ownership": round(j.ownership, 3), "red_flag": round(j.red_flag, 3)}
         for d in found.get("paraphrase", []):
             if d.char_start < e and s < d.char_end:
                 d.detail.setdefault("model", model)
-        if j.restate >= t_restate and not covered("paraphrase", s, e):
-            found.setdefault("paraphrase", []).append(ctx.detection(
-                "paraphrase", 3, "Restated the caller's words", s, e, j.restate, "", kind="learned",
-                caller_words=j.caller_words, caller_sentence=j.caller_sentence))
+        if (j.restate >= t_restate or j.reflect >= t_reflect) and not covered("paraphrase", s, e):
+            restated = j.restate >= t_restate or j.caller_share > 0
+            learned_paras.append(ctx.detection(
+                "paraphrase", 3, "Restated the caller's words", s, e, max(j.restate, j.reflect), "", kind="learned",
+                caller_words=j.caller_words if restated else [],
+                caller_sentence=j.caller_sentence if restated else "", reflection=round(j.reflect, 3)))
         if j.acknowledge >= t_ack and not covered("acknowledge", s, e):
             found.setdefault("acknowledge", []).append(ctx.detection(
                 "acknowledge", 2, "Acknowledged the feeling or situation", s, e, j.acknowledge, "", kind="learned"))
@@ -388,6 +442,8 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
                 "ownership", 5, "Took ownership", s, e, j.ownership, "", kind="learned"))
         if caller_low and j.restate >= t_veto and j.caller_share >= cfg.quote_min_share:
             quoting.append((s, e))
+            if j.reflect >= t_reflect:
+                reflecting.append((s, e))
 
     def quotes_caller(f: Any) -> bool:
         if not any(s <= f.char_start < e for s, e in quoting):
@@ -397,12 +453,36 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
         return bool(key) and all(re.search(rf"\b{re.escape(w)}", caller_low) for w in key)
 
     kept = [f for f in flags if not quotes_caller(f)]
-    for (s, e), j in zip(spans, judged, strict=True):
-        if j.red_flag < t_flag or j.flag_support < t_support or any(s <= q < e for q, _ in quoting):
-            continue
+
+    def flag(s: int, e: int, j: SentenceJudgement) -> None:
+        if j.red_flag < t_flag or j.flag_support < t_support or any(s <= q < e for q, _ in reflecting):
+            return
+        if len(_WORDS.findall(j.text.lower())) < cfg.flag_min_words:
+            return
         if any(f.char_start < e and s < f.char_end and f.id not in ("stock_phrase", "re_asked") for f in kept):
-            continue  # a rule already flagged this sentence
+            return  # a rule (or the head, on a sentence of this pair) already flagged it
+        group = _GROUP_OF.get(FLAG_ID.get(j.flag_type, j.flag_type))
+        if any(f.detail.get("kind") != "learned" and f.id not in ("stock_phrase", "re_asked")
+               and _GROUP_OF.get(f.id) == group for f in kept):
+            return  # the rules already found this kind of red flag in the reply: one finding per problem
+        if j.flag_type in ("retaliation", "patronising") and any(
+                d.char_start < e and s < d.char_end for d in found.get("boundary", [])):
+            return  # the rules found a calm boundary here ("I want to help, but I need you to stop swearing")
         label, tech, tip = _LABELS[j.flag_type]
         kept.append(ctx.detection(FLAG_ID.get(j.flag_type, j.flag_type), tech, label, s, e, j.red_flag, tip,
                                   kind="learned", flag_type=j.flag_type, type_confidence=round(j.flag_type_prob, 3)))
+
+    for (s, e), j in zip(spans, judged, strict=True):
+        flag(s, e, j)
+    if windows:
+        # two neighbouring sentences read together ("Did you check X? That's usually the reason."): the head was
+        # trained on such one- and two-sentence items, and the evidence then quotes both sentences
+        for i, j in enumerate(judge_sentences(windows, "", encoder=encoder, heads=heads)):
+            flag(spans[i][0], spans[i + 1][1], j)
+    # a sentence with a red flag on it earns no learned restatement ("Oh, I'm sure you're the only one..." is
+    # second-person, but sarcasm, not a reflection)
+    hard = [(f.char_start, f.char_end) for f in kept if f.id not in ("stock_phrase", "re_asked")]
+    for d in learned_paras:
+        if not any(a < d.char_end and d.char_start < b for a, b in hard):
+            found.setdefault("paraphrase", []).append(d)
     return kept
