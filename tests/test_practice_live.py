@@ -29,22 +29,34 @@ MANIFEST = tomllib.loads((SAMPLES / "manifest.toml").read_text(encoding="utf-8")
 DEVICE_LOST_WITHIN_S = 2.0  # the issue's target: the session says device_lost this soon after the unload
 
 
+def _live_env(virtual_audio) -> dict:
+    """The virtual devices' environment, with the user's model cache."""
+    return {**virtual_audio.env, "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))}
+
+
+def _live_call(virtual_audio, session: Path, answers: list, scenario: str = "double-charge",
+               config: Path | None = None) -> subprocess.CompletedProcess:
+    """A two-turn live practice call, the virtual trainee speaking ``answers`` into the virtual microphone."""
+    env = _live_env(virtual_audio)
+    trainee = VirtualTrainee(env, answers).start()
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "voice_trainer", *(["--config", str(config)] if config else []), "practice",
+             "--scenario", scenario, "--max-turns", "2", "--seed", "3", "--session-dir", str(session),
+             "--baseline", str(SAMPLES / "baseline_calm.wav")],
+            env=env, capture_output=True, text=True, timeout=240,
+        )
+    finally:
+        trainee.stop()
+
+
 def test_live_call_through_virtual_devices(virtual_audio, tmp_path):
     answers = [
         Answer(str(SAMPLES / "double-charge_poor_1.wav"), barge_in_after_s=1.2),  # talks over the caller
         Answer(str(SAMPLES / "double-charge_good_2.wav")),
     ]
     session = tmp_path / "live"
-    env = {**virtual_audio.env, "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))}
-    trainee = VirtualTrainee(env, answers).start()
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "voice_trainer", "practice", "--scenario", "double-charge", "--max-turns", "2",
-             "--seed", "3", "--session-dir", str(session), "--baseline", str(SAMPLES / "baseline_calm.wav")],
-            env=env, capture_output=True, text=True, timeout=240,
-        )
-    finally:
-        trainee.stop()
+    proc = _live_call(virtual_audio, session, answers)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rec = load_session(session)
     assert rec.status == "completed" and rec.mode == "live"
@@ -99,7 +111,7 @@ def test_unloaded_microphone_ends_the_call_as_device_lost(virtual_audio, tmp_pat
     session = tmp_path / "lost"
     answers = [Answer(str(SAMPLES / "double-charge_poor_1.wav")), Answer(str(SAMPLES / "double-charge_good_2.wav")),
                Answer(str(SAMPLES / "double-charge_good_3.wav"))]
-    env = {**virtual_audio.env, "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))}
+    env = _live_env(virtual_audio)
     trainee = VirtualTrainee(env, answers).start()
     proc = subprocess.Popen(
         [sys.executable, "-m", "voice_trainer", "practice", "--scenario", "double-charge", "--max-turns", "3",
@@ -163,16 +175,7 @@ def test_words_after_a_pause_are_kept(virtual_audio, tmp_path):
     wav = tmp_path / "paused.wav"
     sf.write(str(wav), np.concatenate([a, np.zeros(int(PAUSE_S * 16000), np.float32), b]), 16000)
     session = tmp_path / "pause"
-    env = {**virtual_audio.env, "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))}
-    trainee = VirtualTrainee(env, [Answer(str(wav)), Answer(str(SAMPLES / "double-charge_good_2.wav"))]).start()
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "voice_trainer", "practice", "--scenario", "double-charge", "--max-turns", "2",
-             "--seed", "3", "--session-dir", str(session), "--baseline", str(SAMPLES / "baseline_calm.wav")],
-            env=env, capture_output=True, text=True, timeout=240,
-        )
-    finally:
-        trainee.stop()
+    proc = _live_call(virtual_audio, session, [Answer(str(wav)), Answer(str(SAMPLES / "double-charge_good_2.wav"))])
     assert proc.returncode == 0, proc.stderr[-2000:]
     rec = load_session(session)
     t1 = rec.turns[0].facts
@@ -202,17 +205,8 @@ def test_the_caller_cuts_in_on_a_long_answer(virtual_audio, tmp_path):
     conf = tmp_path / "impatient.toml"
     conf.write_text("[caller]\ncut_in_after_s = [3.0, 3.0, 3.0]\n")  # shorter than the long answer
     session = tmp_path / "cut"
-    env = {**virtual_audio.env, "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))}
-    trainee = VirtualTrainee(env, [Answer(str(long)), Answer(str(SAMPLES / "late-package_good_2.wav"))]).start()
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "voice_trainer", "--config", str(conf), "practice", "--scenario", "late-package",
-             "--max-turns", "2", "--seed", "3", "--session-dir", str(session),
-             "--baseline", str(SAMPLES / "baseline_calm.wav")],
-            env=env, capture_output=True, text=True, timeout=240,
-        )
-    finally:
-        trainee.stop()
+    proc = _live_call(virtual_audio, session, [Answer(str(long)), Answer(str(SAMPLES / "late-package_good_2.wav"))],
+                      scenario="late-package", config=conf)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rec = load_session(session)
     t1 = rec.turns[0].facts

@@ -35,7 +35,8 @@ pytestmark = [
 class Browser:
     """Headless Chromium driven over CDP through a pipe pair."""
 
-    def __init__(self, profile: Path, width: int = 1100, height: int = 2600) -> None:
+    def __init__(self, profile: Path, width: int = 1100, height: int = 2600, extra_args: tuple[str, ...] = ()) -> None:
+        """``extra_args``: more Chromium switches (e.g. a fake microphone)."""
         self._to_r, self._to_w = os.pipe()  # we write commands; Chromium reads fd 3
         self._from_r, self._from_w = os.pipe()  # Chromium writes fd 4; we read
         to_r, from_w = self._to_r, self._from_w
@@ -48,7 +49,7 @@ class Browser:
             CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-extensions", "--mute-audio", "--autoplay-policy=no-user-gesture-required",
-            "--remote-debugging-pipe", f"--user-data-dir={profile}", f"--window-size={width},{height}",
+            *extra_args, "--remote-debugging-pipe", f"--user-data-dir={profile}", f"--window-size={width},{height}",
             "about:blank",
         ]  # fmt: skip
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

@@ -86,31 +86,9 @@ def chromium_with_fake_mic(profile: Path, wav: Path, width: int = 1000, height: 
     """A :class:`test_report_browser.Browser` whose microphone plays ``wav`` once, with autoplay allowed."""
     from test_report_browser import Browser
 
-    b = Browser.__new__(Browser)
-    b._to_r, b._to_w = os.pipe()
-    b._from_r, b._from_w = os.pipe()
-    to_r, from_w = b._to_r, b._from_w
-
-    def child_fds() -> None:
-        os.dup2(to_r, 3)
-        os.dup2(from_w, 4)
-
-    args = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-extensions", "--mute-audio",
-        "--autoplay-policy=no-user-gesture-required", "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream", f"--use-file-for-fake-audio-capture={wav}%noloop",
-        "--remote-debugging-pipe", f"--user-data-dir={profile}", f"--window-size={width},{height}", "about:blank",
-    ]
-    b.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              preexec_fn=child_fds, pass_fds=(3, 4))
-    os.close(b._to_r)
-    os.close(b._from_w)
-    b._buf = b""
-    b._id = 0
-    b.events = []
-    b.session = None
-    return b
+    fake_mic = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                f"--use-file-for-fake-audio-capture={wav}%noloop")
+    return Browser(profile, width, height, extra_args=fake_mic)
 
 
 def wait_for(pred, timeout_s: float, step_s: float = 0.2):
