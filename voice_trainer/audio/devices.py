@@ -1097,6 +1097,7 @@ class DuplexStream:
         start_s: float | None = None,
         on_tick: Callable[[], None] | None = None,
         on_event: Callable[[str, float], None] | None = None,
+        playback: Playback | None = None,
     ) -> TurnAudio:
         """One turn: play the caller's line (if any) while recording, then record the answer until it ends.
 
@@ -1121,6 +1122,8 @@ class DuplexStream:
         on_event : callable, optional
             ``on_event(name, t_s)`` with name ``caller_start``, ``barge_in``, ``caller_end``, ``your_turn``,
             ``end``; ``t_s`` relative to the turn start.
+        playback : Playback, optional
+            The caller's line, already handed to :meth:`play` (it may have started sounding); instead of ``line``.
 
         Raises
         ------
@@ -1133,7 +1136,9 @@ class DuplexStream:
         stop = should_stop if should_stop is not None else EnergyEndpointer(self.sample_rate, self.cfg)
         max_s = self.cfg.max_answer_s if max_answer_s is None else max_answer_s
         ev = on_event or (lambda name, t: None)
-        pb = self.play(line, line_rate) if line is not None and len(line) else None
+        pb = playback
+        if pb is None and line is not None and len(line):
+            pb = self.play(line, line_rate)
         barge_at: float | None = None
         answer_start: float | None = None if pb is not None else t0
         announced: set[str] = set()

@@ -29,7 +29,7 @@ from ..analysis.turn import TurnAudio
 from ..audio import devices
 from ..config import Config
 from ..errors import UserError
-from ..speech.transcribe import Transcriber
+from ..speech.transcribe import LiveDecoding, Transcriber
 from .caller import CallerLine
 from .session import SR
 
@@ -47,7 +47,7 @@ class EarlyAnalysis:
     """
 
     def __init__(self, cfg: Config, duplex: devices.DuplexStream, turn_start_s: float, pool: ThreadPoolExecutor,
-                 analyze, describe) -> None:
+                 analyze, describe, react: bool = False) -> None:
         self.cfg = cfg
         self.endpointer = EnergyEndpointer(SR, cfg.practice)
         self.duplex = duplex
@@ -62,6 +62,8 @@ class EarlyAnalysis:
         self.held = False  # the answer was held open past the end-of-turn silence for the analysis
         self.cut_in_after_s: float | None = None  # the caller's patience (s of talk) or None
         self.acknowledged = False  # an earlier partial analysis heard the trainee acknowledge the caller
+        self.react = react  # each job first makes the analysis the caller's reply is decided from
+        self.latest: tuple | None = None  # (TurnAnalysis of mic[:k], k) from the latest finished job
 
     def __call__(self, answer: np.ndarray) -> bool:
         stop = self.endpointer(answer)
@@ -81,18 +83,55 @@ class EarlyAnalysis:
             if silent_for >= self.cfg.session.early_asr_after_s and (self.job is None or self.job[1].done()):
                 ref, mic = self.duplex.tracks(self.turn_start_s)
                 ta = TurnAudio(reference=ref.copy(), mic=mic.copy(), partial=self.partial, **self.describe())
-                job = self.pool.submit(self.analyze, ta)
+                reaction: Future = Future()
+                job = self.pool.submit(self._run, ta, self.latest if self.react else None, reaction)
                 job.add_done_callback(lambda f, k=len(ta.mic): self._keep(f, k))
-                self.job = (ep.speech_end_s, job)
+                self.job = (ep.speech_end_s, job, reaction, self.latest if self.react else None, len(ta.mic))
         if stop and self.reason == "silence" and self.job is not None and ep.speech_end_s is not None:
             # hold the answer open until the analysis of all of it is ready (the caller could not answer sooner
             # anyway): words after a pause in that time stay in this answer instead of being cut off
-            ready = self.job[0] == ep.speech_end_s and self.job[1].done()
+            ready = self.job[0] == ep.speech_end_s and (self.job[1].done() or self._reaction_ready())
             silent_for = len(answer) / SR - ep.speech_end_s
             if not ready and silent_for < self.cfg.practice.end_silence_s + self.cfg.practice.max_hold_s:
                 self.held = True
                 return False
         return stop
+
+    def _run(self, ta: TurnAudio, before: tuple | None, reaction: Future):
+        """One job: with a complete analysis of an earlier pause (``before``), first the analysis the reply is
+        decided from (``reaction``), then the complete analysis, reusing its transcript; else the complete one."""
+        if before is None:
+            try:
+                res = self.analyze(ta)
+            except BaseException as exc:
+                reaction.set_exception(exc)
+                raise
+            reaction.set_result(res)
+            return res
+        try:
+            quick = self.analyze(ta, reaction_from=before[0])
+        except BaseException as exc:
+            reaction.set_exception(exc)
+            raise
+        reaction.set_result(quick)
+        return self.analyze(dataclasses.replace(ta, partial=(quick.transcript, len(ta.mic))), prepare_reply=False)
+
+    def _reaction_ready(self) -> bool:
+        r = self.job[2] if self.job is not None else None
+        return r is not None and self.job[3] is not None and r.done() and r.exception() is None
+
+    def analyses(self):
+        """What the call loop gets for the turn: a complete analysis (TurnAnalysis), or, when the reply's
+        analysis is ready and the complete one is not, an :class:`~.session.EarlyAnalyses`; None: analyse again."""
+        from .session import EarlyAnalyses
+
+        ep = self.endpointer
+        if (self.job is None or self.job[0] != ep.speech_end_s or self.job[1].done()
+                or not self._reaction_ready()):
+            return self.result()
+        _, full, reaction, before, k = self.job
+        basis = {"tone_until_s": round(before[1] / SR, 3), "words_until_s": round(k / SR, 3)}
+        return EarlyAnalyses(reaction.result(), full=full, basis=basis)
 
     def _heard_s(self, speech_start_s: float) -> float:
         """How much of the answer's talk (s from its first speech) the finished partial transcripts cover."""
@@ -106,6 +145,7 @@ class EarlyAnalysis:
         if not job.cancelled() and job.exception() is None:
             res = job.result()
             self.partial = (res.transcript, k)
+            self.latest = (res, k)
             from .session import ACKNOWLEDGING
 
             if any(ids.canonical(d.id) in ACKNOWLEDGING for d in res.listening.techniques):
@@ -156,6 +196,7 @@ class LiveAnswers:
         self._answer_done_wall = time.monotonic()
         self._analysis_wait_s = 0.0
         self._final: devices.Playback | None = None  # the closing line, once started
+        self._next: tuple | None = None  # (Playback, timeline s, wall s) of the next line, started early
 
     def remaining(self, index: int) -> bool:
         return True
@@ -166,9 +207,10 @@ class LiveAnswers:
         # the turn starts where the previous answer ended: words said in between are kept, not dropped
         t0 = self._last_answer_end if 0.0 < self._last_answer_end <= d.now_s else d.now_s
         cutting_in = line.stage == "interrupt"
-        if not cutting_in:  # a caller who cuts in does not wait for the trainee to stop, nor stop for them
+        started, self._next = self._next, None
+        if started is None and not cutting_in:  # a caller who cuts in does not wait for the trainee to stop
             self._wait_while_talking(t0)
-        line_from = d.now_s  # the caller's line is handed to the device from about here
+        line_from = d.now_s if started is None else started[1]  # the line is handed to the device from here
         barge = BargeInDetector(self.cfg, max(line.anger, self.cfg.session.push_on_anger) if cutting_in
                                 else line.anger)
         st = self.status
@@ -180,7 +222,7 @@ class LiveAnswers:
             return {"caller_end_s": caller_end[0] if caller_end else 0.0, "barge_in_s": barge.detected_s,
                     "caller_line_s": len(caller_audio) / SR, "source": "microphone", "end_reason": "silence"}
 
-        early = EarlyAnalysis(self.cfg, d, t0, self.pool, analyze, describe)
+        early = EarlyAnalysis(self.cfg, d, t0, self.pool, analyze, describe, react=self.cfg.practice.early_reaction)
         early.cut_in_after_s = line.cut_in_after_s
 
         def on_event(name: str, t: float) -> None:
@@ -209,8 +251,9 @@ class LiveAnswers:
             # (a caller who pushes on talks over a real barge-in, not over the end of the previous answer)
             return barge.detected_s - caller_start[0] <= self.cfg.session.resume_grace_s
 
-        rec = d.record_turn(caller_audio, SR, should_stop=early, barge_in=barge_in, on_tick=tick,
-                            on_event=on_event, start_s=t0)
+        rec = d.record_turn(caller_audio if started is None else None, SR, should_stop=early, barge_in=barge_in,
+                            on_tick=tick, on_event=on_event, start_s=t0,
+                            playback=None if started is None else started[0])
         extra = dict(rec.extra)
         if self._last_speech_end is not None and caller_start:
             extra["reply_latency_s"] = round(t0 + caller_start[0] - self._last_speech_end, 3)
@@ -223,7 +266,7 @@ class LiveAnswers:
                 "held_for_analysis": round(max(0.0, self._last_answer_end - self._last_speech_end
                                                - self.cfg.practice.end_silence_s), 3),
                 "analysis_wait": round(self._analysis_wait_s, 3),
-                "between_turns": round(taken_at - self._answer_done_wall, 3),
+                "between_turns": round((taken_at if started is None else started[2]) - self._answer_done_wall, 3),
                 "to_first_sound": round(t0 + caller_start[0] - line_from, 3),
             }
         ep = early.endpointer
@@ -235,7 +278,7 @@ class LiveAnswers:
             extra["barge_in_detected_s"] = round(barge.detected_s, 3)
         d.discard_before(d.now_s - 1.0)
         recorded_at = time.monotonic()
-        precomputed = early.result()
+        precomputed = early.analyses()
         self._answer_done_wall = time.monotonic()
         self._analysis_wait_s = self._answer_done_wall - recorded_at
         return TurnAudio(
@@ -247,6 +290,11 @@ class LiveAnswers:
             speech_end_s=speech_end, precomputed=precomputed, partial=early.partial, extra=extra,
             caller_line_s=len(caller_audio) / SR,
         )
+
+    def start_line(self, audio: np.ndarray) -> None:
+        """Start the caller's next line now (decided before the turn's complete analysis was ready); the next
+        :meth:`take` records the turn around it."""
+        self._next = (self.duplex.play(audio, SR), self.duplex.now_s, time.monotonic())
 
     def _wait_while_talking(self, t0: float) -> None:
         """Hold the caller's line while the trainee is still talking (they went on after a pause): the caller
@@ -344,6 +392,10 @@ def practice_call(
     if cfg.practice.live_beam_size > 0:  # same loaded model, faster decoding on the reply's critical path
         transcriber = copy.copy(transcriber)
         transcriber.config = dataclasses.replace(transcriber.config, beam_size=cfg.practice.live_beam_size)
+    pc = cfg.practice
+    transcriber = copy.copy(transcriber)  # short encoder windows and no temperature retries on the reply path
+    transcriber.live = LiveDecoding(min_s=pc.live_window_min_s, pad_s=pc.live_window_pad_s,
+                                    temperature_fallback=pc.live_temperature_fallback)
     render = memo_renderer(tts_renderer(scenario, cfg))
     transcriber.model  # noqa: B018 - load Whisper before the caller speaks
     tone.warm_up(cfg.tone)
