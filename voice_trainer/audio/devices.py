@@ -656,6 +656,9 @@ class DuplexStream:
         self.loopback: tuple[float, float] | None = None
         """The latest loopback reading: (correlation, lag s) of the microphone with the caller's output."""
         self._checks_at = 0.0
+        self.callback_hook: Callable[[str], None] | None = None
+        """Called at the start of every audio callback with ``"in"``, ``"out"`` or ``"duplex"`` (tests use it
+        to stall the callback thread for real, as a starved machine does)."""
 
     # ---- life cycle ------------------------------------------------------------------------------------------
 
@@ -795,13 +798,19 @@ class DuplexStream:
         self._in_frames += len(block)
 
     def _cb_duplex(self, indata, outdata, frames, ti, status) -> None:  # noqa: ANN001 (PortAudio's)
+        if self.callback_hook is not None:
+            self.callback_hook("duplex")
         self._fill_out(outdata[:, 0], status, ti.outputBufferDacTime)
         self._put_in(indata[:, 0], status, ti.inputBufferAdcTime, ti.currentTime)
 
     def _cb_in(self, indata, frames, ti, status) -> None:  # noqa: ANN001
+        if self.callback_hook is not None:
+            self.callback_hook("in")
         self._put_in(indata[:, 0], status, ti.inputBufferAdcTime, ti.currentTime)
 
     def _cb_out(self, outdata, frames, ti, status) -> None:  # noqa: ANN001
+        if self.callback_hook is not None:
+            self.callback_hook("out")
         self._fill_out(outdata[:, 0], status, ti.outputBufferDacTime)
 
     def _finished(self) -> None:

@@ -44,26 +44,33 @@ class EarlyAnalysis:
     silence, the turn so far is analysed in a background thread (echo removal, voice activity, Whisper, tone,
     listening). If no more speech comes before the end-of-turn silence is complete, that analysis is used and
     the caller answers without waiting for it; if the trainee speaks again, it is dropped and redone later.
+
+    With ``full_pool`` (live practice, ``practice.early_reaction``) each pause first gets the analysis the
+    caller's reply is decided from (:func:`~.session.reaction_analysis`: the words since the previous pause
+    decoded, listening on all of them, tone and turn-taking from the latest complete analysis) on ``pool``, and
+    the complete analysis then runs on ``full_pool`` reusing those words: the answer is held only until the
+    reply's analysis is ready.
     """
 
     def __init__(self, cfg: Config, duplex: devices.DuplexStream, turn_start_s: float, pool: ThreadPoolExecutor,
-                 analyze, describe, react: bool = False) -> None:
+                 analyze, describe, full_pool: ThreadPoolExecutor | None = None) -> None:
         self.cfg = cfg
         self.endpointer = EnergyEndpointer(SR, cfg.practice)
         self.duplex = duplex
         self.turn_start_s = turn_start_s
         self.pool = pool
+        self.full_pool = full_pool
         self.analyze = analyze
         self.describe = describe  # () -> dict of what is known of the turn so far (caller end, barge-in)
-        self.job: tuple[float, Future] | None = None
+        self.job: tuple | None = None  # (speech end s, complete Future, reply's Future, before, k samples)
         self.reason: str | None = None
         self.error: str | None = None
         self.partial: tuple = None  # (Transcript of mic[:k], k) from the latest finished job
         self.held = False  # the answer was held open past the end-of-turn silence for the analysis
         self.cut_in_after_s: float | None = None  # the caller's patience (s of talk) or None
         self.acknowledged = False  # an earlier partial analysis heard the trainee acknowledge the caller
-        self.react = react  # each job first makes the analysis the caller's reply is decided from
-        self.latest: tuple | None = None  # (TurnAnalysis of mic[:k], k) from the latest finished job
+        self.latest: tuple | None = None  # (complete TurnAnalysis of mic[:k], k) from the latest finished job
+        self._queued: list[Future] = []  # complete analyses waiting on full_pool
 
     def __call__(self, answer: np.ndarray) -> bool:
         stop = self.endpointer(answer)
@@ -80,13 +87,20 @@ class EarlyAnalysis:
         if (self.analyze is not None and ep.speech_started and ep.speech_end_s is not None
                 and (self.job is None or self.job[0] != ep.speech_end_s)):
             silent_for = len(answer) / SR - ep.speech_end_s
-            if silent_for >= self.cfg.session.early_asr_after_s and (self.job is None or self.job[1].done()):
+            if silent_for >= self.cfg.session.early_asr_after_s and (self.job is None or self.job[2].done()):
                 ref, mic = self.duplex.tracks(self.turn_start_s)
                 ta = TurnAudio(reference=ref.copy(), mic=mic.copy(), partial=self.partial, **self.describe())
-                reaction: Future = Future()
-                job = self.pool.submit(self._run, ta, self.latest if self.react else None, reaction)
-                job.add_done_callback(lambda f, k=len(ta.mic): self._keep(f, k))
-                self.job = (ep.speech_end_s, job, reaction, self.latest if self.react else None, len(ta.mic))
+                k = len(ta.mic)
+                if self.full_pool is None:
+                    job = self.pool.submit(self.analyze, ta)
+                    job.add_done_callback(lambda f: self._keep(f, k, complete=True))
+                    self.job = (ep.speech_end_s, job, job, None, k)
+                else:
+                    full: Future = Future()
+                    reaction = self.pool.submit(self._react, ta, self.latest, full)
+                    reaction.add_done_callback(lambda f: self._keep(f, k, complete=False))
+                    full.add_done_callback(lambda f: self._keep(f, k, complete=True))
+                    self.job = (ep.speech_end_s, full, reaction, self.latest, k)
         if stop and self.reason == "silence" and self.job is not None and ep.speech_end_s is not None:
             # hold the answer open until the analysis of all of it is ready (the caller could not answer sooner
             # anyway): words after a pause in that time stay in this answer instead of being cut off
@@ -97,28 +111,44 @@ class EarlyAnalysis:
                 return False
         return stop
 
-    def _run(self, ta: TurnAudio, before: tuple | None, reaction: Future):
-        """One job: with a complete analysis of an earlier pause (``before``), first the analysis the reply is
-        decided from (``reaction``), then the complete analysis, reusing its transcript; else the complete one."""
+    def _react(self, ta: TurnAudio, before: tuple | None, full: Future):
+        """The reply's analysis of ``ta`` (reaction pool); queues the complete one, which reuses its words.
+
+        Without an earlier complete analysis (``before``) the complete analysis is made here and is both."""
         if before is None:
             try:
                 res = self.analyze(ta)
             except BaseException as exc:
-                reaction.set_exception(exc)
+                full.set_exception(exc)
                 raise
-            reaction.set_result(res)
+            full.set_result(res)
             return res
         try:
             quick = self.analyze(ta, reaction_from=before[0])
         except BaseException as exc:
-            reaction.set_exception(exc)
+            full.set_exception(exc)
             raise
-        reaction.set_result(quick)
-        return self.analyze(dataclasses.replace(ta, partial=(quick.transcript, len(ta.mic))), prepare_reply=False)
+        for q in self._queued:  # complete analyses of earlier pauses not started yet: this one covers more
+            q.cancel()
+        job = self.full_pool.submit(self.analyze, dataclasses.replace(ta, partial=(quick.transcript, len(ta.mic))),
+                                    prepare_reply=False)
+        self._queued = [job]
+
+        def chain(f: Future) -> None:
+            if f.cancelled():
+                full.cancel() or full.set_exception(RuntimeError("replaced by a later analysis"))
+            elif f.exception() is not None:
+                full.set_exception(f.exception())
+            else:
+                full.set_result(f.result())
+
+        job.add_done_callback(chain)
+        return quick
 
     def _reaction_ready(self) -> bool:
-        r = self.job[2] if self.job is not None else None
-        return r is not None and self.job[3] is not None and r.done() and r.exception() is None
+        j = self.job
+        return (j is not None and j[3] is not None and j[2].done() and not j[2].cancelled()
+                and j[2].exception() is None)
 
     def analyses(self):
         """What the call loop gets for the turn: a complete analysis (TurnAnalysis), or, when the reply's
@@ -140,12 +170,14 @@ class EarlyAnalysis:
         window_start = float(self.describe().get("caller_end_s") or 0.0)  # the answer window, turn clock
         return self.partial[0].words[-1].end - window_start - speech_start_s
 
-    def _keep(self, job: Future, k: int) -> None:
+    def _keep(self, job: Future, k: int, complete: bool) -> None:
         """A finished job's transcript covers mic[:k] (cut in a pause): later jobs transcribe only what follows."""
         if not job.cancelled() and job.exception() is None:
             res = job.result()
-            self.partial = (res.transcript, k)
-            self.latest = (res, k)
+            if self.partial is None or self.partial[1] <= k:
+                self.partial = (res.transcript, k)
+            if complete and (self.latest is None or self.latest[1] <= k):
+                self.latest = (res, k)
             from .session import ACKNOWLEDGING
 
             if any(ids.canonical(d.id) in ACKNOWLEDGING for d in res.listening.techniques):
@@ -157,6 +189,10 @@ class EarlyAnalysis:
         if self.job is None:
             return None
         stale = self.job[0] != ep.speech_end_s
+        if stale:  # its decode is waited for (never two decodes at once), not its complete analysis
+            with contextlib.suppress(Exception):
+                self.job[2].result(timeout=60)
+            return None
         try:
             res = self.job[1].result(timeout=60)  # a stale job is waited for too: never two decodes at once
         except Exception as exc:  # the turn is analysed again on the main thread, which reports real errors
@@ -191,6 +227,7 @@ class LiveAnswers:
         self.status = status or LiveStatus()
         self.on_tick = on_tick
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="early-asr")
+        self.full_pool = ThreadPoolExecutor(1, thread_name_prefix="early-analysis")
         self._last_speech_end: float | None = None  # on the call timeline
         self._last_answer_end = 0.0  # on the call timeline
         self._answer_done_wall = time.monotonic()
@@ -222,7 +259,8 @@ class LiveAnswers:
             return {"caller_end_s": caller_end[0] if caller_end else 0.0, "barge_in_s": barge.detected_s,
                     "caller_line_s": len(caller_audio) / SR, "source": "microphone", "end_reason": "silence"}
 
-        early = EarlyAnalysis(self.cfg, d, t0, self.pool, analyze, describe, react=self.cfg.practice.early_reaction)
+        early = EarlyAnalysis(self.cfg, d, t0, self.pool, analyze, describe,
+                              full_pool=self.full_pool if self.cfg.practice.early_reaction else None)
         early.cut_in_after_s = line.cut_in_after_s
 
         def on_event(name: str, t: float) -> None:
@@ -347,6 +385,7 @@ class LiveAnswers:
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.full_pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _meter(level: float, width: int = 24) -> str:
