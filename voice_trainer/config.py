@@ -488,6 +488,16 @@ class PracticeConfig:
     listening, with tone and turn-taking as measured up to the answer's last pause, and the caller starts
     speaking while the complete analysis (what the turn record and the scores hold) finishes; the turn record
     says which analysis the reaction used (``reaction.basis``). False: the reply waits for the complete analysis."""
+    piece_min_s: float = 4.0
+    """While the trainee speaks, the answer is decoded in pieces cut at pauses; a new piece starts only after at
+    least this much audio (s) since the previous cut. Pieces cut at every 0.2 s pause had 15.9 % word error on the
+    canned answers (whole answers about 9 %), at least 4 s 11.9 %, at least 6 s 10.1 %; the last piece is decoded
+    on the reply's critical path (p95 0.21 / 0.40 / 0.49 s at load 3.5; bench/bench_live_asr.py)."""
+    redecode_answer: bool = True
+    """Live, when the caller's reply was decided from words decoded in pieces (cut at the answer's pauses), the
+    turn record's analysis decodes the whole answer again, while the caller already speaks: on the canned
+    answers and 40 read clips pieces cut at every pause had 12.9 % word error, whole answers 9.1 %
+    (bench/bench_live_asr.py)."""
     cut_in_heard_share: float = 0.75
     """Live, the caller only cuts in once the transcripts made during the answer cover at least this share of
     their patience (``caller.cut_in_after_s``) without an acknowledgement: on a busy machine, where the

@@ -62,10 +62,11 @@ class EarlyAnalysis:
         self.full_pool = full_pool
         self.analyze = analyze
         self.describe = describe  # () -> dict of what is known of the turn so far (caller end, barge-in)
-        self.job: tuple | None = None  # (speech end s, complete Future, reply's Future, before, k samples)
+        self.job: tuple | None = None  # (speech end s, complete Future, reply's Future, before, k samples, ta)
         self.reason: str | None = None
         self.error: str | None = None
-        self.partial: tuple = None  # (Transcript of mic[:k], k) from the latest finished job
+        self.partial: tuple = None  # (Transcript of mic[:k], k): the next decodes start at k
+        self.heard: tuple = None  # (Transcript of mic[:k], k) from the latest finished job
         self.held = False  # the answer was held open past the end-of-turn silence for the analysis
         self.cut_in_after_s: float | None = None  # the caller's patience (s of talk) or None
         self.acknowledged = False  # an earlier partial analysis heard the trainee acknowledge the caller
@@ -94,13 +95,13 @@ class EarlyAnalysis:
                 if self.full_pool is None:
                     job = self.pool.submit(self.analyze, ta)
                     job.add_done_callback(lambda f: self._keep(f, k, complete=True))
-                    self.job = (ep.speech_end_s, job, job, None, k)
+                    self.job = (ep.speech_end_s, job, job, None, k, ta)
                 else:
                     full: Future = Future()
                     reaction = self.pool.submit(self._react, ta, self.latest, full)
                     reaction.add_done_callback(lambda f: self._keep(f, k, complete=False))
                     full.add_done_callback(lambda f: self._keep(f, k, complete=True))
-                    self.job = (ep.speech_end_s, full, reaction, self.latest, k)
+                    self.job = (ep.speech_end_s, full, reaction, self.latest, k, ta)
         if stop and self.reason == "silence" and self.job is not None and ep.speech_end_s is not None:
             # hold the answer open until the analysis of all of it is ready (the caller could not answer sooner
             # anyway): words after a pause in that time stay in this answer instead of being cut off
@@ -114,17 +115,10 @@ class EarlyAnalysis:
     def _react(self, ta: TurnAudio, before: tuple | None, full: Future):
         """The reply's analysis of ``ta`` (reaction pool); queues the complete one, which reuses its words.
 
-        Without an earlier complete analysis (``before``) the complete analysis is made here and is both."""
-        if before is None:
-            try:
-                res = self.analyze(ta)
-            except BaseException as exc:
-                full.set_exception(exc)
-                raise
-            full.set_result(res)
-            return res
+        Without an earlier complete analysis (``before``) it holds the words and their listening only: the
+        caller then waits for the complete analysis (see :meth:`_reaction_ready`)."""
         try:
-            quick = self.analyze(ta, reaction_from=before[0])
+            quick = self.analyze(ta, reaction=True, before=None if before is None else before[0])
         except BaseException as exc:
             full.set_exception(exc)
             raise
@@ -151,30 +145,52 @@ class EarlyAnalysis:
                 and j[2].exception() is None)
 
     def analyses(self):
-        """What the call loop gets for the turn: a complete analysis (TurnAnalysis), or, when the reply's
-        analysis is ready and the complete one is not, an :class:`~.session.EarlyAnalyses`; None: analyse again."""
+        """What the call loop gets for the turn: a complete analysis (TurnAnalysis), or an
+        :class:`~.session.EarlyAnalyses` when the caller can react before the record's analysis is ready (the
+        reply's analysis is ready and the complete one is not, or the words were decoded in pieces and the record
+        gets them decoded whole: ``practice.redecode_answer``); None: analyse again in the call loop."""
         from .session import EarlyAnalyses
 
         ep = self.endpointer
-        if (self.job is None or self.job[0] != ep.speech_end_s or self.job[1].done()
-                or not self._reaction_ready()):
+        if self.job is None or self.job[0] != ep.speech_end_s:
             return self.result()
-        _, full, reaction, before, k = self.job
-        basis = {"tone_until_s": round(before[1] / SR, 3), "words_until_s": round(k / SR, 3)}
-        return EarlyAnalyses(reaction.result(), full=full, basis=basis)
+        _, full, reaction, before, k, ta = self.job
+        if full.done() or not self._reaction_ready():
+            quick = self.result()  # the complete analysis (waited for)
+            if quick is None:
+                return None
+            basis = {"tone_until_s": round(k / SR, 3), "words_until_s": round(k / SR, 3)}
+            complete = True
+        else:
+            complete = False
+            quick = reaction.result()
+            basis = {"tone_until_s": round(before[1] / SR, 3), "words_until_s": round(k / SR, 3)}
+        if self.full_pool is not None and self.cfg.practice.redecode_answer and ta.partial is not None:
+            # the words were decoded in pieces cut at pauses; the record gets the answer decoded whole, while
+            # the caller already speaks
+            for q in self._queued:
+                q.cancel()
+            full = self.full_pool.submit(self.analyze, dataclasses.replace(ta, partial=None), prepare_reply=False)
+            return EarlyAnalyses(quick, full=full, basis={**basis, "words": "pieces"})
+        if complete:
+            return quick
+        return EarlyAnalyses(quick, full=full, basis=basis)
 
     def _heard_s(self, speech_start_s: float) -> float:
         """How much of the answer's talk (s from its first speech) the finished partial transcripts cover."""
-        if self.partial is None or not self.partial[0].words:
+        if self.heard is None or not self.heard[0].words:
             return 0.0
         window_start = float(self.describe().get("caller_end_s") or 0.0)  # the answer window, turn clock
-        return self.partial[0].words[-1].end - window_start - speech_start_s
+        return self.heard[0].words[-1].end - window_start - speech_start_s
 
     def _keep(self, job: Future, k: int, complete: bool) -> None:
         """A finished job's transcript covers mic[:k] (cut in a pause): later jobs transcribe only what follows."""
         if not job.cancelled() and job.exception() is None:
             res = job.result()
-            if self.partial is None or self.partial[1] <= k:
+            if self.heard is None or self.heard[1] <= k:
+                self.heard = (res.transcript, k)
+            # the next decode starts at this cut only if the piece before it is long enough to decode well
+            if k - (0 if self.partial is None else self.partial[1]) >= self.cfg.practice.piece_min_s * SR:
                 self.partial = (res.transcript, k)
             if complete and (self.latest is None or self.latest[1] <= k):
                 self.latest = (res, k)
@@ -317,6 +333,8 @@ class LiveAnswers:
         d.discard_before(d.now_s - 1.0)
         recorded_at = time.monotonic()
         precomputed = early.analyses()
+        if early.error:  # the turn is analysed again in the call loop; say why in the record
+            extra["early_analysis_error"] = early.error[:200]
         self._answer_done_wall = time.monotonic()
         self._analysis_wait_s = self._answer_done_wall - recorded_at
         return TurnAudio(

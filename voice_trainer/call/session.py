@@ -357,14 +357,15 @@ class EarlyAnalyses:
     basis: dict = field(default_factory=dict)
 
 
-def reaction_analysis(audio: TurnAudio, before: TurnAnalysis, context: CallContext, cfg: Config,
+def reaction_analysis(audio: TurnAudio, before: TurnAnalysis | None, context: CallContext, cfg: Config,
                       transcriber: Transcriber) -> TurnAnalysis:
     """The analysis the caller's reply is decided from when the answer has just ended (live practice).
 
     The words of the whole answer (only what follows the transcript already made at an earlier pause,
     ``audio.partial``, is decoded now) with their listening analysis; tone and turn-taking as measured up to that
-    earlier pause (``before``, a complete analysis of the turn so far). The complete analysis of the whole answer
-    follows while the caller already speaks, and it is what the turn record and the scores hold.
+    earlier pause (``before``, a complete analysis of the turn so far; None: words and listening only, no tone
+    or turn-taking). The complete analysis of the whole answer follows while the caller already speaks, and it
+    is what the turn record and the scores hold.
     """
     t0 = time.perf_counter()
     mic = audio.mic
@@ -376,7 +377,10 @@ def reaction_analysis(audio: TurnAudio, before: TurnAnalysis, context: CallConte
     t1 = time.perf_counter()
     listening = listening_stage(tx, context, cfg)
     t2 = time.perf_counter()
-    tone_result = tone_stage(before.tone_frames, tx.words, context.baseline, cfg)
+    tone_result = None if before is None else tone_stage(before.tone_frames, tx.words, context.baseline, cfg)
+    if before is None:
+        before = TurnAnalysis(transcript=tx, turns=None, turn_taking=Score(None), tone=None, tone_frames=None,
+                              listening=listening)
     return TurnAnalysis(transcript=tx, turns=before.turns, turn_taking=before.turn_taking, tone=tone_result,
                         tone_frames=before.tone_frames, listening=listening, echo=before.echo,
                         timings={"transcribe": t1 - t0, "listening": t2 - t1,
@@ -586,10 +590,11 @@ def run_session(
 
             context = turn_context(index, line, scenario, used_baseline, closing)
 
-            def analyze(turn_audio: TurnAudio, context=context, *, reaction_from: TurnAnalysis | None = None,
-                        prepare_reply: bool = True) -> TurnAnalysis:
-                if reaction_from is not None:
-                    result = reaction_analysis(turn_audio, reaction_from, context, cfg, transcriber)
+            def analyze(turn_audio: TurnAudio, context=context, *, reaction: bool = False,
+                        before: TurnAnalysis | None = None, prepare_reply: bool = True) -> TurnAnalysis:
+                if reaction:
+                    result = reaction_analysis(turn_audio, before, context, cfg, transcriber)
+                    prepare_reply = prepare_reply and before is not None
                 else:
                     result = analyze_turn(turn_audio, context, cfg, transcriber)
                 if prepare and prepare_reply:  # render the caller's likely reply now, off its critical path
