@@ -191,14 +191,18 @@ class LiveDecoding:
     """A decode with more words per second of audio than this is taken as a loop and redone on 30 s."""
 
 
-class _WindowedWhisper:
-    """Mixin for ``WhisperModel``: encode only the first ``_WINDOW.frames`` mel frames when set (this thread)."""
+def _windowed(model):  # noqa: ANN001, ANN202 - a faster_whisper.WhisperModel
+    """``model`` whose encoder sees only the first ``_WINDOW.frames`` mel frames when set (this thread only)."""
+    encode = model.encode
 
-    def encode(self, features):  # noqa: ANN001, ANN201 - faster-whisper's signature
+    def windowed_encode(features):  # noqa: ANN001, ANN202 - faster-whisper's signature
         frames = getattr(_WINDOW, "frames", None)
         if frames is not None and features.shape[-1] > frames:
             features = features[..., :frames]
-        return super().encode(features)
+        return encode(features)
+
+    model.encode = windowed_encode
+    return model
 
 
 def loading_lock() -> threading.RLock:
@@ -216,15 +220,12 @@ def load_model(spec: str, *, compute_type: str = "int8", cpu_threads: int = 0):
         if key not in _MODELS:
             from faster_whisper import WhisperModel
 
-            class Model(_WindowedWhisper, WhisperModel):
-                """faster-whisper's model; its encoder window may be shortened per decode (:class:`LiveDecoding`)."""
-
             model_ref(spec)  # check the files before the first load; a mismatch raises and loads nothing
 
             try:
-                _MODELS[key] = Model(
+                _MODELS[key] = _windowed(WhisperModel(
                     ms.path, device="cpu", compute_type=compute_type, cpu_threads=threads, local_files_only=False
-                )
+                ))
             except Exception as exc:  # network errors, corrupt files
                 hint = PIP_HINTS.get(spec, "check the network, or give a local CTranslate2 folder with --model")
                 raise UserError(f"could not load Whisper model {spec!r} ({str(exc)[:100]}); {hint}") from None
