@@ -495,9 +495,9 @@ class PracticeConfig:
     on the reply's critical path (p95 0.21 / 0.40 / 0.49 s at load 3.5; bench/bench_live_asr.py)."""
     redecode_answer: bool = True
     """Live, when the caller's reply was decided from words decoded in pieces (cut at the answer's pauses), the
-    turn record's analysis decodes the whole answer again, while the caller already speaks: on the canned
-    answers and 40 read clips pieces cut at every pause had 12.9 % word error, whole answers 9.1 %
-    (bench/bench_live_asr.py)."""
+    turn record's analysis decodes the whole answer again, as file mode does (Whisper's 30 s window), while the
+    caller already speaks: on the canned answers and 40 read clips pieces cut at every pause had 12.9 % word
+    error, whole answers 9.1 % (bench/bench_live_asr.py)."""
     cut_in_heard_share: float = 0.75
     """Live, the caller only cuts in once the transcripts made during the answer cover at least this share of
     their patience (``caller.cut_in_after_s``) without an acknowledgement: on a busy machine, where the

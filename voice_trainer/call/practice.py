@@ -170,7 +170,8 @@ class EarlyAnalysis:
             # the caller already speaks
             for q in self._queued:
                 q.cancel()
-            full = self.full_pool.submit(self.analyze, dataclasses.replace(ta, partial=None), prepare_reply=False)
+            full = self.full_pool.submit(self.analyze, dataclasses.replace(ta, partial=None), prepare_reply=False,
+                                         whole=True)
             return EarlyAnalyses(quick, full=full, basis={**basis, "words": "pieces"})
         if complete:
             return quick

@@ -566,6 +566,10 @@ def run_session(
     turn goes to ``writer`` before the next starts.
     """
     render = memo_renderer(render or tts_renderer(scenario, cfg))
+    whole_transcriber = transcriber
+    if getattr(transcriber, "live", None) is not None:  # the short live window only where the reply waits
+        whole_transcriber = copy.copy(transcriber)
+        whole_transcriber.live = None
     emit = on_event or (lambda name, data: None)
     caller = Caller(scenario, cfg.caller, seed=seed)
     prepare = bool(getattr(answers, "prepares_replies", False))
@@ -591,12 +595,13 @@ def run_session(
             context = turn_context(index, line, scenario, used_baseline, closing)
 
             def analyze(turn_audio: TurnAudio, context=context, *, reaction: bool = False,
-                        before: TurnAnalysis | None = None, prepare_reply: bool = True) -> TurnAnalysis:
+                        before: TurnAnalysis | None = None, prepare_reply: bool = True,
+                        whole: bool = False) -> TurnAnalysis:
                 if reaction:
                     result = reaction_analysis(turn_audio, before, context, cfg, transcriber)
                     prepare_reply = prepare_reply and before is not None
-                else:
-                    result = analyze_turn(turn_audio, context, cfg, transcriber)
+                else:  # ``whole``: off the reply's path, decoded as file mode does (Whisper's 30 s window)
+                    result = analyze_turn(turn_audio, context, cfg, whole_transcriber if whole else transcriber)
                 if prepare and prepare_reply:  # render the caller's likely reply now, off its critical path
                     _prepare_reply(caller, result, cfg, render)
                 return result
