@@ -472,6 +472,32 @@ class PracticeConfig:
     """Whisper's beam size during live practice (0: ``transcribe.beam_size``). The transcript is on the reply's
     critical path: greedy decoding (1) decodes faster than a beam of 5 on a busy 2-core machine, at a small cost
     in accuracy; file mode and ``analyze`` keep ``transcribe.beam_size``."""
+    live_window_min_s: float = 6.0
+    """Live practice decodes the answer's stretches with Whisper's encoder window cut to the audio plus
+    ``live_window_pad_s``, at least this long (s), instead of 30 s (the encoder costs the same whatever the
+    speech length: 0.55 s vs 0.02 s for 4 s on the loaded test machine). On the canned answers and 40 Hi-Fi TTS
+    clips (bench/bench_live_asr.py) word error stayed within a point of the 30 s window at 6 s + 2 s; 4 s
+    windows made tiny.en loop. A decode that loops anyway is redone on the full window. 30 or more: always 30 s."""
+    live_window_pad_s: float = 2.0
+    """Padding (s) after the audio in the shortened live encoder window (see ``live_window_min_s``)."""
+    live_temperature_fallback: bool = False
+    """Live, a low-confidence decode is kept instead of being redone at up to five higher temperatures (what
+    file mode does): on a short tail the retries tripled the decode time (0.8 -> 2.1 s under load)."""
+    early_reaction: bool = True
+    """Live, the caller's reply is decided as soon as the answer's words are transcribed and checked for
+    listening, with tone and turn-taking as measured up to the answer's last pause, and the caller starts
+    speaking while the complete analysis (what the turn record and the scores hold) finishes; the turn record
+    says which analysis the reaction used (``reaction.basis``). False: the reply waits for the complete analysis."""
+    piece_min_s: float = 4.0
+    """While the trainee speaks, the answer is decoded in pieces cut at pauses; a new piece starts only after at
+    least this much audio (s) since the previous cut. Pieces cut at every 0.2 s pause had 15.9 % word error on the
+    canned answers (whole answers about 9 %), at least 4 s 11.9 %, at least 6 s 10.1 %; the last piece is decoded
+    on the reply's critical path (p95 0.21 / 0.40 / 0.49 s at load 3.5; bench/bench_live_asr.py)."""
+    redecode_answer: bool = True
+    """Live, when the caller's reply was decided from words decoded in pieces (cut at the answer's pauses), the
+    turn record's analysis decodes the whole answer again, as file mode does (Whisper's 30 s window), while the
+    caller already speaks: on the canned answers and 40 read clips pieces cut at every pause had 12.9 % word
+    error, whole answers 9.1 % (bench/bench_live_asr.py)."""
     cut_in_heard_share: float = 0.75
     """Live, the caller only cuts in once the transcripts made during the answer cover at least this share of
     their patience (``caller.cut_in_after_s``) without an acknowledgement: on a busy machine, where the

@@ -633,6 +633,11 @@ class DuplexStream:
         self._delay16 = 0
         self._in_anchor: list[float] = []  # recent alignment readings (s), one per microphone block
         self._out_anchor: list[float] = []  # output frame - rate * its DAC time, recent blocks
+        self._in_clock: list[float] = []  # input frame / rate - its ADC time (s), recent blocks
+        self._last_dac = 0.0
+        self.skipped_blocks = 0
+        """Output blocks PortAudio asked for that could not sound (no later DAC time than the block before):
+        silence was written and the caller's line did not advance."""
         self._warm: list[tuple[float, float, float]] = []
         self._current: Playback | None = None
         self._pending: Playback | None = None
@@ -656,6 +661,9 @@ class DuplexStream:
         self.loopback: tuple[float, float] | None = None
         """The latest loopback reading: (correlation, lag s) of the microphone with the caller's output."""
         self._checks_at = 0.0
+        self.callback_hook: Callable[[str], None] | None = None
+        """Called at the start of every audio callback with ``"in"``, ``"out"`` or ``"duplex"`` (tests use it
+        to stall the callback thread for real, as a starved machine does)."""
 
     # ---- life cycle ------------------------------------------------------------------------------------------
 
@@ -772,18 +780,27 @@ class DuplexStream:
 
     def _fill_out(self, out: np.ndarray, status: Any, dac: float) -> None:
         frame0 = self._out_frames
-        events: list[tuple[str, Playback, int]] = []
+        events: list[tuple[str, Playback, int, float]] = []
+        # After an underrun PortAudio's ALSA route to PulseAudio asked for blocks far faster than real time, all
+        # with the same DAC time (2,132 of 3,068 blocks, 43 s of audio, in one loaded call): such blocks never
+        # sound. The line must not advance through them (its end was lost), so they get silence.
+        silent = dac > 0 and self._last_dac > 0 and dac - self._last_dac < 0.5 * len(out) / max(self.device_rate, 1)
+        self._last_dac = dac if dac > 0 else self._last_dac
+        self.skipped_blocks += int(silent)
         pb = self._current
-        if pb is None and self._pending is not None:
+        if pb is None and self._pending is not None and not silent:
             pb = self._current = self._pending
             self._pending = None
-        if pb is not None:
+        if silent:
+            out.fill(0.0)
+        elif pb is not None:
             started = pb._start_frame is not None
             pb._fill(out, frame0)
             if not started:
-                events.append(("start", pb, frame0))
+                events.append(("start", pb, frame0, dac))
             if pb._end_frame is not None:
-                events.append(("end", pb, pb._end_frame))
+                events.append(("end", pb, pb._end_frame, dac + (pb._end_frame - frame0) / self.device_rate
+                               if dac > 0 else 0.0))
                 self._current = None
         else:
             out.fill(0.0)
@@ -795,13 +812,19 @@ class DuplexStream:
         self._in_frames += len(block)
 
     def _cb_duplex(self, indata, outdata, frames, ti, status) -> None:  # noqa: ANN001 (PortAudio's)
+        if self.callback_hook is not None:
+            self.callback_hook("duplex")
         self._fill_out(outdata[:, 0], status, ti.outputBufferDacTime)
         self._put_in(indata[:, 0], status, ti.inputBufferAdcTime, ti.currentTime)
 
     def _cb_in(self, indata, frames, ti, status) -> None:  # noqa: ANN001
+        if self.callback_hook is not None:
+            self.callback_hook("in")
         self._put_in(indata[:, 0], status, ti.inputBufferAdcTime, ti.currentTime)
 
     def _cb_out(self, outdata, frames, ti, status) -> None:  # noqa: ANN001
+        if self.callback_hook is not None:
+            self.callback_hook("out")
         self._fill_out(outdata[:, 0], status, ti.outputBufferDacTime)
 
     def _finished(self) -> None:
@@ -909,6 +932,7 @@ class DuplexStream:
             # times read during and just before a stall were off by up to seconds: start the anchors afresh
             if kind == "in":
                 self._in_anchor = []
+                self._in_clock = []
             else:
                 self._out_anchor = []
         self._last_wall[kind] = wall
@@ -923,8 +947,13 @@ class DuplexStream:
         y = self._rs_out.resample_chunk(outb)
         with self._lock:
             self._out.append(y)
-        for kind, pb, frame in events:
-            t = (frame * self.sample_rate / self.device_rate + self._delay16) / self.sample_rate
+        for kind, pb, frame, t_dac in events:
+            if t_dac > 0 and self._in_clock:
+                # placed by when the block sounds (its DAC time) on the microphone's clock: not through the
+                # round trip, which lags behind a jump of the output's frame count by several blocks
+                t = t_dac + float(np.median(self._in_clock))
+            else:
+                t = (frame * self.sample_rate / self.device_rate + self._delay16) / self.sample_rate
             if kind == "start":
                 pb.start_s = t
             else:
@@ -938,6 +967,8 @@ class DuplexStream:
                 self._xrun_times.append(wall)
         if adc > 0 and cur > 0:
             self.input_delay_s = float(cur - adc)
+            # the call timeline at PortAudio time T is T + (this): input frames counted minus their ADC times
+            self._in_clock = [*self._in_clock[-(self._ANCHOR_BLOCKS - 1):], frame0 / self.device_rate - adc]
             if self._out_anchor:
                 # input frame minus the output frame sounding at the ADC time (the newest output block's DAC
                 # time extrapolated at the nominal rate); the median of the last few readings smooths jitter
@@ -1097,6 +1128,7 @@ class DuplexStream:
         start_s: float | None = None,
         on_tick: Callable[[], None] | None = None,
         on_event: Callable[[str, float], None] | None = None,
+        playback: Playback | None = None,
     ) -> TurnAudio:
         """One turn: play the caller's line (if any) while recording, then record the answer until it ends.
 
@@ -1121,6 +1153,8 @@ class DuplexStream:
         on_event : callable, optional
             ``on_event(name, t_s)`` with name ``caller_start``, ``barge_in``, ``caller_end``, ``your_turn``,
             ``end``; ``t_s`` relative to the turn start.
+        playback : Playback, optional
+            The caller's line, already handed to :meth:`play` (it may have started sounding); instead of ``line``.
 
         Raises
         ------
@@ -1133,7 +1167,9 @@ class DuplexStream:
         stop = should_stop if should_stop is not None else EnergyEndpointer(self.sample_rate, self.cfg)
         max_s = self.cfg.max_answer_s if max_answer_s is None else max_answer_s
         ev = on_event or (lambda name, t: None)
-        pb = self.play(line, line_rate) if line is not None and len(line) else None
+        pb = playback
+        if pb is None and line is not None and len(line):
+            pb = self.play(line, line_rate)
         barge_at: float | None = None
         answer_start: float | None = None if pb is not None else t0
         announced: set[str] = set()
@@ -1187,5 +1223,6 @@ class DuplexStream:
             answer_start_s=answer_start - t0,
             end_reason=reason,
             extra={"alignment_s": round(self.alignment_s, 4), "xruns": self.xruns,
-                   "native_xruns": self.native_xruns, "alignment_rejected": self.alignment_rejected},
+                   "native_xruns": self.native_xruns, "alignment_rejected": self.alignment_rejected,
+                   "skipped_blocks": self.skipped_blocks},
         )

@@ -29,7 +29,7 @@ from ..analysis.turn import TurnAudio
 from ..audio import devices
 from ..config import Config
 from ..errors import UserError
-from ..speech.transcribe import Transcriber
+from ..speech.transcribe import LiveDecoding, Transcriber
 from .caller import CallerLine
 from .session import SR
 
@@ -44,24 +44,34 @@ class EarlyAnalysis:
     silence, the turn so far is analysed in a background thread (echo removal, voice activity, Whisper, tone,
     listening). If no more speech comes before the end-of-turn silence is complete, that analysis is used and
     the caller answers without waiting for it; if the trainee speaks again, it is dropped and redone later.
+
+    With ``full_pool`` (live practice, ``practice.early_reaction``) each pause first gets the analysis the
+    caller's reply is decided from (:func:`~.session.reaction_analysis`: the words since the previous pause
+    decoded, listening on all of them, tone and turn-taking from the latest complete analysis) on ``pool``, and
+    the complete analysis then runs on ``full_pool`` reusing those words: the answer is held only until the
+    reply's analysis is ready.
     """
 
     def __init__(self, cfg: Config, duplex: devices.DuplexStream, turn_start_s: float, pool: ThreadPoolExecutor,
-                 analyze, describe) -> None:
+                 analyze, describe, full_pool: ThreadPoolExecutor | None = None) -> None:
         self.cfg = cfg
         self.endpointer = EnergyEndpointer(SR, cfg.practice)
         self.duplex = duplex
         self.turn_start_s = turn_start_s
         self.pool = pool
+        self.full_pool = full_pool
         self.analyze = analyze
         self.describe = describe  # () -> dict of what is known of the turn so far (caller end, barge-in)
-        self.job: tuple[float, Future] | None = None
+        self.job: tuple | None = None  # (speech end s, complete Future, reply's Future, before, k samples, ta)
         self.reason: str | None = None
         self.error: str | None = None
-        self.partial: tuple = None  # (Transcript of mic[:k], k) from the latest finished job
+        self.partial: tuple = None  # (Transcript of mic[:k], k): the next decodes start at k
+        self.heard: tuple = None  # (Transcript of mic[:k], k) from the latest finished job
         self.held = False  # the answer was held open past the end-of-turn silence for the analysis
         self.cut_in_after_s: float | None = None  # the caller's patience (s of talk) or None
         self.acknowledged = False  # an earlier partial analysis heard the trainee acknowledge the caller
+        self.latest: tuple | None = None  # (complete TurnAnalysis of mic[:k], k) from the latest finished job
+        self._queued: list[Future] = []  # complete analyses waiting on full_pool
 
     def __call__(self, answer: np.ndarray) -> bool:
         stop = self.endpointer(answer)
@@ -78,34 +88,113 @@ class EarlyAnalysis:
         if (self.analyze is not None and ep.speech_started and ep.speech_end_s is not None
                 and (self.job is None or self.job[0] != ep.speech_end_s)):
             silent_for = len(answer) / SR - ep.speech_end_s
-            if silent_for >= self.cfg.session.early_asr_after_s and (self.job is None or self.job[1].done()):
+            if silent_for >= self.cfg.session.early_asr_after_s and (self.job is None or self.job[2].done()):
                 ref, mic = self.duplex.tracks(self.turn_start_s)
                 ta = TurnAudio(reference=ref.copy(), mic=mic.copy(), partial=self.partial, **self.describe())
-                job = self.pool.submit(self.analyze, ta)
-                job.add_done_callback(lambda f, k=len(ta.mic): self._keep(f, k))
-                self.job = (ep.speech_end_s, job)
+                k = len(ta.mic)
+                if self.full_pool is None:
+                    job = self.pool.submit(self.analyze, ta)
+                    job.add_done_callback(lambda f: self._keep(f, k, complete=True))
+                    self.job = (ep.speech_end_s, job, job, None, k, ta)
+                else:
+                    full: Future = Future()
+                    reaction = self.pool.submit(self._react, ta, self.latest, full)
+                    reaction.add_done_callback(lambda f: self._keep(f, k, complete=False))
+                    full.add_done_callback(lambda f: self._keep(f, k, complete=True))
+                    self.job = (ep.speech_end_s, full, reaction, self.latest, k, ta)
         if stop and self.reason == "silence" and self.job is not None and ep.speech_end_s is not None:
             # hold the answer open until the analysis of all of it is ready (the caller could not answer sooner
             # anyway): words after a pause in that time stay in this answer instead of being cut off
-            ready = self.job[0] == ep.speech_end_s and self.job[1].done()
+            ready = self.job[0] == ep.speech_end_s and (self.job[1].done() or self._reaction_ready())
             silent_for = len(answer) / SR - ep.speech_end_s
             if not ready and silent_for < self.cfg.practice.end_silence_s + self.cfg.practice.max_hold_s:
                 self.held = True
                 return False
         return stop
 
+    def _react(self, ta: TurnAudio, before: tuple | None, full: Future):
+        """The reply's analysis of ``ta`` (reaction pool); queues the complete one, which reuses its words.
+
+        Without an earlier complete analysis (``before``) it holds the words and their listening only: the
+        caller then waits for the complete analysis (see :meth:`_reaction_ready`)."""
+        try:
+            quick = self.analyze(ta, reaction=True, before=None if before is None else before[0])
+        except BaseException as exc:
+            full.set_exception(exc)
+            raise
+        for q in self._queued:  # complete analyses of earlier pauses not started yet: this one covers more
+            q.cancel()
+        job = self.full_pool.submit(self.analyze, dataclasses.replace(ta, partial=(quick.transcript, len(ta.mic))),
+                                    prepare_reply=False)
+        self._queued = [job]
+
+        def chain(f: Future) -> None:
+            if f.cancelled():
+                full.cancel() or full.set_exception(RuntimeError("replaced by a later analysis"))
+            elif f.exception() is not None:
+                full.set_exception(f.exception())
+            else:
+                full.set_result(f.result())
+
+        job.add_done_callback(chain)
+        return quick
+
+    def _reaction_ready(self) -> bool:
+        j = self.job
+        return (j is not None and j[3] is not None and j[2].done() and not j[2].cancelled()
+                and j[2].exception() is None)
+
+    def analyses(self):
+        """What the call loop gets for the turn: a complete analysis (TurnAnalysis), or an
+        :class:`~.session.EarlyAnalyses` when the caller can react before the record's analysis is ready (the
+        reply's analysis is ready and the complete one is not, or the words were decoded in pieces and the record
+        gets them decoded whole: ``practice.redecode_answer``); None: analyse again in the call loop."""
+        from .session import EarlyAnalyses
+
+        ep = self.endpointer
+        if self.job is None or self.job[0] != ep.speech_end_s:
+            return self.result()
+        _, full, reaction, before, k, ta = self.job
+        if full.done() or not self._reaction_ready():
+            quick = self.result()  # the complete analysis (waited for)
+            if quick is None:
+                return None
+            basis = {"tone_until_s": round(k / SR, 3), "words_until_s": round(k / SR, 3)}
+            complete = True
+        else:
+            complete = False
+            quick = reaction.result()
+            basis = {"tone_until_s": round(before[1] / SR, 3), "words_until_s": round(k / SR, 3)}
+        if self.full_pool is not None and self.cfg.practice.redecode_answer and ta.partial is not None:
+            # the words were decoded in pieces cut at pauses; the record gets the answer decoded whole, while
+            # the caller already speaks
+            for q in self._queued:
+                q.cancel()
+            full = self.full_pool.submit(self.analyze, dataclasses.replace(ta, partial=None), prepare_reply=False,
+                                         whole=True)
+            return EarlyAnalyses(quick, full=full, basis={**basis, "words": "pieces"})
+        if complete:
+            return quick
+        return EarlyAnalyses(quick, full=full, basis=basis)
+
     def _heard_s(self, speech_start_s: float) -> float:
         """How much of the answer's talk (s from its first speech) the finished partial transcripts cover."""
-        if self.partial is None or not self.partial[0].words:
+        if self.heard is None or not self.heard[0].words:
             return 0.0
         window_start = float(self.describe().get("caller_end_s") or 0.0)  # the answer window, turn clock
-        return self.partial[0].words[-1].end - window_start - speech_start_s
+        return self.heard[0].words[-1].end - window_start - speech_start_s
 
-    def _keep(self, job: Future, k: int) -> None:
+    def _keep(self, job: Future, k: int, complete: bool) -> None:
         """A finished job's transcript covers mic[:k] (cut in a pause): later jobs transcribe only what follows."""
         if not job.cancelled() and job.exception() is None:
             res = job.result()
-            self.partial = (res.transcript, k)
+            if self.heard is None or self.heard[1] <= k:
+                self.heard = (res.transcript, k)
+            # the next decode starts at this cut only if the piece before it is long enough to decode well
+            if k - (0 if self.partial is None else self.partial[1]) >= self.cfg.practice.piece_min_s * SR:
+                self.partial = (res.transcript, k)
+            if complete and (self.latest is None or self.latest[1] <= k):
+                self.latest = (res, k)
             from .session import ACKNOWLEDGING
 
             if any(ids.canonical(d.id) in ACKNOWLEDGING for d in res.listening.techniques):
@@ -117,6 +206,10 @@ class EarlyAnalysis:
         if self.job is None:
             return None
         stale = self.job[0] != ep.speech_end_s
+        if stale:  # its decode is waited for (never two decodes at once), not its complete analysis
+            with contextlib.suppress(Exception):
+                self.job[2].result(timeout=60)
+            return None
         try:
             res = self.job[1].result(timeout=60)  # a stale job is waited for too: never two decodes at once
         except Exception as exc:  # the turn is analysed again on the main thread, which reports real errors
@@ -151,11 +244,13 @@ class LiveAnswers:
         self.status = status or LiveStatus()
         self.on_tick = on_tick
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="early-asr")
+        self.full_pool = ThreadPoolExecutor(1, thread_name_prefix="early-analysis")
         self._last_speech_end: float | None = None  # on the call timeline
         self._last_answer_end = 0.0  # on the call timeline
         self._answer_done_wall = time.monotonic()
         self._analysis_wait_s = 0.0
         self._final: devices.Playback | None = None  # the closing line, once started
+        self._next: tuple | None = None  # (Playback, timeline s, wall s) of the next line, started early
 
     def remaining(self, index: int) -> bool:
         return True
@@ -166,9 +261,10 @@ class LiveAnswers:
         # the turn starts where the previous answer ended: words said in between are kept, not dropped
         t0 = self._last_answer_end if 0.0 < self._last_answer_end <= d.now_s else d.now_s
         cutting_in = line.stage == "interrupt"
-        if not cutting_in:  # a caller who cuts in does not wait for the trainee to stop, nor stop for them
+        started, self._next = self._next, None
+        if started is None and not cutting_in:  # a caller who cuts in does not wait for the trainee to stop
             self._wait_while_talking(t0)
-        line_from = d.now_s  # the caller's line is handed to the device from about here
+        line_from = d.now_s if started is None else started[1]  # the line is handed to the device from here
         barge = BargeInDetector(self.cfg, max(line.anger, self.cfg.session.push_on_anger) if cutting_in
                                 else line.anger)
         st = self.status
@@ -180,7 +276,8 @@ class LiveAnswers:
             return {"caller_end_s": caller_end[0] if caller_end else 0.0, "barge_in_s": barge.detected_s,
                     "caller_line_s": len(caller_audio) / SR, "source": "microphone", "end_reason": "silence"}
 
-        early = EarlyAnalysis(self.cfg, d, t0, self.pool, analyze, describe)
+        early = EarlyAnalysis(self.cfg, d, t0, self.pool, analyze, describe,
+                              full_pool=self.full_pool if self.cfg.practice.early_reaction else None)
         early.cut_in_after_s = line.cut_in_after_s
 
         def on_event(name: str, t: float) -> None:
@@ -209,8 +306,9 @@ class LiveAnswers:
             # (a caller who pushes on talks over a real barge-in, not over the end of the previous answer)
             return barge.detected_s - caller_start[0] <= self.cfg.session.resume_grace_s
 
-        rec = d.record_turn(caller_audio, SR, should_stop=early, barge_in=barge_in, on_tick=tick,
-                            on_event=on_event, start_s=t0)
+        rec = d.record_turn(caller_audio if started is None else None, SR, should_stop=early, barge_in=barge_in,
+                            on_tick=tick, on_event=on_event, start_s=t0,
+                            playback=None if started is None else started[0])
         extra = dict(rec.extra)
         if self._last_speech_end is not None and caller_start:
             extra["reply_latency_s"] = round(t0 + caller_start[0] - self._last_speech_end, 3)
@@ -223,7 +321,7 @@ class LiveAnswers:
                 "held_for_analysis": round(max(0.0, self._last_answer_end - self._last_speech_end
                                                - self.cfg.practice.end_silence_s), 3),
                 "analysis_wait": round(self._analysis_wait_s, 3),
-                "between_turns": round(taken_at - self._answer_done_wall, 3),
+                "between_turns": round((taken_at if started is None else started[2]) - self._answer_done_wall, 3),
                 "to_first_sound": round(t0 + caller_start[0] - line_from, 3),
             }
         ep = early.endpointer
@@ -235,7 +333,9 @@ class LiveAnswers:
             extra["barge_in_detected_s"] = round(barge.detected_s, 3)
         d.discard_before(d.now_s - 1.0)
         recorded_at = time.monotonic()
-        precomputed = early.result()
+        precomputed = early.analyses()
+        if early.error:  # the turn is analysed again in the call loop; say why in the record
+            extra["early_analysis_error"] = early.error[:200]
         self._answer_done_wall = time.monotonic()
         self._analysis_wait_s = self._answer_done_wall - recorded_at
         return TurnAudio(
@@ -247,6 +347,11 @@ class LiveAnswers:
             speech_end_s=speech_end, precomputed=precomputed, partial=early.partial, extra=extra,
             caller_line_s=len(caller_audio) / SR,
         )
+
+    def start_line(self, audio: np.ndarray) -> None:
+        """Start the caller's next line now (decided before the turn's complete analysis was ready); the next
+        :meth:`take` records the turn around it."""
+        self._next = (self.duplex.play(audio, SR), self.duplex.now_s, time.monotonic())
 
     def _wait_while_talking(self, t0: float) -> None:
         """Hold the caller's line while the trainee is still talking (they went on after a pause): the caller
@@ -299,6 +404,7 @@ class LiveAnswers:
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.full_pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _meter(level: float, width: int = 24) -> str:
@@ -344,6 +450,10 @@ def practice_call(
     if cfg.practice.live_beam_size > 0:  # same loaded model, faster decoding on the reply's critical path
         transcriber = copy.copy(transcriber)
         transcriber.config = dataclasses.replace(transcriber.config, beam_size=cfg.practice.live_beam_size)
+    pc = cfg.practice
+    transcriber = copy.copy(transcriber)  # short encoder windows and no temperature retries on the reply path
+    transcriber.live = LiveDecoding(min_s=pc.live_window_min_s, pad_s=pc.live_window_pad_s,
+                                    temperature_fallback=pc.live_temperature_fallback)
     render = memo_renderer(tts_renderer(scenario, cfg))
     transcriber.model  # noqa: B018 - load Whisper before the caller speaks
     tone.warm_up(cfg.tone)

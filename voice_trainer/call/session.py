@@ -26,10 +26,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..analysis import ids, tone, turns
-from ..analysis.core import TurnAnalysis, analyze_turn
+from ..analysis.core import TurnAnalysis, analyze_turn, listening_stage, tone_stage
 from ..analysis.listening.detect import ListeningResult, analyze_call
 from ..analysis.scoring import Component, Evidence, Score, outcome_score, score_from_components
 from ..analysis.transcript import Word
+from ..analysis.transcript import merge as merge_transcripts
 from ..analysis.turn import CallContext, TurnAudio
 from ..audio import files as audio_io
 from ..config import SAMPLE_RATE, Config, SessionConfig
@@ -169,6 +170,10 @@ class TurnResult:
     reply: CallerLine | None = None
     cut_in: dict | None = None
     """The caller cut in on this answer: ``{"at_s": when, "limit_s": their patience}`` (turn clock, s)."""
+    reaction_basis: dict | None = None
+    """Which analysis the caller reacted to: ``{"analysis": "complete"}`` (this turn's analysis), or live, when
+    the caller answered before the complete analysis was ready, ``{"analysis": "early", ...}`` with what that
+    analysis covered and the observation it gave (see :func:`reaction_analysis`)."""
 
     # the measures of the turn are those of its analysis
     transcript = property(lambda self: self.analysis.transcript)
@@ -230,6 +235,7 @@ class TurnResult:
                 "changes": self.anger_changes,
                 "reply": line(self.reply),
                 "caller_cut_in": self.cut_in,
+                "basis": self.reaction_basis,
             },
             "nudges": self.nudges,
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
@@ -330,6 +336,55 @@ def nudges_for(tr: TurnResult, limit: int, weak_share: float = 0.6) -> list[str]
         d = max(good, key=lambda d: d.confidence)
         out.append(f"Good: {d.label.lower()} - \"{d.text}\"")
     return out[:limit]
+
+
+def _observation_dict(o: TurnObservation) -> dict:
+    return {"interrupted": o.interrupted, "red_flags": list(o.red_flags), "techniques": list(o.techniques),
+            "calmness": o.calmness, "raised_voice": o.raised_voice, "dead_air_s": round(o.dead_air_s, 3),
+            "paraphrased_facts": o.paraphrased_facts}
+
+
+@dataclass
+class EarlyAnalyses:
+    """What a live answer source analysed during the trainee's final silence (:attr:`TurnAudio.precomputed`).
+
+    ``reaction`` is what the caller reacts to; ``full`` the complete analysis still running (None when
+    ``reaction`` is the complete analysis); ``basis`` says what ``reaction`` covered (kept in the turn record).
+    """
+
+    reaction: TurnAnalysis
+    full: Future | None = None
+    basis: dict = field(default_factory=dict)
+
+
+def reaction_analysis(audio: TurnAudio, before: TurnAnalysis | None, context: CallContext, cfg: Config,
+                      transcriber: Transcriber) -> TurnAnalysis:
+    """The analysis the caller's reply is decided from when the answer has just ended (live practice).
+
+    The words of the whole answer (only what follows the transcript already made at an earlier pause,
+    ``audio.partial``, is decoded now) with their listening analysis; tone and turn-taking as measured up to that
+    earlier pause (``before``, a complete analysis of the turn so far; None: words and listening only, no tone
+    or turn-taking). The complete analysis of the whole answer follows while the caller already speaks, and it
+    is what the turn record and the scores hold.
+    """
+    t0 = time.perf_counter()
+    mic = audio.mic
+    if audio.partial is not None and 0 < audio.partial[1] <= len(mic):
+        head, k = audio.partial
+        tx = merge_transcripts([head, transcriber.transcribe(mic[k:], offset_s=k / SR)])
+    else:
+        tx = transcriber.transcribe(mic)
+    t1 = time.perf_counter()
+    listening = listening_stage(tx, context, cfg)
+    t2 = time.perf_counter()
+    tone_result = None if before is None else tone_stage(before.tone_frames, tx.words, context.baseline, cfg)
+    if before is None:
+        before = TurnAnalysis(transcript=tx, turns=None, turn_taking=Score(None), tone=None, tone_frames=None,
+                              listening=listening)
+    return TurnAnalysis(transcript=tx, turns=before.turns, turn_taking=before.turn_taking, tone=tone_result,
+                        tone_frames=before.tone_frames, listening=listening, echo=before.echo,
+                        timings={"transcribe": t1 - t0, "listening": t2 - t1,
+                                 "tone": time.perf_counter() - t2})
 
 
 def turn_context(index: int, line: CallerLine, scenario: Scenario, baseline: tone.Baseline | None,
@@ -511,6 +566,10 @@ def run_session(
     turn goes to ``writer`` before the next starts.
     """
     render = memo_renderer(render or tts_renderer(scenario, cfg))
+    whole_transcriber = transcriber
+    if getattr(transcriber, "live", None) is not None:  # the short live window only where the reply waits
+        whole_transcriber = copy.copy(transcriber)
+        whole_transcriber.live = None
     emit = on_event or (lambda name, data: None)
     caller = Caller(scenario, cfg.caller, seed=seed)
     prepare = bool(getattr(answers, "prepares_replies", False))
@@ -535,20 +594,53 @@ def run_session(
 
             context = turn_context(index, line, scenario, used_baseline, closing)
 
-            def analyze(turn_audio: TurnAudio, context=context) -> TurnAnalysis:
-                result = analyze_turn(turn_audio, context, cfg, transcriber)
-                if prepare:  # render the caller's likely reply now, off the reply's critical path
+            def analyze(turn_audio: TurnAudio, context=context, *, reaction: bool = False,
+                        before: TurnAnalysis | None = None, prepare_reply: bool = True,
+                        whole: bool = False) -> TurnAnalysis:
+                if reaction:
+                    result = reaction_analysis(turn_audio, before, context, cfg, transcriber)
+                    prepare_reply = prepare_reply and before is not None
+                else:  # ``whole``: off the reply's path, decoded as file mode does (Whisper's 30 s window)
+                    result = analyze_turn(turn_audio, context, cfg, whole_transcriber if whole else transcriber)
+                if prepare and prepare_reply:  # render the caller's likely reply now, off its critical path
                     _prepare_reply(caller, result, cfg, render)
                 return result
 
             ta = answers.take(index, caller_audio, line, analyze)
             ta.extra = {**(ta.extra or {}), "caller_render_s": round(render_s, 3)}
-            analysis = ta.precomputed
-            if analysis is not None:  # the source analysed the turn during its final silence
+            early = ta.precomputed
+            reply = None
+            basis: dict = {"analysis": "complete"}
+            if isinstance(early, EarlyAnalyses) and early.full is not None and used_baseline is not None:
+                # the caller reacts to the analysis made for the reply and starts speaking; the complete
+                # analysis (the turn's record and scores) finishes meanwhile
+                quick = turn_result(index, line, ta, early.reaction, cfg)
+                anger_before = caller.anger
+                cut_in = caller_cut_in(ta, quick, line)
+                reply = caller.respond(quick.observation, cut_in=cut_in is not None)
+                if reply.final:
+                    emit("final_line", {"index": index, "line": reply})
+                elif hasattr(answers, "start_line"):
+                    answers.start_line(render(reply.text, reply.anger))
+                basis = {"analysis": "early", **early.basis, "observation": _observation_dict(quick.observation)}
+                try:
+                    analysis = early.full.result()
+                    analysis.timings["analysed_during_silence"] = 1.0
+                except Exception:  # analysed again here, where a real error is reported
+                    analysis = analyze(ta, prepare_reply=False)
+            elif isinstance(early, EarlyAnalyses):  # the caller waits for the complete analysis after all
+                try:
+                    analysis = early.full.result() if early.full is not None else early.reaction
+                    analysis.timings["analysed_during_silence"] = 1.0
+                except Exception:
+                    analysis = analyze(ta, prepare_reply=False)
+            elif early is not None:  # the source analysed the turn during its final silence
+                analysis = early
                 analysis.timings["analysed_during_silence"] = 1.0
             else:
                 analysis = analyze(ta)
             tr = turn_result(index, line, ta, analysis, cfg)
+            tr.reaction_basis = basis
             if baseline is None and tr.tone_frames is not None:
                 session_frames.append(tr.tone_frames)
                 session_words.append(list(tr.transcript.words))
@@ -558,9 +650,13 @@ def run_session(
                         tr.analysis.rescore_tone(used_baseline, cfg)
                         if tr.analysis.tone is not None:
                             tr.analysis.tone = tone.withhold_as_baseline(tr.analysis.tone)
-            tr.anger_before = caller.anger
-            tr.cut_in = caller_cut_in(ta, tr, line)
-            reply = caller.respond(tr.observation, cut_in=tr.cut_in is not None)
+            if reply is None:
+                tr.anger_before = caller.anger
+                tr.cut_in = caller_cut_in(ta, tr, line)
+                reply = caller.respond(tr.observation, cut_in=tr.cut_in is not None)
+            else:
+                tr.anger_before = anger_before
+                tr.cut_in = cut_in
             tr.anger_after = caller.anger
             step = caller.trajectory[-1]
             tr.anger_changes = [{"reason": c.reason, "delta": round(c.delta, 2), "detail": c.detail}
@@ -575,8 +671,8 @@ def run_session(
                 _finish(pending)
                 pending = disk.submit(_write_turn, writer, tr, list(results), scenario, _snapshot(caller),
                                       used_baseline, cfg)
-            if reply.final:  # a live caller says the closing line now, while the turn is scored and written
-                emit("final_line", {"index": index, "line": reply})
+            if reply.final and basis["analysis"] != "early":  # a live caller says the closing line now, while
+                emit("final_line", {"index": index, "line": reply})  # the turn is scored and written
             emit("turn", {"result": tr})
             line = reply
     finally:  # also on Ctrl-C or a lost device: the finished turn is on disk before anyone else writes

@@ -17,6 +17,7 @@ model manifest (:mod:`voice_trainer.model_files`); a user-given folder or name i
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import threading
@@ -168,6 +169,40 @@ def default_threads() -> int:
 
 _MODELS: dict[tuple, object] = {}
 _LOCK = threading.RLock()
+_WINDOW = threading.local()  # .frames: the encoder window (mel frames) of this thread's current decode, or None
+
+
+@dataclass(frozen=True)
+class LiveDecoding:
+    """Decoding options for a short stretch of speech on the reply's critical path (live practice).
+
+    Whisper pads every window to 30 s and its encoder costs the same whatever is said in it: for the 1-5 s
+    tail of an answer the encoder is most of the decode. With a window of ``max(audio + pad_s, min_s)`` the
+    encoder sees the speech and some of the padding it expects; shorter windows made tiny.en loop ("no no no
+    ...") on some clips, and a decode that loops or runs past the audio is done again on the full 30 s window.
+    Without ``temperature_fallback`` a low-confidence decode is kept as it is instead of being redone at up to
+    five higher temperatures (a short, clipped tail cost 2.1 s instead of 0.8 s that way under load).
+    """
+
+    min_s: float = 6.0
+    pad_s: float = 2.0
+    temperature_fallback: bool = False
+    max_words_per_s: float = 6.0
+    """A decode with more words per second of audio than this is taken as a loop and redone on 30 s."""
+
+
+def _windowed(model):  # noqa: ANN001, ANN202 - a faster_whisper.WhisperModel
+    """``model`` whose encoder sees only the first ``_WINDOW.frames`` mel frames when set (this thread only)."""
+    encode = model.encode
+
+    def windowed_encode(features):  # noqa: ANN001, ANN202 - faster-whisper's signature
+        frames = getattr(_WINDOW, "frames", None)
+        if frames is not None and features.shape[-1] > frames:
+            features = features[..., :frames]
+        return encode(features)
+
+    model.encode = windowed_encode
+    return model
 
 
 def loading_lock() -> threading.RLock:
@@ -188,9 +223,9 @@ def load_model(spec: str, *, compute_type: str = "int8", cpu_threads: int = 0):
             model_ref(spec)  # check the files before the first load; a mismatch raises and loads nothing
 
             try:
-                _MODELS[key] = WhisperModel(
+                _MODELS[key] = _windowed(WhisperModel(
                     ms.path, device="cpu", compute_type=compute_type, cpu_threads=threads, local_files_only=False
-                )
+                ))
             except Exception as exc:  # network errors, corrupt files
                 hint = PIP_HINTS.get(spec, "check the network, or give a local CTranslate2 folder with --model")
                 raise UserError(f"could not load Whisper model {spec!r} ({str(exc)[:100]}); {hint}") from None
@@ -210,6 +245,8 @@ class Transcriber:
         self.config = config or TranscribeConfig()
         self.model_name = resolve_model(self.config.model).name
         self._model = None
+        self.live: LiveDecoding | None = None
+        """Short-window decoding for live practice (None: every window is Whisper's 30 s, as trained)."""
 
     @property
     def model(self):
@@ -225,20 +262,41 @@ class Transcriber:
         """The model files this transcriber's results come from (``model_files`` of a result)."""
         return model_files.used(model_ref(self.config.model))
 
-    def segments(self, audio: np.ndarray) -> Iterator[Segment | Word]:
-        """Lazily decode ``audio``; yields each kept segment followed by its words."""
+    def _decode(self, audio: np.ndarray, window_s: float | None) -> list:
+        """faster-whisper's segments of ``audio`` (decoded at once), the encoder window cut to ``window_s``."""
         c = self.config
-        segs, _info = self.model.transcribe(
-            np.ascontiguousarray(audio, dtype=np.float32),
-            language=c.language or None,
-            beam_size=c.beam_size,
-            word_timestamps=True,
-            condition_on_previous_text=False,
-            vad_filter=c.vad_filter,
-            vad_parameters={"min_silence_duration_ms": c.vad_min_silence_ms},
-            no_speech_threshold=c.no_speech_prob_max,
-            log_prob_threshold=c.low_logprob,
-        )
+        extra = {} if self.live is None or self.live.temperature_fallback else {"temperature": 0.0}
+        _WINDOW.frames = None if window_s is None else int(math.ceil(window_s * 100))  # 10 ms mel frames
+        try:
+            segs, _info = self.model.transcribe(
+                audio,
+                language=c.language or None,
+                beam_size=c.beam_size,
+                word_timestamps=True,
+                condition_on_previous_text=False,
+                vad_filter=c.vad_filter,
+                vad_parameters={"min_silence_duration_ms": c.vad_min_silence_ms},
+                no_speech_threshold=c.no_speech_prob_max,
+                log_prob_threshold=c.low_logprob,
+                **extra,
+            )
+            return list(segs)
+        finally:
+            _WINDOW.frames = None
+
+    def segments(self, audio: np.ndarray) -> Iterator[Segment | Word]:
+        """Decode ``audio``; yields each kept segment followed by its words."""
+        c = self.config
+        audio = np.ascontiguousarray(audio, dtype=np.float32)
+        dur = len(audio) / SAMPLE_RATE
+        lv = self.live
+        if lv is not None and max(dur + lv.pad_s, lv.min_s) < 30.0:
+            segs = self._decode(audio, max(dur + lv.pad_s, lv.min_s))
+            n_words = sum(len(s.words or []) for s in segs)
+            if n_words > lv.max_words_per_s * max(dur, 1.0) or any(s.end > dur + 0.5 for s in segs):
+                segs = self._decode(audio, None)  # a loop or a decode past the audio: the full window
+        else:
+            segs = self._decode(audio, None)
         for s in segs:
             if s.no_speech_prob > c.no_speech_prob_max and s.avg_logprob < c.low_logprob:
                 continue
