@@ -18,6 +18,7 @@ from voice_trainer.audio.devices import (
     DeviceLostError,
     DuplexStream,
     EnergyEndpointer,
+    Playback,
     level_dbfs,
     list_devices,
     resolve_device,
@@ -216,6 +217,40 @@ def test_device_lost_mid_call_raises_a_clean_error(virtual_audio):
         assert len(mic) > 0.8 * SR and len(ref) == len(mic)  # what was recorded before the loss is kept
     finally:
         duplex.close()
+
+
+def test_blocks_asked_for_faster_than_real_time_do_not_eat_the_callers_line():
+    """The output callback's own logic, fed the timestamps a loaded call gave: after an underrun PortAudio's ALSA
+    route asked for a burst of blocks with one and the same DAC time. Those blocks never sound, so they get
+    silence and the line does not advance through them; every sample of the line still sounds, in order, and its
+    end is placed at the DAC time of the block that really played it."""
+    rate, block = 48000, 480  # 10 ms blocks
+    ds = DuplexStream(cfg=PracticeConfig())
+    ds.device_rate = rate
+    line = np.sin(np.arange(int(0.5 * rate)) * 0.01).astype(np.float32) + 1.5  # 0.5 s, never 0: easy to trace
+    pb = Playback(line, rate, fade_frames=1)
+    pb._stream = ds
+    ds._pending = pb
+    # 20 blocks in real time, a burst of 60 with the DAC time stuck, then real time again
+    dacs = [1.0 + 0.01 * k for k in range(20)] + [1.19] * 60 + [1.20 + 0.01 * k for k in range(40)]
+    sounded = []
+    for dac in dacs:
+        out = np.zeros(block, np.float32)
+        ds._fill_out(out, None, dac)
+        if np.any(out != 0):
+            sounded.append(out[out != 0])
+    assert ds.skipped_blocks == 60
+    played = np.concatenate(sounded)
+    np.testing.assert_array_equal(played, line)  # the whole line, nothing skipped, nothing repeated
+    events = []
+    while not ds._q.empty():
+        item = ds._q.get_nowait()
+        events += item[6] if item[0] == "out" else []
+    assert [e[0] for e in events] == ["start", "end"]
+    end = [e for e in events if e[0] == "end"]
+    assert len(end) == 1
+    # 50 blocks of line: 20 before the burst, 30 after it; the last one is the 30th real-time block after the burst
+    assert end[0][3] == pytest.approx(1.20 + 0.01 * 29 + 0.01, abs=1e-9)
 
 
 def test_caller_line_plays_to_its_end_through_stalls(virtual_audio, tmp_path):
