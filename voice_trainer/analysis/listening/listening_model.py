@@ -51,6 +51,7 @@ __all__ = [
     "judge_sentences",
     "load_heads",
     "merge_learned",
+    "context_features",
     "form_features",
     "pair_features",
 ]
@@ -229,12 +230,46 @@ def lexical_pair_features(caller: str, sentence: str) -> tuple[np.ndarray, list[
     return feats, matched
 
 
-def form_features(u: np.ndarray, sentence: str) -> np.ndarray:
+_HEDGE_START = re.compile(r"^\W*(?:(?:so|and|okay|ok|right|well|yeah|mm-hmm|mhm|hmm)\W+)*(?:it sounds like|sounds like|"
+                          r"it seems|seems like|it looks like|i hear|i'm hearing|what i'm hearing|if i understand|"
+                          r"i get the sense|i get the feeling|i guess you|you feel|you're feeling|you felt|so you)\b",
+                          re.IGNORECASE)
+_ADVICE = re.compile(r"\b(?:you (?:could|should|might|may want to|need to|have to|must|ought to)|try to|why don't you|"
+                     r"have you (?:tried|thought about|considered)|i (?:would|'d) (?:suggest|recommend)|i suggest|"
+                     r"i recommend|let's|let me)\b", re.IGNORECASE)
+
+N_CONTEXT = 7
+"""Context features of the ``reflect`` head (:func:`context_features`)."""
+
+
+def context_features(u: np.ndarray, sentence: str, caller: str = "", caller_vecs: np.ndarray | None = None
+                     ) -> np.ndarray:
+    """Wording-independent features of an agent sentence against the caller's preceding line, for the ``reflect``
+    head: ``[has a caller line, best cosine of u to the caller's sentence vectors, share of the sentence's content
+    stems the caller said (1 - novelty), share of the caller's content stems repeated, hedged restating opener
+    ("it sounds like", "so you", "you feel"), advice or suggestion wording, words / 25 (capped at 1)]`` ->
+    ``(N_CONTEXT,)``. Without a caller line the caller features are 0."""
+    n_words = len(_WORDS.findall(sentence.lower()))
+    has = bool(caller.strip()) and caller_vecs is not None and len(caller_vecs) > 0
+    cos = float((caller_vecs @ u).max()) if has else 0.0
+    s_st = set(_content_stems(sentence))
+    c_st = set(_content_stems(caller)) if has else set()
+    shared = s_st & c_st
+    return np.array([1.0 if has else 0.0, cos, len(shared) / max(len(s_st), 1) if has else 0.0,
+                     len(shared) / max(len(c_st), 1) if has else 0.0,
+                     1.0 if _HEDGE_START.search(sentence) else 0.0, 1.0 if _ADVICE.search(sentence) else 0.0,
+                     min(n_words / 25.0, 1.0)], np.float32)
+
+
+def form_features(u: np.ndarray, sentence: str, caller: str = "", caller_vecs: np.ndarray | None = None
+                  ) -> np.ndarray:
     """Features of the ``reflect`` head: ``[u, starts with "you" (after a restating opener), starts with I/we, is a
-    question]`` for the unit sentence vector ``u`` ``(d,)`` -> ``(d + 3,)``."""
+    question, context_features...]`` for the unit sentence vector ``u`` ``(d,)`` and the caller's preceding line
+    (its text and its sentences' unit vectors ``(k, d)``; empty: no caller line) -> ``(d + 3 + N_CONTEXT,)``."""
     return np.concatenate([u, [1.0 if _YOU_START.search(sentence) else 0.0,
                                1.0 if _SELF_START.search(sentence) else 0.0,
-                               1.0 if sentence.strip().endswith("?") else 0.0]]).astype(np.float32)
+                               1.0 if sentence.strip().endswith("?") else 0.0],
+                           context_features(u, sentence, caller, caller_vecs)]).astype(np.float32)
 
 
 def pair_features(u: np.ndarray, v: np.ndarray, lexical: np.ndarray) -> np.ndarray:
@@ -304,7 +339,8 @@ def judge_sentences(sentences: Sequence[str], caller_text: str = "", *, encoder:
     u_all, c_all = vecs[: len(sentences)], vecs[len(sentences):]
     out = [SentenceJudgement(s) for s in sentences]
     ack = heads.prob("acknowledge", u_all)
-    refl = heads.prob("reflect", np.stack([form_features(u_all[i], s) for i, s in enumerate(sentences)]))
+    refl = heads.prob("reflect", np.stack([form_features(u_all[i], s, caller_text if units else "", c_all)
+                                           for i, s in enumerate(sentences)]))
     own = heads.prob("ownership", u_all)
     flag = heads.prob("flag", u_all)  # softmax over "good" and the red-flag types
     types = heads.labels["flag"][1:]
