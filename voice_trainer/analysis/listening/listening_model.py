@@ -95,6 +95,9 @@ class ListeningModelConfig:
     flag_min_words: int = 4
     """A learned red flag needs a sentence (or pair of sentences) of at least this many words: the head was trained
     on whole sentences and is not trusted on a "Bye" or "Just ok?"."""
+    restate_min_content_words: int = 1
+    """A learned restatement needs at least this many content words: a backchannel ("Yeah.", "Mm-hmm.", "Okay.",
+    "Right, right.") restates nothing, however close its vector is to a caller's "Yeah."."""
     quote_min_share: float = 0.3
     """... and repeats at least this share (0-1) of the content words of the caller's sentence it restates."""
     heads_dir: str = ""
@@ -201,6 +204,10 @@ _SELF_START = re.compile(r"^\W*(?:(?:well|and|so|okay|ok)\W+)?(i|i'm|i've|i'd|i'
                          re.IGNORECASE)
 
 N_LEXICAL = 6
+_FILLERS = frozenset("""uh huh um umm mm mmh mhm hmm hm ah er erm right alright exactly sure thanks thank great good
+fine cool totally absolutely definitely gotcha wow""".split())
+"""Backchannel words that carry no content of their own (with :data:`_STOP`): see
+``ListeningModelConfig.restate_min_content_words``."""
 
 
 def _content_stems(text: str) -> list[str]:
@@ -421,8 +428,8 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
       head (``reflect``), and never on a sentence that carries a red flag.
     * A sentence that quotes the caller (pair probability >= ``quote_veto_threshold`` and at least
       ``quote_min_share`` of the caller's content words repeated) drops rule red flags whose
-      quoted words the caller said first, and, when it is also a reflection in form (``reflect`` head), gets no
-      learned red flag (reusing the caller's "forty pounds" to say it "isn't much" is no quote).
+      quoted words the caller said first, and, when it is also a reflection in form (``reflect`` head, at least as
+      likely as a red flag), gets no learned red flag (reusing the caller's "forty pounds" to say it "isn't much" is no quote).
     * A sentence the red-flag head flags, with no rule flag on it, gets a learned red flag of the type the
       ``flag`` head finds likeliest; so do two neighbouring sentences read together (``pair_windows``), quoted
       together as the evidence. Rule flags are kept (they are exact).
@@ -456,7 +463,8 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
     quoting: list[tuple[int, int]] = []
     reflecting: list[tuple[int, int]] = []
     """Quoting sentences in the form of a reflection: no learned red flag ("Forty pounds isn't much" reuses the
-    caller's words but is no reflection)."""
+    caller's words but is no reflection). Only when the reflection head is at least as sure as the red-flag head:
+    "Five weeks isn't that long for a repair" reuses the caller's words to play them down."""
     learned_paras = []
     for (s, e), j in zip(spans, judged, strict=True):
         model = {"restate": round(j.restate, 3), "reflect": round(j.reflect, 3), "acknowledge": round(j.acknowledge, 3),
@@ -464,7 +472,9 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
         for d in found.get("paraphrase", []):
             if d.char_start < e and s < d.char_end:
                 d.detail.setdefault("model", model)
-        if (j.restate >= t_restate or j.reflect >= t_reflect) and not covered("paraphrase", s, e):
+        n_content = sum(1 for w in _WORDS.findall(j.text.lower()) if w not in _STOP and w not in _FILLERS)
+        if ((j.restate >= t_restate or j.reflect >= t_reflect) and not covered("paraphrase", s, e)
+                and n_content >= cfg.restate_min_content_words):
             restated = j.restate >= t_restate or j.caller_share > 0
             learned_paras.append(ctx.detection(
                 "paraphrase", 3, "Restated the caller's words", s, e, max(j.restate, j.reflect), "", kind="learned",
@@ -478,7 +488,7 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
                 "ownership", 5, "Took ownership", s, e, j.ownership, "", kind="learned"))
         if caller_low and j.restate >= t_veto and j.caller_share >= cfg.quote_min_share:
             quoting.append((s, e))
-            if j.reflect >= t_reflect:
+            if j.reflect >= t_reflect and j.reflect >= j.red_flag:
                 reflecting.append((s, e))
 
     def quotes_caller(f: Any) -> bool:
