@@ -306,7 +306,8 @@ def train(out: Path) -> dict:
         "format": 1,
         "encoder": {"package": ENCODER_PACKAGE, "onnx_sha256": ENCODER_SHA256, "pooling": "mean", "dim": 384},
         "features": {"sentence": "384-d unit sentence vector",
-                     "reflect": f"[u, you-start, I/we-start, question, {N_CONTEXT} context] (listening_model.form_features)",
+                     "reflect": f"[u, you-start, I/we-start, question, {N_CONTEXT} context] "
+                                "(listening_model.form_features)",
                      "restate": f"[u, u*v, |u-v|, cos(u,v), {N_LEXICAL} lexical] (listening_model.pair_features)"},
         "heads": meta_heads,
         "thresholds": thresholds,

@@ -7,9 +7,11 @@ Where phrase patterns plateau, these heads judge each sentence of the trainee's 
   numbers (share of the caller's content words repeated, by stem).
 * ``reflect`` (a sentence model): is the sentence a reflection in form, saying back what the caller said, feels,
   wants or believes ("so the weekends are the hard part", "you're not sure it's worth it") rather than a question
-  for new information, advice, information, praise or filler? Features: the sentence vector and three form flags
-  (:func:`form_features`). A reflection is reported as a restatement even when its words are not the caller's last
-  line (callers' earlier lines and counselling-style complex reflections).
+  for new information, advice, information, praise or filler? Features: the sentence vector, three form flags and
+  wording-independent context features against the caller's preceding line: best cosine to the caller's sentences,
+  content-word overlap both ways, a hedged restating opener, advice wording, length (:func:`form_features`). A
+  reflection is reported as a restatement even when its words are not the caller's last line (callers' earlier
+  lines and counselling-style complex reflections).
 * ``acknowledge``: acknowledges or validates the caller's feeling or situation.
 * ``ownership``: the agent takes the problem on ("I can refund ... and I'll cover the fee too").
 * ``flag``: one softmax over "good" and the red flags whose wording varies (blame, including blaming questions;
@@ -428,8 +430,9 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
       head (``reflect``), and never on a sentence that carries a red flag.
     * A sentence that quotes the caller (pair probability >= ``quote_veto_threshold`` and at least
       ``quote_min_share`` of the caller's content words repeated) drops rule red flags whose
-      quoted words the caller said first, and, when it is also a reflection in form (``reflect`` head, at least as
-      likely as a red flag), gets no learned red flag (reusing the caller's "forty pounds" to say it "isn't much" is no quote).
+      quoted words the caller said first, and, when it is also a reflection in form (``reflect`` head, at least
+      as likely as a red flag), gets no learned red flag (reusing the caller's "forty pounds" to say it "isn't
+      much" is no quote).
     * A sentence the red-flag head flags, with no rule flag on it, gets a learned red flag of the type the
       ``flag`` head finds likeliest; so do two neighbouring sentences read together (``pair_windows``), quoted
       together as the evidence. Rule flags are kept (they are exact).
