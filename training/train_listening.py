@@ -33,9 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from voice_trainer.analysis.listening.listening_model import (  # noqa: E402
     FLAG_TYPES,
-    N_CONTEXT,
     N_LEXICAL,
-    _caller_units,
     form_features,
     lexical_pair_features,
     pair_features,
@@ -100,21 +98,18 @@ def build(encoder: SentenceEncoder) -> dict:
     pairs += extra
     # the reflection-form head: the team's reflection sentences, every agent sentence of the pair files (a reflection
     # in form when it restates its caller), and the red-flag and ownership sentences (never reflections)
-    # (a pair-file sentence is seen with the caller line it answers: the head's context features compare the two)
-    form: dict[str, tuple[int, str, str]] = {}
+    form: dict[str, tuple[int, str]] = {}
     for c, s, y, _ in pairs[: len(pair_rows)]:
-        if s not in form or y > form[s][0]:
-            form[s] = (y, "pair:" + c, c)
+        form[s] = (max(y, form.get(s, (0, ""))[0]), "pair:" + c)
     for text, labels, sit in sentences:
         if labels & (set(FLAG_TYPES) | {"ownership"}) and text not in form:
-            form[text] = (0, sit, "")
+            form[text] = (0, sit)
     reflect_only = []
     for y, topic, text in read_psv(DATA / "reflection_sentences.psv", 3):
-        form[text] = (int(y), topic, "")
+        form[text] = (int(y), topic)
         reflect_only.append((text, int(y), topic))
-    reflect = [(t, y, g, c) for t, (y, g, c) in sorted(form.items())]
-    units = {u for c in callers for u in _caller_units(c)}
-    texts = sorted({t for t, _, _ in sentences} | {s for _, s, _, _ in pairs} | set(callers) | set(form) | units)
+    reflect = [(t, y, g) for t, (y, g) in sorted(form.items())]
+    texts = sorted({t for t, _, _ in sentences} | {s for _, s, _, _ in pairs} | set(callers) | set(form))
     vec = dict(zip(texts, encoder(texts), strict=True))
     return {"sentences": sentences, "pairs": pairs, "vec": vec, "reflect": reflect, "reflect_only": reflect_only,
             "restatements": [(s, c) for c, s, y, _ in pairs if y == 1]}
@@ -277,10 +272,9 @@ def train(out: Path) -> dict:
                                                       .mean()), 3)}
 
     refl = d["reflect"]
-    xr = np.stack([form_features(vec[t], t, c, np.stack([vec[u] for u in _caller_units(c)]) if c else None)
-                   for t, _, _, c in refl])
-    yr = np.array([y for _, y, _, _ in refl])
-    p = binary("reflect", xr, yr, [g for _, _, g, _ in refl])
+    xr = np.stack([form_features(vec[t], t) for t, _, _ in refl])
+    yr = np.array([y for _, y, _ in refl])
+    p = binary("reflect", xr, yr, [g for _, _, g in refl])
     thresholds["reflect"] = best_f1_threshold(yr, p)
     report["reflect"]["cv_at_threshold"] = prf(yr, p >= thresholds["reflect"])
 
@@ -306,8 +300,7 @@ def train(out: Path) -> dict:
         "format": 1,
         "encoder": {"package": ENCODER_PACKAGE, "onnx_sha256": ENCODER_SHA256, "pooling": "mean", "dim": 384},
         "features": {"sentence": "384-d unit sentence vector",
-                     "reflect": f"[u, you-start, I/we-start, question, {N_CONTEXT} context] "
-                                "(listening_model.form_features)",
+                     "reflect": "[u, you-start, I/we-start, question] (listening_model.form_features)",
                      "restate": f"[u, u*v, |u-v|, cos(u,v), {N_LEXICAL} lexical] (listening_model.pair_features)"},
         "heads": meta_heads,
         "thresholds": thresholds,

@@ -7,11 +7,9 @@ Where phrase patterns plateau, these heads judge each sentence of the trainee's 
   numbers (share of the caller's content words repeated, by stem).
 * ``reflect`` (a sentence model): is the sentence a reflection in form, saying back what the caller said, feels,
   wants or believes ("so the weekends are the hard part", "you're not sure it's worth it") rather than a question
-  for new information, advice, information, praise or filler? Features: the sentence vector, three form flags and
-  wording-independent context features against the caller's preceding line: best cosine to the caller's sentences,
-  content-word overlap both ways, a hedged restating opener, advice wording, length (:func:`form_features`). A
-  reflection is reported as a restatement even when its words are not the caller's last line (callers' earlier
-  lines and counselling-style complex reflections).
+  for new information, advice, information, praise or filler? Features: the sentence vector and three form flags
+  (:func:`form_features`). A reflection is reported as a restatement even when its words are not the caller's last
+  line (callers' earlier lines and counselling-style complex reflections).
 * ``acknowledge``: acknowledges or validates the caller's feeling or situation.
 * ``ownership``: the agent takes the problem on ("I can refund ... and I'll cover the fee too").
 * ``flag``: one softmax over "good" and the red flags whose wording varies (blame, including blaming questions;
@@ -53,7 +51,6 @@ __all__ = [
     "judge_sentences",
     "load_heads",
     "merge_learned",
-    "context_features",
     "form_features",
     "pair_features",
 ]
@@ -239,46 +236,12 @@ def lexical_pair_features(caller: str, sentence: str) -> tuple[np.ndarray, list[
     return feats, matched
 
 
-_HEDGE_START = re.compile(r"^\W*(?:(?:so|and|okay|ok|right|well|yeah|mm-hmm|mhm|hmm)\W+)*(?:it sounds like|sounds like|"
-                          r"it seems|seems like|it looks like|i hear|i'm hearing|what i'm hearing|if i understand|"
-                          r"i get the sense|i get the feeling|i guess you|you feel|you're feeling|you felt|so you)\b",
-                          re.IGNORECASE)
-_ADVICE = re.compile(r"\b(?:you (?:could|should|might|may want to|need to|have to|must|ought to)|try to|why don't you|"
-                     r"have you (?:tried|thought about|considered)|i (?:would|'d) (?:suggest|recommend)|i suggest|"
-                     r"i recommend|let's|let me)\b", re.IGNORECASE)
-
-N_CONTEXT = 7
-"""Context features of the ``reflect`` head (:func:`context_features`)."""
-
-
-def context_features(u: np.ndarray, sentence: str, caller: str = "", caller_vecs: np.ndarray | None = None
-                     ) -> np.ndarray:
-    """Wording-independent features of an agent sentence against the caller's preceding line, for the ``reflect``
-    head: ``[has a caller line, best cosine of u to the caller's sentence vectors, share of the sentence's content
-    stems the caller said (1 - novelty), share of the caller's content stems repeated, hedged restating opener
-    ("it sounds like", "so you", "you feel"), advice or suggestion wording, words / 25 (capped at 1)]`` ->
-    ``(N_CONTEXT,)``. Without a caller line the caller features are 0."""
-    n_words = len(_WORDS.findall(sentence.lower()))
-    has = bool(caller.strip()) and caller_vecs is not None and len(caller_vecs) > 0
-    cos = float((caller_vecs @ u).max()) if has else 0.0
-    s_st = set(_content_stems(sentence))
-    c_st = set(_content_stems(caller)) if has else set()
-    shared = s_st & c_st
-    return np.array([1.0 if has else 0.0, cos, len(shared) / max(len(s_st), 1) if has else 0.0,
-                     len(shared) / max(len(c_st), 1) if has else 0.0,
-                     1.0 if _HEDGE_START.search(sentence) else 0.0, 1.0 if _ADVICE.search(sentence) else 0.0,
-                     min(n_words / 25.0, 1.0)], np.float32)
-
-
-def form_features(u: np.ndarray, sentence: str, caller: str = "", caller_vecs: np.ndarray | None = None
-                  ) -> np.ndarray:
+def form_features(u: np.ndarray, sentence: str) -> np.ndarray:
     """Features of the ``reflect`` head: ``[u, starts with "you" (after a restating opener), starts with I/we, is a
-    question, context_features...]`` for the unit sentence vector ``u`` ``(d,)`` and the caller's preceding line
-    (its text and its sentences' unit vectors ``(k, d)``; empty: no caller line) -> ``(d + 3 + N_CONTEXT,)``."""
+    question]`` for the unit sentence vector ``u`` ``(d,)`` -> ``(d + 3,)``."""
     return np.concatenate([u, [1.0 if _YOU_START.search(sentence) else 0.0,
                                1.0 if _SELF_START.search(sentence) else 0.0,
-                               1.0 if sentence.strip().endswith("?") else 0.0],
-                           context_features(u, sentence, caller, caller_vecs)]).astype(np.float32)
+                               1.0 if sentence.strip().endswith("?") else 0.0]]).astype(np.float32)
 
 
 def pair_features(u: np.ndarray, v: np.ndarray, lexical: np.ndarray) -> np.ndarray:
@@ -348,8 +311,7 @@ def judge_sentences(sentences: Sequence[str], caller_text: str = "", *, encoder:
     u_all, c_all = vecs[: len(sentences)], vecs[len(sentences):]
     out = [SentenceJudgement(s) for s in sentences]
     ack = heads.prob("acknowledge", u_all)
-    refl = heads.prob("reflect", np.stack([form_features(u_all[i], s, caller_text if units else "", c_all)
-                                           for i, s in enumerate(sentences)]))
+    refl = heads.prob("reflect", np.stack([form_features(u_all[i], s) for i, s in enumerate(sentences)]))
     own = heads.prob("ownership", u_all)
     flag = heads.prob("flag", u_all)  # softmax over "good" and the red-flag types
     types = heads.labels["flag"][1:]
@@ -503,12 +465,18 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
 
     kept = [f for f in flags if not quotes_caller(f)]
 
-    def flag(s: int, e: int, j: SentenceJudgement) -> None:
+    def flag(s: int, e: int, j: SentenceJudgement, window: bool = False) -> None:
         if j.red_flag < t_flag or j.flag_support < t_support or any(s <= q < e for q, _ in reflecting):
             return
         if len(_WORDS.findall(j.text.lower())) < cfg.flag_min_words:
             return
-        if any(f.char_start < e and s < f.char_end and f.id not in ("stock_phrase", "re_asked") for f in kept):
+        over = [f for f in kept if f.char_start < e and s < f.char_end and f.id not in ("stock_phrase", "re_asked")]
+        if over and window and all(f.detail.get("kind") == "learned" and f.confidence < j.red_flag for f in over):
+            # the two sentences read together are the surer finding ("Did you charge it? Flat batteries are
+            # nearly always the rider's doing." is blame as a pair; its second sentence alone reads as minimising)
+            for f in over:
+                kept.remove(f)
+        elif over:
             return  # a rule (or the head, on a sentence of this pair) already flagged it
         group = _GROUP_OF.get(FLAG_ID.get(j.flag_type, j.flag_type))
         if any(f.detail.get("kind") != "learned" and f.id not in ("stock_phrase", "re_asked")
@@ -527,7 +495,7 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
         # two neighbouring sentences read together ("Did you check X? That's usually the reason."): the head was
         # trained on such one- and two-sentence items, and the evidence then quotes both sentences
         for i, j in enumerate(judge_sentences(windows, "", encoder=encoder, heads=heads)):
-            flag(spans[i][0], spans[i + 1][1], j)
+            flag(spans[i][0], spans[i + 1][1], j, window=True)
     # a sentence with a red flag on it earns no learned restatement ("Oh, I'm sure you're the only one..." is
     # second-person, but sarcasm, not a reflection)
     hard = [(f.char_start, f.char_end) for f in kept if f.id not in ("stock_phrase", "re_asked")]
