@@ -429,7 +429,7 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
     reflecting: list[tuple[int, int]] = []
     """Quoting sentences in the form of a reflection: no learned red flag ("Forty pounds isn't much" reuses the
     caller's words but is no reflection). Only when the reflection head is at least as sure as the red-flag head:
-    "Five weeks isn't that long for a repair" reuses the caller's words to play them down."""
+    "Four weeks isn't that long for a tablet repair" reuses the caller's words to play them down."""
     learned_paras = []
     for (s, e), j in zip(spans, judged, strict=True):
         model = {"restate": round(j.restate, 3), "reflect": round(j.reflect, 3), "acknowledge": round(j.acknowledge, 3),
