@@ -44,6 +44,8 @@ FOUND = [
     ("If you had checked the tracking page you'd know.", LATE, "blame"),
     ("Sir, calm down.", LATE, "calm_down"),
     ("There's no need to get so worked up.", LATE, "calm_down"),
+    ("Just relax, it's only a parcel.", LATE, "calm_down"),
+    ("Usually it's their own router settings.", "My internet keeps dropping.", "blame"),  # cause put on customers
     ("It's company policy, there's nothing else to say.", BILLED, "policy_wall"),
     ("That's not my department.", BILLED, "not_my_department"),
     ("I just work here.", BILLED, "not_my_department"),
@@ -65,6 +67,10 @@ FOUND = [
 # (reply, caller line, id that must NOT be found): negations, rescues and specific follow-ups
 NOT_FOUND = [
     ("I'm not going to tell you to calm down; you have every reason to be angry.", LATE, "calm_down"),
+    ("Going for a walk always helps me relax after a long day.", LATE, "calm_down"),  # what helps, not an order
+    ("Congratulations on the new baby!", LATE, "sarcasm"),  # sincere
+    ("I'm sure you did everything you could.", LATE, "sarcasm"),  # reassurance, not "sure you did"
+    ("It's usually their own decision to cancel, and we respect that.", LATE, "blame"),
     ("It's not your fault at all.", LATE, "blame"),
     ("I can't guarantee the exact hour, but it will arrive tomorrow.", LATE, "guarantee"),
     ("I would never say it's not a big deal.", LATE, "dismissive"),

@@ -135,7 +135,7 @@ def test_good_reply_not_flagged_and_scores_above_poor():
 
 def test_learned_model_off_gives_no_learned_findings():
     caller = "My new scooter died halfway to work, it's useless."
-    text = "Did you actually charge the scooter before you rode it?"
+    text = "Did you leave it out in the rain overnight?"  # a blaming question no phrase rule knows
     on = analyze_listening(text, caller_text=caller)
     off = analyze_listening(text, caller_text=caller, config=ListeningConfig(learned_model=False))
     assert learned(on.red_flags) and not learned(off.red_flags) and not learned(off.techniques)
@@ -187,3 +187,17 @@ def test_two_sentences_read_together_quote_both_as_evidence():
     assert r.red_flags
     if max(one.red_flag, two.red_flag) < heads.thresholds["red_flag"]:  # only the pair is flagged: quoted whole
         assert any(f.char_start == 0 and f.char_end >= len(reply) - 1 for f in learned(r.red_flags))
+
+
+def test_backchannel_restates_nothing():
+    # "Yeah." answering "Yeah." has identical sentence vectors, but no content to restate
+    for reply, caller in (("Yeah.", "Yeah."), ("Okay.", "Fine. I just need my prescriptions.")):
+        r = analyze_listening(reply, caller_text=caller)
+        assert not [t for t in r.techniques if t.id == "paraphrase"], reply
+
+
+def test_playing_down_a_duration_in_the_callers_words_is_flagged():
+    # it reuses the caller's words, but to shrink the problem: the quote veto must not hide it
+    r = analyze_listening("Four weeks isn't that long for a tablet repair, really.",
+                          caller_text="My tablet has been at your repair centre for four weeks.")
+    assert r.red_flags, "minimising in the caller's own words must still be flagged"

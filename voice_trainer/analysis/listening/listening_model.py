@@ -94,6 +94,9 @@ class ListeningModelConfig:
     flag_min_words: int = 4
     """A learned red flag needs a sentence (or pair of sentences) of at least this many words: the head was trained
     on whole sentences and is not trusted on a "Bye" or "Just ok?"."""
+    restate_min_content_words: int = 1
+    """A learned restatement needs at least this many content words: a backchannel ("Yeah.", "Mm-hmm.", "Okay.",
+    "Right, right.") restates nothing, however close its vector is to a caller's "Yeah."."""
     quote_min_share: float = 0.3
     """... and repeats at least this share (0-1) of the content words of the caller's sentence it restates."""
     heads_dir: str = ""
@@ -200,6 +203,10 @@ _SELF_START = re.compile(r"^\W*(?:(?:well|and|so|okay|ok)\W+)?(i|i'm|i've|i'd|i'
                          re.IGNORECASE)
 
 N_LEXICAL = 6
+_FILLERS = frozenset("""uh huh um umm mm mmh mhm hmm hm ah er erm right alright exactly sure thanks thank great good
+fine cool totally absolutely definitely gotcha wow""".split())
+"""Backchannel words that carry no content of their own (with :data:`_STOP`): see
+``ListeningModelConfig.restate_min_content_words``."""
 
 
 def _content_stems(text: str) -> list[str]:
@@ -385,8 +392,9 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
       head (``reflect``), and never on a sentence that carries a red flag.
     * A sentence that quotes the caller (pair probability >= ``quote_veto_threshold`` and at least
       ``quote_min_share`` of the caller's content words repeated) drops rule red flags whose
-      quoted words the caller said first, and, when it is also a reflection in form (``reflect`` head), gets no
-      learned red flag (reusing the caller's "forty pounds" to say it "isn't much" is no quote).
+      quoted words the caller said first, and, when it is also a reflection in form (``reflect`` head, at least
+      as likely as a red flag), gets no learned red flag (reusing the caller's "forty pounds" to say it "isn't
+      much" is no quote).
     * A sentence the red-flag head flags, with no rule flag on it, gets a learned red flag of the type the
       ``flag`` head finds likeliest; so do two neighbouring sentences read together (``pair_windows``), quoted
       together as the evidence. Rule flags are kept (they are exact).
@@ -420,7 +428,8 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
     quoting: list[tuple[int, int]] = []
     reflecting: list[tuple[int, int]] = []
     """Quoting sentences in the form of a reflection: no learned red flag ("Forty pounds isn't much" reuses the
-    caller's words but is no reflection)."""
+    caller's words but is no reflection). Only when the reflection head is at least as sure as the red-flag head:
+    "Four weeks isn't that long for a tablet repair" reuses the caller's words to play them down."""
     learned_paras = []
     for (s, e), j in zip(spans, judged, strict=True):
         model = {"restate": round(j.restate, 3), "reflect": round(j.reflect, 3), "acknowledge": round(j.acknowledge, 3),
@@ -428,7 +437,9 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
         for d in found.get("paraphrase", []):
             if d.char_start < e and s < d.char_end:
                 d.detail.setdefault("model", model)
-        if (j.restate >= t_restate or j.reflect >= t_reflect) and not covered("paraphrase", s, e):
+        n_content = sum(1 for w in _WORDS.findall(j.text.lower()) if w not in _STOP and w not in _FILLERS)
+        if ((j.restate >= t_restate or j.reflect >= t_reflect) and not covered("paraphrase", s, e)
+                and n_content >= cfg.restate_min_content_words):
             restated = j.restate >= t_restate or j.caller_share > 0
             learned_paras.append(ctx.detection(
                 "paraphrase", 3, "Restated the caller's words", s, e, max(j.restate, j.reflect), "", kind="learned",
@@ -442,7 +453,7 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
                 "ownership", 5, "Took ownership", s, e, j.ownership, "", kind="learned"))
         if caller_low and j.restate >= t_veto and j.caller_share >= cfg.quote_min_share:
             quoting.append((s, e))
-            if j.reflect >= t_reflect:
+            if j.reflect >= t_reflect and j.reflect >= j.red_flag:
                 reflecting.append((s, e))
 
     def quotes_caller(f: Any) -> bool:
@@ -454,12 +465,18 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
 
     kept = [f for f in flags if not quotes_caller(f)]
 
-    def flag(s: int, e: int, j: SentenceJudgement) -> None:
+    def flag(s: int, e: int, j: SentenceJudgement, window: bool = False) -> None:
         if j.red_flag < t_flag or j.flag_support < t_support or any(s <= q < e for q, _ in reflecting):
             return
         if len(_WORDS.findall(j.text.lower())) < cfg.flag_min_words:
             return
-        if any(f.char_start < e and s < f.char_end and f.id not in ("stock_phrase", "re_asked") for f in kept):
+        over = [f for f in kept if f.char_start < e and s < f.char_end and f.id not in ("stock_phrase", "re_asked")]
+        if over and window and all(f.detail.get("kind") == "learned" and f.confidence < j.red_flag for f in over):
+            # the two sentences read together are the surer finding ("Did you charge it? Flat batteries are
+            # nearly always the rider's doing." is blame as a pair; its second sentence alone reads as minimising)
+            for f in over:
+                kept.remove(f)
+        elif over:
             return  # a rule (or the head, on a sentence of this pair) already flagged it
         group = _GROUP_OF.get(FLAG_ID.get(j.flag_type, j.flag_type))
         if any(f.detail.get("kind") != "learned" and f.id not in ("stock_phrase", "re_asked")
@@ -478,7 +495,7 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
         # two neighbouring sentences read together ("Did you check X? That's usually the reason."): the head was
         # trained on such one- and two-sentence items, and the evidence then quotes both sentences
         for i, j in enumerate(judge_sentences(windows, "", encoder=encoder, heads=heads)):
-            flag(spans[i][0], spans[i + 1][1], j)
+            flag(spans[i][0], spans[i + 1][1], j, window=True)
     # a sentence with a red flag on it earns no learned restatement ("Oh, I'm sure you're the only one..." is
     # second-person, but sarcasm, not a reflection)
     hard = [(f.char_start, f.char_end) for f in kept if f.id not in ("stock_phrase", "re_asked")]
