@@ -623,16 +623,11 @@ def run_session(
                 elif hasattr(answers, "start_line"):
                     answers.start_line(render(reply.text, reply.anger))
                 basis = {"analysis": "early", **early.basis, "observation": _observation_dict(quick.observation)}
-                try:
-                    analysis = early.full.result()
-                    analysis.timings["analysed_during_silence"] = 1.0
-                except Exception:  # analysed again here, where a real error is reported
-                    analysis = analyze(ta, prepare_reply=False)
-            elif isinstance(early, EarlyAnalyses):  # the caller waits for the complete analysis after all
+            if isinstance(early, EarlyAnalyses):  # the complete analysis (if the caller did not react yet, it waits)
                 try:
                     analysis = early.full.result() if early.full is not None else early.reaction
                     analysis.timings["analysed_during_silence"] = 1.0
-                except Exception:
+                except Exception:  # analysed again here, where a real error is reported
                     analysis = analyze(ta, prepare_reply=False)
             elif early is not None:  # the source analysed the turn during its final silence
                 analysis = early
