@@ -265,7 +265,7 @@ def test_caller_line_plays_to_its_end_through_stalls(virtual_audio, tmp_path):
 
     virtual_audio.set_defaults(sink="mic_feed", source="mic_feed.monitor")  # digital loopback: what sounds is heard
     pid = int((virtual_audio.runtime / "pulse" / "pid").read_text().split()[0])
-    n_chirps, gap = 14, np.zeros(int(0.2 * SR), np.float32)
+    n_chirps, gap = 20, np.zeros(int(0.2 * SR), np.float32)  # 10 s: the last 3 s come after the last freeze
     line = np.concatenate([np.concatenate([gap, chirp(0.3)]) for _ in range(n_chirps)])
     rng = random.Random(7)
     stop = threading.Event()
