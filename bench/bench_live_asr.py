@@ -7,10 +7,12 @@ pause is decoded, and at the end only the last piece. This script decodes the ca
 ``--eval`` points at the evaluation data) two ways and prints the word error rate (``bench/textnorm.py``) and
 the time per piece:
 
-* ``file``: whole files, Whisper's 30 s window, temperature fallback (file mode, ``analyze``);
-* ``pieces-30s``: the pieces, the 30 s window and temperature fallback (live practice before);
+* ``file``: whole files, Whisper's 30 s window, temperature fallback, ``transcribe.beam_size`` (file mode,
+  ``analyze``, and live practice's turn record: ``practice.redecode_answer``);
+* ``file-live-beam``: the same with live practice's ``practice.live_beam_size``;
+* ``pieces-30s``: the pieces, the 30 s window and temperature fallback, the live beam (live practice before);
 * ``pieces-live``: the pieces with :class:`~voice_trainer.speech.transcribe.LiveDecoding` from the config
-  (a short encoder window, no temperature retries).
+  (a short encoder window, no temperature retries, the live beam).
 
     .venv/bin/python bench/bench_live_asr.py [--eval ../shared/eval] [--cpu-load 1]
 """
@@ -62,11 +64,14 @@ def main() -> None:
     ap.add_argument("--cpu-load", type=int, default=0, metavar="K")
     args = ap.parse_args()
     cfg = Config()
-    base = Transcriber(dataclasses.replace(cfg.transcribe, beam_size=cfg.practice.live_beam_size))
-    live = Transcriber(base.config)
+    whole = Transcriber(cfg.transcribe)
+    base = Transcriber(dataclasses.replace(cfg.transcribe, beam_size=cfg.practice.live_beam_size or
+                                           cfg.transcribe.beam_size))
+    live = Transcriber(cfg.transcribe)
     live.live = LiveDecoding(min_s=cfg.practice.live_window_min_s, pad_s=cfg.practice.live_window_pad_s,
-                             temperature_fallback=cfg.practice.live_temperature_fallback)
-    base.model  # noqa: B018 - load before timing
+                             temperature_fallback=cfg.practice.live_temperature_fallback,
+                             beam_size=cfg.practice.live_beam_size or None)
+    whole.model  # noqa: B018 - load before timing
     items = []
     for a in tomllib.loads((REPO / "audio_samples" / "manifest.toml").read_text())["answer"]:
         if a.get("scenario"):
@@ -77,16 +82,16 @@ def main() -> None:
             items += [(tsd / r["file"], r["transcript_normalized"]) for r in csv.DictReader(f)]
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.cpu_load)]
     load0 = os.getloadavg()[0]
-    rows: dict[str, list] = {"file": [], "pieces-30s": [], "pieces-live": []}
+    rows: dict[str, list] = {"file": [], "file-live-beam": [], "pieces-30s": [], "pieces-live": []}
     try:
         for path, ref in items:
             x = audio_io.load(path, sample_rate=SR)
             bounds = [0, *pause_cuts(x, cfg), len(x)]
             pieces = [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b - a > SR // 10]
             for name in rows:
-                tr = live if name == "pieces-live" else base
+                tr = {"file": whole, "pieces-live": live}.get(name, base)
                 parts, times = [], []
-                for a, b in ([(0, len(x))] if name == "file" else pieces):
+                for a, b in ([(0, len(x))] if name.startswith("file") else pieces):
                     t = time.perf_counter()
                     parts.append(tr.transcribe(x[a:b], offset_s=a / SR))
                     times.append(time.perf_counter() - t)

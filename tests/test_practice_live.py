@@ -16,11 +16,14 @@ import time
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
-from textnorm import TOLERANCE, allowed_errors, norm_words
+from textnorm import TOLERANCE, allowed_errors, norm_words, word_errors
 from virtual_trainee import Answer, VirtualTrainee
 
+from voice_trainer.config import TranscribeConfig
+from voice_trainer.speech.transcribe import Transcriber
 from voice_trainer.store import load_session
 
 pytestmark = pytest.mark.devices
@@ -64,14 +67,27 @@ def test_live_call_through_virtual_devices(virtual_audio, tmp_path):
     assert rec.status == "completed" and rec.mode == "live"
     assert [t.index for t in rec.turns] == [1, 2]
     t1, t2 = (t.facts for t in rec.turns)
-    # what each answer says, within a stated Whisper tolerance: the suite's textnorm.TOLERANCE (15 %) for the clean
-    # turn ("refund" came back as "defend" once under load), 25 % for turn 1, spoken over the caller on purpose
-    # (double talk: "calm down" came back as "compound" once, 2 of its 12 words)
-    for t, wav, tol in ((t1, "double-charge_poor_1.wav", 0.25), (t2, "double-charge_good_1.wav", TOLERANCE)):
+    # what each answer says, within a stated Whisper tolerance. Turn 1 is spoken over the caller on purpose (double
+    # talk: "calm down" came back as "compound" once, 2 of its 12 words): 25 %. Turn 2 through the virtual devices:
+    # tiny.en with the record's settings missed 1-3 of its 24 words in 11 recordings at load 5-7 ("overdrawn" is
+    # always "overgrown"; "ninety", "a", "now"), so 20 % (4 words) leaves one word of margin. The record decoded
+    # with the live beam (1) instead, a bug this test found, missed 5-7.
+    for t, wav, tol in ((t1, "double-charge_poor_1.wav", 0.25), (t2, "double-charge_good_1.wav", 0.20)):
         want = norm_words(next(a["text"] for a in MANIFEST if a["file"] == wav))
         got = set(norm_words(t["transcript"]["text"]))
         missing = [w for w in want if w not in got]
         assert len(missing) <= allowed_errors(want, tol), (wav, missing, t["transcript"]["text"])
+    # and the record holds the whole answer as file mode hears it: the same words as a file-mode decode of the
+    # turn's recorded microphone track (two decodings of the same speech: textnorm.TOLERANCE)
+    mic, _sr = sf.read(str(session / rec.turns[1].wav), dtype="float32")
+    again = Transcriber(TranscribeConfig()).transcribe(np.ascontiguousarray(mic[:, 1]))
+    assert word_errors(norm_words(again.text), norm_words(t2["transcript"]["text"])) <= allowed_errors(
+        norm_words(again.text)), (again.text, t2["transcript"]["text"])
+    # the record's words are the answer decoded whole with file mode's settings (the reply's own quick decode
+    # used a short window and a faster beam)
+    for t in (t1, t2):
+        assert t["transcript"]["decoding"] == {"beam_size": TranscribeConfig().beam_size, "window_s": 30.0,
+                                               "temperature_fallback": True, "pieces": 1}, t["reaction"]["basis"]
     # the interruption placed on purpose: caught live (barge-in) and by the turn analysis
     assert t1["answer"]["barge_in_s"] is not None and 0.5 < t1["answer"]["barge_in_s"] < 4.0
     assert len(t1["turns"]["interruptions"]) == 1
@@ -164,7 +180,6 @@ def test_unloaded_microphone_ends_the_call_as_device_lost(virtual_audio, tmp_pat
 
 
 def _espeak(tmp_path: Path, text: str, name: str):
-    import numpy as np
     import soxr
 
     path = tmp_path / name
@@ -177,8 +192,6 @@ PAUSE_S = 1.0  # the issue's pause: the trainee stops for about 1 s, then goes o
 
 
 def test_words_after_a_pause_are_kept(virtual_audio, tmp_path):
-    import numpy as np
-
     before = "I can see the charge went through twice on your card."
     after = "Let me refund the second payment for you today."
     a, b = _espeak(tmp_path, before, "a.wav"), _espeak(tmp_path, after, "b.wav")
@@ -205,8 +218,6 @@ def test_words_after_a_pause_are_kept(virtual_audio, tmp_path):
 
 
 def test_the_caller_cuts_in_on_a_long_answer(virtual_audio, tmp_path):
-    import numpy as np
-
     # two short answers that never acknowledge the caller, spoken as one long answer with a breath between
     a, _ = sf.read(str(SAMPLES / "late-package_poor_1.wav"), dtype="float32")
     b, rate = sf.read(str(SAMPLES / "late-package_poor_2.wav"), dtype="float32")

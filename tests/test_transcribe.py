@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
@@ -12,6 +13,7 @@ import pytest
 from speech import espeak, needs_espeak
 
 from voice_trainer import model_files
+from voice_trainer.analysis.transcript import merge
 from voice_trainer.audio import files as audio
 from voice_trainer.config import TranscribeConfig
 from voice_trainer.errors import UserError
@@ -56,6 +58,25 @@ def test_offset_shifts_times(tmp_path, transcriber):
     a = transcriber.transcribe(x)
     b = transcriber.transcribe(x, offset_s=10.0)
     assert [round(w.start + 10.0, 3) for w in a.words] == [round(w.start, 3) for w in b.words]
+
+
+def test_live_decoding_options_stay_with_the_live_copy(tmp_path, transcriber):
+    # live practice decodes on the reply's path with a short window, no temperature retries and a faster beam;
+    # the transcriber it was copied from (the turn record's whole decode) keeps the configured options
+    x = audio.load(espeak("Thank you for your patience, I will check that for you now.", tmp_path / "p.wav"))
+    live = copy.copy(transcriber)
+    live.live = transcribe.LiveDecoding(min_s=6.0, pad_s=2.0, temperature_fallback=False, beam_size=1)
+    quick, whole = live.transcribe(x), transcriber.transcribe(x)
+    assert quick.decoding == {"beam_size": 1, "window_s": round(max(len(x) / 16000 + 2.0, 6.0), 2),
+                              "temperature_fallback": False, "pieces": 1}
+    assert whole.decoding == {"beam_size": TranscribeConfig().beam_size, "window_s": 30.0,
+                              "temperature_fallback": True, "pieces": 1}
+    assert transcriber.live is None and transcriber.config.beam_size == TranscribeConfig().beam_size
+    assert "patience" in norm(quick.text) and "patience" in norm(whole.text)
+    # pieces joined: options that differ are listed per piece, pieces are counted
+    joined = merge([quick, whole.shifted(len(x) / 16000)])
+    assert joined.decoding["pieces"] == 2 and joined.decoding["beam_size"] == [1, TranscribeConfig().beam_size]
+    assert transcriber.transcribe(np.zeros(800, np.float32)).decoding == {}  # too short to decode: nothing claimed
 
 
 def test_model_is_loaded_once_per_process(transcriber):

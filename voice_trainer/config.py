@@ -471,7 +471,8 @@ class PracticeConfig:
     live_beam_size: int = 1
     """Whisper's beam size during live practice (0: ``transcribe.beam_size``). The transcript is on the reply's
     critical path: greedy decoding (1) decodes faster than a beam of 5 on a busy 2-core machine, at a small cost
-    in accuracy; file mode and ``analyze`` keep ``transcribe.beam_size``."""
+    in accuracy; file mode, ``analyze`` and the answer decoded whole for the turn record (``redecode_answer``)
+    keep ``transcribe.beam_size``."""
     live_window_min_s: float = 6.0
     """Live practice decodes the answer's stretches with Whisper's encoder window cut to the audio plus
     ``live_window_pad_s``, at least this long (s), instead of 30 s (the encoder costs the same whatever the
@@ -494,10 +495,11 @@ class PracticeConfig:
     canned answers (whole answers about 9 %), at least 4 s 11.9 %, at least 6 s 10.1 %; the last piece is decoded
     on the reply's critical path (p95 0.21 / 0.40 / 0.49 s at load 3.5; bench/bench_live_asr.py)."""
     redecode_answer: bool = True
-    """Live, when the caller's reply was decided from words decoded in pieces (cut at the answer's pauses), the
-    turn record's analysis decodes the whole answer again, as file mode does (Whisper's 30 s window), while the
-    caller already speaks: on the canned answers and 40 read clips pieces cut at every pause had 12.9 % word
-    error, whole answers 9.1 % (bench/bench_live_asr.py)."""
+    """Live, when the caller's reply was decided from words decoded with the live settings (in pieces cut at the
+    answer's pauses, short windows, ``live_beam_size``), the turn record's analysis decodes the whole answer
+    again, as file mode does (Whisper's 30 s window, ``transcribe.beam_size``), while the caller already
+    speaks: on the canned answers and 40 read clips pieces cut at every pause had 12.9 % word error, whole
+    answers 9.1 % with the live beam (1) and 8.8 % with beam 5 (bench/bench_live_asr.py, load 7.5)."""
     cut_in_heard_share: float = 0.75
     """Live, the caller only cuts in once the transcripts made during the answer cover at least this share of
     their patience (``caller.cut_in_after_s``) without an acknowledgement: on a busy machine, where the

@@ -52,6 +52,9 @@ class Transcript:
     words: list[Word] = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)
     language: str = "en"
+    decoding: dict = field(default_factory=dict)
+    """How the words were decoded (``beam_size``, ``window_s``: the encoder window, 30 for Whisper's own,
+    ``temperature_fallback``, ``pieces``: separately decoded stretches); empty when not known."""
 
     def shifted(self, offset_s: float) -> Transcript:
         """Return a copy with every time moved by ``offset_s`` seconds."""
@@ -63,6 +66,7 @@ class Transcript:
                 for s in self.segments
             ],
             language=self.language,
+            decoding=dict(self.decoding),
         )
 
     def to_dict(self) -> dict:
@@ -71,6 +75,7 @@ class Transcript:
             "language": self.language,
             "words": [w.to_dict() for w in self.words],
             "segments": [asdict(s) for s in self.segments],
+            "decoding": dict(self.decoding),
         }
 
 
@@ -83,4 +88,21 @@ def merge(parts: list[Transcript]) -> Transcript:
         words=[w for p in parts for w in p.words],
         segments=[s for p in parts for s in p.segments],
         language=parts[0].language,
+        decoding=merged_decoding([p.decoding for p in parts]),
     )
+
+
+def merged_decoding(parts: list[dict]) -> dict:
+    """The ``decoding`` of transcripts joined by :func:`merge`: each option's value if all parts agree (else a
+    list of the parts' values), and the total of ``pieces``."""
+    parts = [d for d in parts if d]
+    if not parts:
+        return {}
+    out: dict = {}
+    for key in dict.fromkeys(k for d in parts for k in d):
+        values = [d.get(key) for d in parts]
+        if key == "pieces":
+            out[key] = sum(v or 0 for v in values)
+        else:
+            out[key] = values[0] if all(v == values[0] for v in values) else values
+    return out

@@ -147,8 +147,9 @@ class EarlyAnalysis:
     def analyses(self):
         """What the call loop gets for the turn: a complete analysis (TurnAnalysis), or an
         :class:`~.session.EarlyAnalyses` when the caller can react before the record's analysis is ready (the
-        reply's analysis is ready and the complete one is not, or the words were decoded in pieces and the record
-        gets them decoded whole: ``practice.redecode_answer``); None: analyse again in the call loop."""
+        reply's analysis is ready and the complete one is not, or the words were decoded with the reply's live
+        settings and the record gets them decoded whole: ``practice.redecode_answer``); None: analyse again in the
+        call loop."""
         from .session import EarlyAnalyses
 
         ep = self.endpointer
@@ -165,14 +166,15 @@ class EarlyAnalysis:
             complete = False
             quick = reaction.result()
             basis = {"tone_until_s": round(before[1] / SR, 3), "words_until_s": round(k / SR, 3)}
-        if self.full_pool is not None and self.cfg.practice.redecode_answer and ta.partial is not None:
-            # the words were decoded in pieces cut at pauses; the record gets the answer decoded whole, while
-            # the caller already speaks
+        if self.full_pool is not None and self.cfg.practice.redecode_answer:
+            # the words were decoded for the reply (in pieces cut at pauses, short windows, a faster beam); the
+            # record gets the answer decoded whole as file mode does, while the caller already speaks
             for q in self._queued:
                 q.cancel()
             full = self.full_pool.submit(self.analyze, dataclasses.replace(ta, partial=None), prepare_reply=False,
                                          whole=True)
-            return EarlyAnalyses(quick, full=full, basis={**basis, "words": "pieces"})
+            words = "pieces" if ta.partial is not None else "live"
+            return EarlyAnalyses(quick, full=full, basis={**basis, "words": words})
         if complete:
             return quick
         return EarlyAnalyses(quick, full=full, basis=basis)
@@ -447,13 +449,13 @@ def practice_call(
 
     console = console or Console()
     status = LiveStatus(anger=float(scenario.persona.anger))
-    if cfg.practice.live_beam_size > 0:  # same loaded model, faster decoding on the reply's critical path
-        transcriber = copy.copy(transcriber)
-        transcriber.config = dataclasses.replace(transcriber.config, beam_size=cfg.practice.live_beam_size)
     pc = cfg.practice
-    transcriber = copy.copy(transcriber)  # short encoder windows and no temperature retries on the reply path
+    # the same loaded model: on the reply's critical path short encoder windows, no temperature retries and
+    # (``live_beam_size``) a faster beam; the answer decoded whole for the record keeps ``transcribe`` settings
+    transcriber = copy.copy(transcriber)
     transcriber.live = LiveDecoding(min_s=pc.live_window_min_s, pad_s=pc.live_window_pad_s,
-                                    temperature_fallback=pc.live_temperature_fallback)
+                                    temperature_fallback=pc.live_temperature_fallback,
+                                    beam_size=pc.live_beam_size or None)
     render = memo_renderer(tts_renderer(scenario, cfg))
     transcriber.model  # noqa: B018 - load Whisper before the caller speaks
     tone.warm_up(cfg.tone)

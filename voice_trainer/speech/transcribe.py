@@ -187,6 +187,9 @@ class LiveDecoding:
     min_s: float = 6.0
     pad_s: float = 2.0
     temperature_fallback: bool = False
+    beam_size: int | None = None
+    """Whisper's beam size on the reply path (None: the transcriber's ``config.beam_size``). A decode made
+    without ``live`` (the answer decoded whole for the turn's record) keeps ``config.beam_size``."""
     max_words_per_s: float = 6.0
     """A decode with more words per second of audio than this is taken as a loop and redone on 30 s."""
 
@@ -262,16 +265,28 @@ class Transcriber:
         """The model files this transcriber's results come from (``model_files`` of a result)."""
         return model_files.used(model_ref(self.config.model))
 
+    def decoding(self, window_s: float | None = None) -> dict:
+        """The options a decode of this transcriber uses (``Transcript.decoding``); ``window_s`` None: 30 s."""
+        lv = self.live
+        return {"beam_size": self._beam_size(),
+                "window_s": 30.0 if window_s is None else round(float(window_s), 2),
+                "temperature_fallback": lv is None or lv.temperature_fallback, "pieces": 1}
+
+    def _beam_size(self) -> int:
+        lv = self.live
+        return self.config.beam_size if lv is None or lv.beam_size is None else lv.beam_size
+
     def _decode(self, audio: np.ndarray, window_s: float | None) -> list:
         """faster-whisper's segments of ``audio`` (decoded at once), the encoder window cut to ``window_s``."""
         c = self.config
-        extra = {} if self.live is None or self.live.temperature_fallback else {"temperature": 0.0}
+        lv = self.live
+        extra = {} if lv is None or lv.temperature_fallback else {"temperature": 0.0}
         _WINDOW.frames = None if window_s is None else int(math.ceil(window_s * 100))  # 10 ms mel frames
         try:
             segs, _info = self.model.transcribe(
                 audio,
                 language=c.language or None,
-                beam_size=c.beam_size,
+                beam_size=self._beam_size(),
                 word_timestamps=True,
                 condition_on_previous_text=False,
                 vad_filter=c.vad_filter,
@@ -284,19 +299,26 @@ class Transcriber:
         finally:
             _WINDOW.frames = None
 
-    def segments(self, audio: np.ndarray) -> Iterator[Segment | Word]:
-        """Decode ``audio``; yields each kept segment followed by its words."""
-        c = self.config
-        audio = np.ascontiguousarray(audio, dtype=np.float32)
+    def _decode_windowed(self, audio: np.ndarray) -> tuple[list, float | None]:
+        """faster-whisper's segments of ``audio`` and the encoder window (s) they came from (None: 30 s)."""
         dur = len(audio) / SAMPLE_RATE
         lv = self.live
         if lv is not None and max(dur + lv.pad_s, lv.min_s) < 30.0:
-            segs = self._decode(audio, max(dur + lv.pad_s, lv.min_s))
+            window = max(dur + lv.pad_s, lv.min_s)
+            segs = self._decode(audio, window)
             n_words = sum(len(s.words or []) for s in segs)
-            if n_words > lv.max_words_per_s * max(dur, 1.0) or any(s.end > dur + 0.5 for s in segs):
-                segs = self._decode(audio, None)  # a loop or a decode past the audio: the full window
-        else:
-            segs = self._decode(audio, None)
+            if not (n_words > lv.max_words_per_s * max(dur, 1.0) or any(s.end > dur + 0.5 for s in segs)):
+                return segs, window
+            # a loop or a decode past the audio: the full window
+        return self._decode(audio, None), None
+
+    def segments(self, audio: np.ndarray) -> Iterator[Segment | Word]:
+        """Decode ``audio``; yields each kept segment followed by its words."""
+        segs, _window = self._decode_windowed(np.ascontiguousarray(audio, dtype=np.float32))
+        yield from self._kept(segs)
+
+    def _kept(self, segs: list) -> Iterator[Segment | Word]:
+        c = self.config
         for s in segs:
             if s.no_speech_prob > c.no_speech_prob_max and s.avg_logprob < c.low_logprob:
                 continue
@@ -312,9 +334,12 @@ class Transcriber:
         """Transcribe a whole track; times are seconds from its start plus ``offset_s``."""
         words: list[Word] = []
         segments: list[Segment] = []
+        decoding: dict = {}
         if len(audio) >= SAMPLE_RATE // 10:
             memory.release()  # what earlier stages freed goes back first: Whisper allocates from its own threads
-            for item in self.segments(audio):
+            segs, window = self._decode_windowed(np.ascontiguousarray(audio, dtype=np.float32))
+            decoding = self.decoding(window)
+            for item in self._kept(segs):
                 (segments if isinstance(item, Segment) else words).append(item)
         memory.release()  # Whisper's decoding scratch is freed; hand it back before the next stage
         t = Transcript(
@@ -322,5 +347,6 @@ class Transcriber:
             words=words,
             segments=segments,
             language=self.config.language or "auto",
+            decoding=decoding,
         )
         return t.shifted(offset_s) if offset_s else t
