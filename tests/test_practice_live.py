@@ -211,6 +211,9 @@ def test_words_after_a_pause_are_kept(virtual_audio, tmp_path):
         later = norm_words(t2["transcript"]["text"])
         if set(norm_words(after)) & set(later) and t2["answer"]["barge_in_s"] is not None:
             assert not t2["caller"]["pushed_on"]  # the caller yielded to the trainee going on
+            # and the trainee going on with the answer is not scored as cutting in on the caller
+            assert t2["turns"]["interruptions"] == [] and not t2["observation"]["interrupted"]
+            assert t2["turns"]["resumed_answers"] or t2["turns"]["simultaneous_starts"]
     want = norm_words(after)
     missing = [w for w in want if w not in set(heard) | set(later)]
     assert len(missing) <= allowed_errors(want, TOLERANCE), (missing, t1["transcript"]["text"], later)

@@ -157,3 +157,26 @@ def test_a_caller_left_without_any_answer_loses_every_turn_taking_point():
     r = analyze_turns([(0.0, 3.0)], [(4.0, 5.5)], agent_words=agent_w, caller_words=caller_w, duration_s=9.0,
                       awaiting_answer=True)
     assert score_from_components(turn_components(r)).value > 50
+
+
+def test_going_on_after_a_pause_as_the_caller_starts_is_a_resumed_answer_not_an_interruption():
+    # live practice: the turn starts where the trainee's answer ended; the caller started its reply at the
+    # trainee's pause (0.06 s) and the trainee went on 0.45 s later (the logged pause case)
+    caller_w = words("I already said two", 0.06, 1.07)
+    agent_w = words("Let me refund the second payment for you today", 0.514, 3.166)
+    args = ([(0.06, 1.07)], [(0.514, 3.166)])
+    plain = analyze_turns(*args, agent_words=agent_w, caller_words=caller_w)
+    assert len(plain.interruptions) == 1 and plain.resumed_answers == []  # without the rule: cutting in
+    r = analyze_turns(*args, agent_words=agent_w, caller_words=caller_w, agent_resumes_within_s=1.0)
+    assert r.interruptions == [] and len(r.resumed_answers) == 1
+    ra = r.resumed_answers[0]
+    assert (ra.caller_start, ra.agent_start) == (0.06, 0.514) and ra.overlap_s == pytest.approx(1.07 - 0.514)
+    assert r.response_latencies == []  # no negative "time to answer" from it
+    assert score_from_components(turn_components(r)).value == 100.0
+    assert r.to_dict()["resumed_answers"][0]["after_s"] == pytest.approx(0.454)
+    # starting later in the caller's line is cutting in, rule or not
+    late = analyze_turns([(0.06, 4.0)], [(1.5, 3.5)], agent_words=words("Let me refund the second payment", 1.5,
+                                                                          3.5),
+                         caller_words=words("I already said two charges on the same day", 0.06, 4.0),
+                         agent_resumes_within_s=1.0)
+    assert len(late.interruptions) == 1 and late.resumed_answers == []

@@ -156,7 +156,9 @@ def _signal_stages(audio: TurnAudio, context: CallContext, cfg: Config, transcri
     t0 = time.perf_counter()
     caller_words = spread_words(context.caller_text, caller_segs, audio.caller_line_s)
     tr = turns_analysis.analyze_turns(caller_segs, agent_segs, tx.words, caller_words, cfg.turns,
-                                      duration_s=len(mic) / sr, awaiting_answer=True)
+                                      duration_s=len(mic) / sr, awaiting_answer=True,
+                                      agent_resumes_within_s=cfg.session.resume_grace_s if audio.follows_answer
+                                      else None)
     taking = score_from_components(turns_analysis.turn_components(tr, cfg.turns))
     t["turns"] = time.perf_counter() - t0
     t0 = time.perf_counter()

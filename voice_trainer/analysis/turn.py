@@ -70,6 +70,9 @@ class TurnAudio:
     sample_rate: int = SAMPLE_RATE
     start_s: float = 0.0
     caller_start_s: float | None = None
+    follows_answer: bool = False
+    """The recording starts where the trainee's previous answer ended (live practice, after the first turn): a
+    trainee who goes on talking just as the caller starts is resuming that answer (``session.resume_grace_s``)."""
 
     @property
     def duration_s(self) -> float:
@@ -89,6 +92,7 @@ class TurnAudio:
             "barge_in_s": _r(self.barge_in_s),
             "answer_start_s": _r(self.answer_start_s),
             "end_reason": self.end_reason,
+            "follows_answer": self.follows_answer,
         }
 
 

@@ -139,6 +139,23 @@ class SimultaneousStart:
 
 
 @dataclass
+class ResumedAnswer:
+    """The agent going on with its previous answer after a pause, just as the caller started to reply.
+
+    Not cutting in: the caller took the floor at the agent's pause (live practice ends an answer after a short
+    silence). Attributes as :class:`SimultaneousStart` (seconds).
+    """
+
+    caller_start: float
+    agent_start: float
+    overlap_s: float
+
+    def to_dict(self) -> dict:
+        return {"caller_start": _r(self.caller_start), "agent_start": _r(self.agent_start),
+                "after_s": _r(self.agent_start - self.caller_start), "overlap_s": _r(self.overlap_s)}
+
+
+@dataclass
 class Latency:
     """One floor transfer from the caller to the agent."""
 
@@ -214,6 +231,7 @@ class TurnsResult:
     interruptions: list[Interruption] = field(default_factory=list)
     caller_interruptions: list[Interruption] = field(default_factory=list)
     simultaneous_starts: list[SimultaneousStart] = field(default_factory=list)
+    resumed_answers: list[ResumedAnswer] = field(default_factory=list)
     backchannels: list[Span] = field(default_factory=list)
     response_latencies: list[Latency] = field(default_factory=list)
     dead_air: list[DeadAir] = field(default_factory=list)
@@ -251,6 +269,7 @@ class TurnsResult:
             "interruptions": [i.to_dict() for i in self.interruptions],
             "caller_interruptions": [i.to_dict() for i in self.caller_interruptions],
             "simultaneous_starts": [x.to_dict() for x in self.simultaneous_starts],
+            "resumed_answers": [x.to_dict() for x in self.resumed_answers],
             "backchannels": [{"speaker": b.speaker, **b.to_dict()} for b in self.backchannels],
             "response_latencies": [x.to_dict() for x in self.response_latencies],
             "response_latency": {k: _r(v) for k, v in self.latency_stats().items()},
@@ -404,6 +423,21 @@ def _simultaneous_starts(caller: list[Span], agent: list[Span], config: TurnsCon
     return found
 
 
+def _resumed(caller: list[Span], agent: list[Span], within_s: float | None,
+             config: TurnsConfig) -> list[tuple[Span, Span]]:
+    """Agent segments that go on with the previous answer (see ``agent_resumes_within_s`` of
+    :func:`analyze_turns`), each with the caller segment it overlaps; simultaneous starts are left to those."""
+    if within_s is None or not caller:
+        return []
+    first = min(o.start for o in caller)
+    found = []
+    for a in agent:
+        o = next((o for o in caller if o.start < a.start < o.end), None)
+        if o is not None and a.start - first <= within_s and _simultaneous(a, caller, config) is None:
+            found.append((a, o))
+    return found
+
+
 def _floor_turns(spans: list[Span], config: TurnsConfig) -> tuple[list[Turn], list[Span]]:
     """Group segments of both parties into floor-holding turns; returns (turns, backchannels)."""
     turns: list[Turn] = []
@@ -447,6 +481,7 @@ def analyze_turns(
     *,
     duration_s: float | None = None,
     awaiting_answer: bool = False,
+    agent_resumes_within_s: float | None = None,
 ) -> TurnsResult:
     """Measure turn-taking between a caller and an agent.
 
@@ -464,6 +499,11 @@ def analyze_turns(
     awaiting_answer : bool
         The recording ends while the caller waits for the agent (a practice turn): silence after the caller's
         last words up to ``duration_s`` is dead air. False for whole calls, which simply end.
+    agent_resumes_within_s : float, optional
+        The recording starts where the agent's previous answer ended (live practice): agent speech starting
+        while the caller talks, within this long (s) after the caller's first segment began, is the agent going
+        on with that answer after a pause. It goes to ``resumed_answers``, never counts as cutting in, and no
+        response latency is measured from it. None (file mode, whole calls): no such rule.
 
     Returns
     -------
@@ -482,13 +522,17 @@ def analyze_turns(
     res.agent_speech_s = _union_length(ap)
     res.overlap_s = res.caller_speech_s + res.agent_speech_s - _union_length(cp + ap)
 
-    res.interruptions = _interruptions(agent, caller, caller_words, c)
+    resumed = _resumed(caller, agent, agent_resumes_within_s, c)
+    res.resumed_answers = [ResumedAnswer(o.start, a.start, _overlap(a.start, a.end, [o])) for a, o in resumed]
+    res.interruptions = _interruptions([a for a in agent if all(a is not r for r, _ in resumed)], caller,
+                                       caller_words, c)
     res.caller_interruptions = _interruptions(caller, agent, agent_words, c)
     res.simultaneous_starts = _simultaneous_starts(caller, agent, c)
     res.turns, res.backchannels = _floor_turns(everything, c)
 
+    resumed_at = {a.start for a, _ in resumed}
     for prev, nxt in zip(res.turns, res.turns[1:], strict=False):
-        if prev.speaker == CALLER and nxt.speaker == AGENT:
+        if prev.speaker == CALLER and nxt.speaker == AGENT and nxt.start not in resumed_at:
             quote = _words_in(prev.end - 3.0, prev.end, caller_words)
             res.response_latencies.append(Latency(prev.end, nxt.start, quote))
 

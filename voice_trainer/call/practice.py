@@ -261,8 +261,10 @@ class LiveAnswers:
         d = self.duplex
         taken_at = time.monotonic()
         # the turn starts where the previous answer ended: words said in between are kept, not dropped
-        t0 = self._last_answer_end if 0.0 < self._last_answer_end <= d.now_s else d.now_s
+        contiguous = 0.0 < self._last_answer_end <= d.now_s
+        t0 = self._last_answer_end if contiguous else d.now_s
         cutting_in = line.stage == "interrupt"
+        follows = contiguous and not cutting_in  # the answer ended at a pause, not cut off by the caller
         started, self._next = self._next, None
         if started is None and not cutting_in:  # a caller who cuts in does not wait for the trainee to stop
             self._wait_while_talking(t0)
@@ -276,7 +278,8 @@ class LiveAnswers:
 
         def describe() -> dict:
             return {"caller_end_s": caller_end[0] if caller_end else 0.0, "barge_in_s": barge.detected_s,
-                    "caller_line_s": len(caller_audio) / SR, "source": "microphone", "end_reason": "silence"}
+                    "caller_line_s": len(caller_audio) / SR, "source": "microphone", "end_reason": "silence",
+                    "follows_answer": follows}
 
         early = EarlyAnalysis(self.cfg, d, t0, self.pool, analyze, describe,
                               full_pool=self.full_pool if self.cfg.practice.early_reaction else None)
@@ -347,7 +350,7 @@ class LiveAnswers:
             caller_pushed_on=barge.push_on and barge.detected_s is not None and rec.barge_in_s is None,
             source="microphone", answer_start_s=rec.answer_start_s, end_reason=rec.end_reason,
             speech_end_s=speech_end, precomputed=precomputed, partial=early.partial, extra=extra,
-            caller_line_s=len(caller_audio) / SR,
+            caller_line_s=len(caller_audio) / SR, follows_answer=follows,
         )
 
     def start_line(self, audio: np.ndarray) -> None:
