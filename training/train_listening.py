@@ -105,7 +105,7 @@ def build(encoder: SentenceEncoder) -> dict:
         if labels & (set(FLAG_TYPES) | {"ownership"}) and text not in form:
             form[text] = (0, sit)
     reflect_only = []
-    for y, topic, text in read_psv(DATA / "reflection_sentences.psv", 3):
+    for y, topic, text in (r for f in sorted(DATA.glob("reflection_sentences*.psv")) for r in read_psv(f, 3)):
         form[text] = (int(y), topic)
         reflect_only.append((text, int(y), topic))
     reflect = [(t, y, g) for t, (y, g) in sorted(form.items())]
@@ -300,7 +300,8 @@ def train(out: Path) -> dict:
         "format": 1,
         "encoder": {"package": ENCODER_PACKAGE, "onnx_sha256": ENCODER_SHA256, "pooling": "mean", "dim": 384},
         "features": {"sentence": "384-d unit sentence vector",
-                     "reflect": "[u, you-start, I/we-start, question] (listening_model.form_features)",
+                     "reflect": "[u, you-start, I/we-start, question mark, question-word start, yes/no-question start] "
+                                "(listening_model.form_features)",
                      "restate": f"[u, u*v, |u-v|, cos(u,v), {N_LEXICAL} lexical] (listening_model.pair_features)"},
         "heads": meta_heads,
         "thresholds": thresholds,
