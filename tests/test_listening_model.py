@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -236,7 +237,7 @@ def test_a_declarative_check_that_reflects_keeps_its_frame():
 
 
 def test_every_training_file_is_described_in_the_labelling_guide():
-    root = _heads_path().parent.parent.parent
+    root = Path(__file__).resolve().parent.parent
     guide = (root / "training" / "LABELLING.md").read_text(encoding="utf-8")
     files = sorted(p.name for p in (root / "training" / "data").glob("*.psv"))
     assert "reflection_sentences3.psv" in files
