@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,9 @@ from voice_trainer.analysis.listening.detect import analyze_listening
 from voice_trainer.analysis.listening.listening_model import (
     FLAG_TYPES,
     REQUIRED_HEADS,
+    ListeningModelConfig,
     _heads_path,
+    form_features,
     judge_sentences,
     lexical_pair_features,
     load_heads,
@@ -201,3 +204,41 @@ def test_playing_down_a_duration_in_the_callers_words_is_flagged():
     r = analyze_listening("Four weeks isn't that long for a tablet repair, really.",
                           caller_text="My tablet has been at your repair centre for four weeks.")
     assert r.red_flags, "minimising in the caller's own words must still be flagged"
+
+
+def test_form_features_tell_a_question_for_new_facts_from_a_declarative_check():
+    u = np.zeros(384, np.float32)
+    # [..., you-start, I/we-start, question mark, question-word start, yes/no-question start]
+    assert form_features(u, "So, um, what would a good week look like?")[-5:].tolist() == [0, 0, 1, 1, 0]
+    assert form_features(u, "Okay, uh, do you drink every day?")[-5:].tolist() == [0, 0, 1, 0, 1]
+    assert form_features(u, "So you drink every day?")[-5:].tolist() == [1, 0, 1, 0, 0]
+    assert form_features(u, "Whatever happens, you'd like to stay in the flat.")[-5:].tolist() == [0, 0, 0, 0, 0]
+    assert load_heads().weights["reflect"].shape == (1, 384 + 5)
+
+
+def test_a_restating_frame_both_heads_find_unlike_a_restatement_is_dropped():
+    caller = "I've been thinking about going back to college but I'm not sure."
+    reply = "So, in terms of the paperwork, you'd need the forms by Friday?"
+    rules = analyze_listening(reply, caller_text=caller, config=ListeningConfig(learned_model=False))
+    assert [t.detail["kind"] for t in rules.techniques if t.id == "paraphrase"] == ["frame"]
+    j = judge_sentences([reply], caller)[0]
+    assert max(j.reflect, j.restate) < ListeningModelConfig().frame_min_reflect
+    both = analyze_listening(reply, caller_text=caller)
+    assert not [t for t in both.techniques if t.id == "paraphrase"]
+
+
+def test_a_declarative_check_that_reflects_keeps_its_frame():
+    caller = "My dad keeps telling me what to do with my life."
+    reply = "So he's always on at you?"
+    j = judge_sentences([reply], caller)[0]
+    assert j.reflect >= ListeningModelConfig().frame_min_reflect
+    r = analyze_listening(reply, caller_text=caller)
+    assert [t.detail["kind"] for t in r.techniques if t.id == "paraphrase"] == ["frame"]
+
+
+def test_every_training_file_is_described_in_the_labelling_guide():
+    root = Path(__file__).resolve().parent.parent
+    guide = (root / "training" / "LABELLING.md").read_text(encoding="utf-8")
+    files = sorted(p.name for p in (root / "training" / "data").glob("*.psv"))
+    assert "reflection_sentences3.psv" in files
+    assert [f for f in files if f"`{f}`" not in guide] == []

@@ -48,6 +48,11 @@ C_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)
 MIN_THRESHOLD = 0.5
 """Thresholds are searched from here up: a finding is reported only when the head finds it more likely than not
 (and the rule analysis reports nothing under ``ListeningConfig.min_confidence`` = 0.5 anyway)."""
+FLAG_NEGATIVE_REFLECTION_FILES = ("reflection_sentences.psv",)
+"""Reflection-form files whose sentences are also "good" examples for the red-flag head. The round-4 files
+(``reflection_sentences2.psv`` ...) are labelled for reflection form only: their non-reflections (advice,
+information, the listener's own concerns, "a positive test will go in the report") were not checked for red flags,
+so they train the ``reflect`` head alone."""
 FOLDS = 5
 MISMATCHES_PER_POSITIVE = 2
 FLAG_SUPPORT_QUANTILE = 0.1
@@ -105,9 +110,11 @@ def build(encoder: SentenceEncoder) -> dict:
         if labels & (set(FLAG_TYPES) | {"ownership"}) and text not in form:
             form[text] = (0, sit)
     reflect_only = []
-    for y, topic, text in read_psv(DATA / "reflection_sentences.psv", 3):
-        form[text] = (int(y), topic)
-        reflect_only.append((text, int(y), topic))
+    for f in sorted(DATA.glob("reflection_sentences*.psv")):
+        for y, topic, text in read_psv(f, 3):
+            form[text] = (int(y), topic)
+            if f.name in FLAG_NEGATIVE_REFLECTION_FILES:
+                reflect_only.append((text, int(y), topic))
     reflect = [(t, y, g) for t, (y, g) in sorted(form.items())]
     texts = sorted({t for t, _, _ in sentences} | {s for _, s, _, _ in pairs} | set(callers) | set(form))
     vec = dict(zip(texts, encoder(texts), strict=True))
@@ -300,7 +307,8 @@ def train(out: Path) -> dict:
         "format": 1,
         "encoder": {"package": ENCODER_PACKAGE, "onnx_sha256": ENCODER_SHA256, "pooling": "mean", "dim": 384},
         "features": {"sentence": "384-d unit sentence vector",
-                     "reflect": "[u, you-start, I/we-start, question] (listening_model.form_features)",
+                     "reflect": "[u, you-start, I/we-start, question mark, question-word start, yes/no-question start] "
+                                "(listening_model.form_features)",
                      "restate": f"[u, u*v, |u-v|, cos(u,v), {N_LEXICAL} lexical] (listening_model.pair_features)"},
         "heads": meta_heads,
         "thresholds": thresholds,

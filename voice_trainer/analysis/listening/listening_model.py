@@ -97,6 +97,12 @@ class ListeningModelConfig:
     restate_min_content_words: int = 1
     """A learned restatement needs at least this many content words: a backchannel ("Yeah.", "Mm-hmm.", "Okay.",
     "Right, right.") restates nothing, however close its vector is to a caller's "Yeah."."""
+    frame_min_reflect: float = 0.1
+    """A rule restatement found by its frame alone ("so you ...", a declarative question mark, none of the caller's
+    words matched: ``kind="frame"``) is kept only when the reflection-form or the pair head gives the sentence at
+    least this probability (0-1): the frame is weak evidence, and "So, um, you've got Donna around at the
+    moment?" asks rather than reflects. 0 keeps every frame. Chosen on the "tune" half of AnnoMI's conversations
+    (``bench/eval_listening.py``)."""
     quote_min_share: float = 0.3
     """... and repeats at least this share (0-1) of the content words of the caller's sentence it restates."""
     heads_dir: str = ""
@@ -202,6 +208,14 @@ _YOU_START = re.compile(r"^\W*(?:(?:so|and|okay|ok|right|well|oh|sounds like|it 
 _SELF_START = re.compile(r"^\W*(?:(?:well|and|so|okay|ok)\W+)?(i|i'm|i've|i'd|i'll|we|we're|we'll|our|my|let me)\b",
                          re.IGNORECASE)
 
+_LEAD = r"^\W*(?:(?:so|and|but|okay|ok|right|alright|well|oh|um+|uh+|erm|yeah|yes|mm-hmm|mm|hmm|now|then)\W+)*"
+_WH_START = re.compile(_LEAD + r"(what|what's|how|how's|why|when|where|which|who|whose)\b", re.IGNORECASE)
+"""A question for new information ("So, um, what would that look like?"), after spoken fillers."""
+_AUX_START = re.compile(_LEAD + r"(do|does|did|is|are|was|were|have|has|had|can|could|would|will|should|shall|may|"
+                        r"might|any|anything)\b", re.IGNORECASE)
+"""A yes/no question by its word order ("Do you drink every day?"), after spoken fillers: unlike a declarative check
+("So you drink every day?"), which may be a reflection."""
+
 N_LEXICAL = 6
 _FILLERS = frozenset("""uh huh um umm mm mmh mhm hmm hm ah er erm right alright exactly sure thanks thank great good
 fine cool totally absolutely definitely gotcha wow""".split())
@@ -237,11 +251,18 @@ def lexical_pair_features(caller: str, sentence: str) -> tuple[np.ndarray, list[
 
 
 def form_features(u: np.ndarray, sentence: str) -> np.ndarray:
-    """Features of the ``reflect`` head: ``[u, starts with "you" (after a restating opener), starts with I/we, is a
-    question]`` for the unit sentence vector ``u`` ``(d,)`` -> ``(d + 3,)``."""
+    """Features of the ``reflect`` head: ``[u, starts with "you" (after a restating opener), starts with I/we, ends
+    with a question mark, starts with a question word, starts as a yes/no question]`` (the last two after spoken
+    fillers: "so, um, what ...", "okay, do you ...") for the unit sentence vector ``u`` ``(d,)`` -> ``(d + 5,)``.
+
+    The two question-form flags tell a question for new information from a declarative check ("So it's mostly at
+    weekends?"), which says the other person's words back with a question mark and may be a reflection.
+    """
     return np.concatenate([u, [1.0 if _YOU_START.search(sentence) else 0.0,
                                1.0 if _SELF_START.search(sentence) else 0.0,
-                               1.0 if sentence.strip().endswith("?") else 0.0]]).astype(np.float32)
+                               1.0 if sentence.strip().endswith("?") else 0.0,
+                               1.0 if _WH_START.search(sentence) else 0.0,
+                               1.0 if _AUX_START.search(sentence) else 0.0]]).astype(np.float32)
 
 
 def pair_features(u: np.ndarray, v: np.ndarray, lexical: np.ndarray) -> np.ndarray:
@@ -390,6 +411,12 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
       (``kind="learned"``, the head's probability as confidence; a restatement carries the caller's sentence and
       the caller's words it repeats). A restatement comes from the pair head (``restate``) or the reflection-form
       head (``reflect``), and never on a sentence that carries a red flag.
+    * A rule restatement found by its frame alone (``kind="frame"``: "so you ...?", none of the caller's words) is
+      dropped when both the reflection-form and the pair head give the sentence less than ``frame_min_reflect``.
+      A reflection in form that repeats none of the caller's words (pair head under its threshold) is as sure as
+      a rule frame whose caller words are unknown at most (``frame_only`` in ``data/listening.toml``): "so you'd
+      like to change your password" is a reflection in form, but of nothing this caller said;
+      ``detail.reflection`` keeps the head's probability.
     * A sentence that quotes the caller (pair probability >= ``quote_veto_threshold`` and at least
       ``quote_min_share`` of the caller's content words repeated) drops rule red flags whose
       quoted words the caller said first, and, when it is also a reflection in form (``reflect`` head, at least
@@ -431,18 +458,26 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
     caller's words but is no reflection). Only when the reflection head is at least as sure as the red-flag head:
     "Four weeks isn't that long for a tablet repair" reuses the caller's words to play them down."""
     learned_paras = []
+    unlike: list = []
+    """Rule restatements by frame alone that both heads find unlike a restatement (``frame_min_reflect``)."""
     for (s, e), j in zip(spans, judged, strict=True):
         model = {"restate": round(j.restate, 3), "reflect": round(j.reflect, 3), "acknowledge": round(j.acknowledge, 3),
                  "ownership": round(j.ownership, 3), "red_flag": round(j.red_flag, 3)}
         for d in found.get("paraphrase", []):
             if d.char_start < e and s < d.char_end:
                 d.detail.setdefault("model", model)
+                if (d.detail.get("kind") == "frame" and s <= d.char_start
+                        and max(j.reflect, j.restate) < cfg.frame_min_reflect):
+                    unlike.append(d)
         n_content = sum(1 for w in _WORDS.findall(j.text.lower()) if w not in _STOP and w not in _FILLERS)
         if ((j.restate >= t_restate or j.reflect >= t_reflect) and not covered("paraphrase", s, e)
                 and n_content >= cfg.restate_min_content_words):
             restated = j.restate >= t_restate or j.caller_share > 0
+            conf = max(j.restate, j.reflect)
+            if not restated:  # a reflection in form, none of the caller's words: as sure as a rule frame at most
+                conf = min(conf, float(ctx.lex.confidence.get("frame_only", conf)))
             learned_paras.append(ctx.detection(
-                "paraphrase", 3, "Restated the caller's words", s, e, max(j.restate, j.reflect), "", kind="learned",
+                "paraphrase", 3, "Restated the caller's words", s, e, conf, "", kind="learned",
                 caller_words=j.caller_words if restated else [],
                 caller_sentence=j.caller_sentence if restated else "", reflection=round(j.reflect, 3)))
         if j.acknowledge >= t_ack and not covered("acknowledge", s, e):
@@ -455,6 +490,9 @@ def merge_learned(ctx: Any, found: dict[str, list], flags: list, caller_text: st
             quoting.append((s, e))
             if j.reflect >= t_reflect and j.reflect >= j.red_flag:
                 reflecting.append((s, e))
+
+    if unlike:
+        found["paraphrase"] = [d for d in found["paraphrase"] if all(d is not u for u in unlike)]
 
     def quotes_caller(f: Any) -> bool:
         if not any(s <= f.char_start < e for s, e in quoting):
