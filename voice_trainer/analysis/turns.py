@@ -139,16 +139,12 @@ class SimultaneousStart:
 
 
 @dataclass
-class ResumedAnswer:
+class ResumedAnswer(SimultaneousStart):
     """The agent going on with its previous answer after a pause, just as the caller started to reply.
 
     Not cutting in: the caller took the floor at the agent's pause (live practice ends an answer after a short
     silence). Attributes as :class:`SimultaneousStart` (seconds).
     """
-
-    caller_start: float
-    agent_start: float
-    overlap_s: float
 
     def to_dict(self) -> dict:
         return {"caller_start": _r(self.caller_start), "agent_start": _r(self.agent_start),
@@ -524,8 +520,8 @@ def analyze_turns(
 
     resumed = _resumed(caller, agent, agent_resumes_within_s, c)
     res.resumed_answers = [ResumedAnswer(o.start, a.start, _overlap(a.start, a.end, [o])) for a, o in resumed]
-    res.interruptions = _interruptions([a for a in agent if all(a is not r for r, _ in resumed)], caller,
-                                       caller_words, c)
+    going_on = {id(a) for a, _ in resumed}
+    res.interruptions = _interruptions([a for a in agent if id(a) not in going_on], caller, caller_words, c)
     res.caller_interruptions = _interruptions(caller, agent, agent_words, c)
     res.simultaneous_starts = _simultaneous_starts(caller, agent, c)
     res.turns, res.backchannels = _floor_turns(everything, c)
