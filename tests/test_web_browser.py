@@ -120,10 +120,6 @@ def test_whole_call_in_the_browser_writes_the_session(server, tmp_path):
             tol = TOLERANCE if f["answer"]["barge_in_s"] is None else 0.25  # spoken over the caller: double talk
             missing, allowed = _missing(f, wav, tol)
             assert len(missing) <= allowed, (wav, missing, f["transcript"]["text"])
-            # the record holds the answer decoded whole (the caller may have reacted to it decoded in pieces: a
-            # loaded run heard "to options and address replacement" there, the whole decode "two options? An
-            # express replacement")
-            assert f["transcript"]["decoding"]["pieces"] == 1, (f["transcript"]["decoding"], f["reaction"]["basis"])
             assert f["answer"]["source"] == "browser" and f["caller"]["start_s"] is not None
             audio, sr = sf.read(first[0] / t.wav, dtype="float32")
             assert sr == 16000 and audio.shape[1] == 2

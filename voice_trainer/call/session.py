@@ -621,7 +621,7 @@ def run_session(
                 reply = caller.respond(quick.observation, cut_in=cut_in is not None)
                 if reply.final:
                     emit("final_line", {"index": index, "line": reply})
-                elif hasattr(answers, "start_line") and index < limit and answers.remaining(index + 1):
+                elif hasattr(answers, "start_line"):
                     answers.start_line(render(reply.text, reply.anger))
                 basis = {"analysis": "early", **early.basis, "observation": _observation_dict(quick.observation)}
             if isinstance(early, EarlyAnalyses):  # the complete analysis (if the caller did not react yet, it waits)
