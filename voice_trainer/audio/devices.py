@@ -28,6 +28,7 @@ counted with the callbacks' under/overflows (:attr:`DuplexStream.dropouts`, :att
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
 import os
@@ -591,6 +592,7 @@ class DuplexStream:
     _ANCHOR_BLOCKS = 9  # microphone blocks in the running median of the alignment readings
     _STALL_GAP_S = 0.25  # a pause between callbacks longer than this restarts the warm-up
     _CHECK_S = 0.25  # how often the pump looks at the native log and for a loopback (s)
+    _REF_WAIT_S = 0.5  # longest a microphone block's reference waits for the output it heard (s of microphone)
 
     def __init__(
         self,
@@ -624,7 +626,8 @@ class DuplexStream:
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._mic = _Track()  # microphone, call timeline
-        self._ref = _Track()  # played signal aligned with _mic, call timeline
+        self._ref = _Track()  # played signal aligned with _mic, call timeline; may lag _mic (see _fill_reference)
+        self._ref_waiting: collections.deque[tuple[int, int, float | None]] = collections.deque()
         self._out = _Track()  # played signal, output timeline
         self._rs_in: Any = None
         self._rs_out: Any = None
@@ -900,7 +903,7 @@ class DuplexStream:
             end = self._mic.end
             if end - self._mic.start < n:
                 return False
-            ref = self._ref.get(end - n, end).copy()
+            ref = self._reference(end - n, end).copy()
             mic = self._mic.get(end - n, end).copy()
         if level_dbfs(ref) < pc.loopback_min_dbfs:
             return False
@@ -947,6 +950,7 @@ class DuplexStream:
         y = self._rs_out.resample_chunk(outb)
         with self._lock:
             self._out.append(y)
+            self._fill_reference()
         for kind, pb, frame, t_dac in events:
             if t_dac > 0 and self._in_clock:
                 # placed by when the block sounds (its DAC time) on the microphone's clock: not through the
@@ -965,27 +969,19 @@ class DuplexStream:
             self.xruns += int(xrun)
             if xrun:
                 self._xrun_times.append(wall)
+        clock = None  # input frame - rate * its ADC time (device frames), when PortAudio gave the times
         if adc > 0 and cur > 0:
             self.input_delay_s = float(cur - adc)
             # the call timeline at PortAudio time T is T + (this): input frames counted minus their ADC times
             self._in_clock = [*self._in_clock[-(self._ANCHOR_BLOCKS - 1):], frame0 / self.device_rate - adc]
-            if self._out_anchor:
-                # input frame minus the output frame sounding at the ADC time (the newest output block's DAC
-                # time extrapolated at the nominal rate); the median of the last few readings smooths jitter
-                reading = (frame0 - self.device_rate * adc - self._out_anchor[-1]) / self.device_rate
-                self._in_anchor = [*self._in_anchor[-(self._ANCHOR_BLOCKS - 1) :], reading]
-        if self._in_anchor:
-            d = float(np.median(self._in_anchor))
-            self.timing_from_callbacks = True
-        else:  # no usable ADC/DAC times (yet): assume the nominal latencies
-            d = sum(self.latency or (0.0, 0.0))
-            self.timing_from_callbacks = False
-        self._delay16 = int(round(d * self.sample_rate))
+            clock = frame0 - self.device_rate * adc
         y = self._rs_in.resample_chunk(inb)
         with self._lock:
             a = self._mic.end
             self._mic.append(y)
-            self._ref.append(self._out.get(a - self._delay16, self._mic.end - self._delay16))
+            self._ref_waiting.append((a, self._mic.end, clock))
+            d = self._round_trip_s(clock)[1]  # with this block's reading, also while its reference waits
+            self._fill_reference()
         if not self._ready.is_set():
             self._warm.append((wall, d, self.input_delay_s if math.isfinite(self.input_delay_s) else 0.0))
             window = [(x, y) for w, x, y in self._warm if w >= wall - self.cfg.warmup_s]
@@ -995,6 +991,55 @@ class DuplexStream:
             fresh = not math.isfinite(self.input_delay_s) or self.input_delay_s <= max_delay
             if flowing and fresh and spread_ms <= self.cfg.timing_settle_ms:
                 self._ready.set()
+
+    def _round_trip_s(self, clock: float | None) -> tuple[list[float], float]:
+        """The alignment readings with a microphone block's reading added, and the round trip they give (s).
+
+        A reading is the input frame minus the output frame sounding at the block's ADC time (the newest output
+        block's DAC time extrapolated at the nominal rate); the median of the last few smooths jitter. Without
+        usable ADC/DAC times (yet) the nominal latencies stand in.
+        """
+        readings = self._in_anchor
+        if clock is not None and self._out_anchor:
+            reading = (clock - self._out_anchor[-1]) / self.device_rate
+            readings = [*self._in_anchor[-(self._ANCHOR_BLOCKS - 1) :], reading]
+        if readings:
+            return readings, float(np.median(readings))
+        return readings, sum(self.latency or (0.0, 0.0))
+
+    def _fill_reference(self, force: bool = False) -> None:
+        """Write the reference beside the microphone blocks whose output has been handed over (lock held).
+
+        A microphone block hears output written before it sounded, so its reference waits until the output
+        track reaches it. Under load the output callback runs late now and then (a stall, then a burst of
+        blocks): filling the reference at once wrote silence where the caller was heard (up to 0.1 s at a time,
+        measured under load in the stall test), and read the round trip from output times of before the stall.
+        A block waits at most ``_REF_WAIT_S`` (or until ``force``); what is missing then stays silence.
+        """
+        while self._ref_waiting:
+            a, b, clock = self._ref_waiting[0]
+            readings, d = self._round_trip_s(clock)
+            d16 = int(round(d * self.sample_rate))
+            late = force or (self._mic.end - a) / self.sample_rate >= self._REF_WAIT_S
+            if self._out.end < b - d16 and not late:
+                return
+            self._ref_waiting.popleft()
+            self._in_anchor = readings
+            self.timing_from_callbacks = bool(readings)
+            self._delay16 = d16
+            start = self._ref.end
+            if b > start:
+                self._ref.append(self._out.get(start - d16, b - d16))
+
+    def _reference(self, a: int, b: int) -> np.ndarray:
+        """Reference samples [a, b) (lock held). Where blocks still wait for their output: provisionally from the
+        output track with the current round trip (silence where the output was not handed over yet)."""
+        ref = self._ref.get(a, b)
+        lo = max(a, self._ref.end)
+        if lo < b:
+            ref = ref.copy()
+            ref[lo - a :] = self._out.get(lo - self._delay16, b - self._delay16)
+        return ref
 
     def _fail(self, why: str) -> None:
         if self._error is None:
@@ -1048,7 +1093,7 @@ class DuplexStream:
             a = int(round(start_s * self.sample_rate))
             b = self._mic.end if end_s is None else min(self._mic.end, int(round(end_s * self.sample_rate)))
             b = max(a, b)
-            return self._ref.get(a, b), self._mic.get(a, b)
+            return self._reference(a, b), self._mic.get(a, b)
 
     def discard_before(self, t_s: float) -> None:
         """Forget audio before ``t_s`` on the timeline (memory stays bounded over long sessions)."""
