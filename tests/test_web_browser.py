@@ -20,6 +20,7 @@ from speech import needs_espeak
 from textnorm import TOLERANCE, allowed_errors, norm_words
 from webcall import CHROMIUM, Server, chromium_with_fake_mic, fake_mic_wav, wait_for
 
+from voice_trainer.config import TranscribeConfig
 from voice_trainer.store import load_session
 
 pytestmark = [
@@ -37,6 +38,9 @@ MANIFEST = tomllib.loads((SAMPLES / "manifest.toml").read_text(encoding="utf-8")
 ANSWERS = [(9.0, "late-package_good_1.wav"), (7.0, "late-package_good_2.wav")]
 FIRST_TURN_DEADLINE_S = 60.0  # the issue's "done when": the first turn is on disk within 60 s
 CALL_TIMEOUT_S = 180.0  # generous: two turns under a load of 8 took ~45 s
+FILE_MODE_DECODING = {"beam_size": TranscribeConfig().beam_size, "window_s": 30.0, "temperature_fallback": True,
+                      "pieces": 1}
+"""How file mode decodes an answer (``Transcript.decoding``): whole, Whisper's 30 s window and beam."""
 
 
 def _missing(turn: dict, wav: str, tol: float) -> tuple[list[str], int]:
@@ -120,6 +124,11 @@ def test_whole_call_in_the_browser_writes_the_session(server, tmp_path):
             tol = TOLERANCE if f["answer"]["barge_in_s"] is None else 0.25  # spoken over the caller: double talk
             missing, allowed = _missing(f, wav, tol)
             assert len(missing) <= allowed, (wav, missing, f["transcript"]["text"])
+            # the record holds the answer decoded whole (the caller may have reacted to it decoded in pieces: a
+            # loaded run heard "to options and address replacement" there, the whole decode "two options? An
+            # express replacement")
+            got = f["transcript"]["decoding"]
+            assert got == FILE_MODE_DECODING, (got, f["reaction"]["basis"])
             assert f["answer"]["source"] == "browser" and f["caller"]["start_s"] is not None
             audio, sr = sf.read(first[0] / t.wav, dtype="float32")
             assert sr == 16000 and audio.shape[1] == 2

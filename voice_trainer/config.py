@@ -250,6 +250,12 @@ class TurnsConfig:
     """Silence that closes a segment; shorter pauses between words stay inside one segment."""
     vad_pad_s: float = 0.03
     """Padding added to each side of a segment (never across a neighbour)."""
+    word_voice_slack_s: float = 0.1
+    """A Whisper word may start up to this long before the voice onset the VAD found in the trainee's track (or
+    end this long after its voice offset) and keep its time; a word further out is moved onto the voice
+    (:mod:`voice_trainer.analysis.word_timing`; each move is listed in the transcript's ``word_timing``). Whisper
+    starts the first word after a silence 0.3-0.4 s early on the canned answers (bench/bench_word_timing.py);
+    0.1 s leaves the segmenter's own frame (32 ms) and padding (``vad_pad_s``) untouched."""
     energy_margin_db: float = 15.0
     """Energy backend: a frame is speech when it is this far above the track's noise floor (10th percentile)."""
     energy_floor_dbfs: float = -55.0

@@ -28,6 +28,7 @@ from .scoring import Score, score_from_components
 from .transcript import Transcript, Word, merge
 from .turn import CallContext, TurnAudio
 from .vad import speech_segments
+from .word_timing import clamp_to_speech
 
 __all__ = ["CallContext", "TurnAnalysis", "TurnAudio", "Transcribes", "analyze_turn", "listening_stage",
            "tone_stage"]
@@ -152,6 +153,8 @@ def _signal_stages(audio: TurnAudio, context: CallContext, cfg: Config, transcri
     t["vad"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     tx = _transcribe(transcriber, mic, sr, audio.partial, agent_segs)
+    # Whisper's word times onto the voice the VAD measured (every mode's record passes here)
+    tx = clamp_to_speech(tx, agent_segs, slack_s=cfg.turns.word_voice_slack_s)
     t["transcribe"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     caller_words = spread_words(context.caller_text, caller_segs, audio.caller_line_s)

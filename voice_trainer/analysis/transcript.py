@@ -55,6 +55,10 @@ class Transcript:
     decoding: dict = field(default_factory=dict)
     """How the words were decoded (``beam_size``, ``window_s``: the encoder window, 30 for Whisper's own,
     ``temperature_fallback``, ``pieces``: separately decoded stretches); empty when not known."""
+    word_timing: dict = field(default_factory=dict)
+    """How the word times were checked against the trainee's voice activity
+    (:func:`voice_trainer.analysis.word_timing.clamp_to_speech`: ``slack_s``, ``moved_starts``, ``moved_ends``,
+    ``moved``); empty when they were not checked."""
 
     def shifted(self, offset_s: float) -> Transcript:
         """Return a copy with every time moved by ``offset_s`` seconds."""
@@ -67,6 +71,7 @@ class Transcript:
             ],
             language=self.language,
             decoding=dict(self.decoding),
+            word_timing=_shifted_timing(self.word_timing, offset_s),
         )
 
     def to_dict(self) -> dict:
@@ -76,6 +81,7 @@ class Transcript:
             "words": [w.to_dict() for w in self.words],
             "segments": [asdict(s) for s in self.segments],
             "decoding": dict(self.decoding),
+            "word_timing": dict(self.word_timing),
         }
 
 
@@ -89,7 +95,35 @@ def merge(parts: list[Transcript]) -> Transcript:
         segments=[s for p in parts for s in p.segments],
         language=parts[0].language,
         decoding=merged_decoding([p.decoding for p in parts]),
+        word_timing=_merged_timing(parts),
     )
+
+
+def _shifted_timing(timing: dict, offset_s: float) -> dict:
+    """``word_timing`` with the recorded times moved by ``offset_s`` seconds."""
+    if not timing:
+        return {}
+    out = dict(timing)
+    out["moved"] = [{**m, "whisper": [round(t + offset_s, 3) for t in m["whisper"]],
+                     "voice": [round(t + offset_s, 3) for t in m["voice"]]} for m in timing.get("moved", [])]
+    return out
+
+
+def _merged_timing(parts: list[Transcript]) -> dict:
+    """The ``word_timing`` of joined transcripts: counts added, moved words re-indexed (empty if none was checked)."""
+    if not any(p.word_timing for p in parts):
+        return {}
+    out: dict = {"moved_starts": 0, "moved_ends": 0, "moved": []}
+    n = 0
+    for p in parts:
+        t = p.word_timing
+        out["moved_starts"] += t.get("moved_starts", 0)
+        out["moved_ends"] += t.get("moved_ends", 0)
+        out["moved"] += [{**m, "index": m["index"] + n} for m in t.get("moved", [])]
+        if "slack_s" in t:
+            out.setdefault("slack_s", t["slack_s"])
+        n += len(p.words)
+    return out
 
 
 def merged_decoding(parts: list[dict]) -> dict:

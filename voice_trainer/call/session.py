@@ -215,7 +215,8 @@ class TurnResult:
                 "extra": a.extra,
             },
             "transcript": {"text": self.transcript.text, "words": [w.to_dict() for w in self.transcript.words],
-                           "decoding": dict(self.transcript.decoding)},
+                           "decoding": dict(self.transcript.decoding),
+                           "word_timing": dict(self.transcript.word_timing)},
             "tone": None if self.tone is None else self.tone.to_dict(),
             "listening": self.listening.to_dict(),
             "turns": self.turns.to_dict(),
@@ -612,16 +613,19 @@ def run_session(
             early = ta.precomputed
             reply = None
             basis: dict = {"analysis": "complete"}
-            if isinstance(early, EarlyAnalyses) and early.full is not None and used_baseline is not None:
+            if isinstance(early, EarlyAnalyses) and early.full is not None and (
+                    used_baseline is not None or early.reaction.tone_frames is not None):
                 # the caller reacts to the analysis made for the reply and starts speaking; the complete
-                # analysis (the turn's record and scores) finishes meanwhile
+                # analysis (the turn's record and scores) finishes meanwhile. Without a baseline yet, only a
+                # reply analysis that measured tone will do (its tone is scored as the record's would be: the
+                # record's own becomes the session's baseline only after the caller reacted)
                 quick = turn_result(index, line, ta, early.reaction, cfg)
                 anger_before = caller.anger
                 cut_in = caller_cut_in(ta, quick, line)
                 reply = caller.respond(quick.observation, cut_in=cut_in is not None)
                 if reply.final:
                     emit("final_line", {"index": index, "line": reply})
-                elif hasattr(answers, "start_line"):
+                elif hasattr(answers, "start_line") and index < limit and answers.remaining(index + 1):
                     answers.start_line(render(reply.text, reply.anger))
                 basis = {"analysis": "early", **early.basis, "observation": _observation_dict(quick.observation)}
             if isinstance(early, EarlyAnalyses):  # the complete analysis (if the caller did not react yet, it waits)

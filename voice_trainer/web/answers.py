@@ -9,6 +9,7 @@ answer after a stretch of silence (``EnergyEndpointer``) and analyses the turn d
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -22,6 +23,7 @@ from ..analysis.activity import BargeInDetector
 from ..analysis.turn import TurnAudio
 from ..call.caller import CallerLine
 from ..call.practice import EarlyAnalysis
+from ..call.session import EarlyAnalyses
 from ..config import SAMPLE_RATE, Config
 from .link import BrowserLink, PagePlayback
 
@@ -71,6 +73,8 @@ class WebAnswers:
         self.status = status
         self.on_tick = on_tick or (lambda: None)
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="web-early-asr")
+        self.full_pool = ThreadPoolExecutor(1, thread_name_prefix="web-whole-answer")
+        self._next: tuple[PagePlayback, float] | None = None  # the next line, started before take()
         self.hangup = threading.Event()  # the trainee pressed "End call": the next poll raises HangUp
         self._last_speech_end: float | None = None  # on the call timeline (s)
 
@@ -88,12 +92,13 @@ class WebAnswers:
     def take(self, index: int, caller_audio: np.ndarray, line: CallerLine, analyze=None) -> TurnAudio:
         link, pc, st = self.link, self.cfg.practice, self.status
         link.check()
-        t0 = link.now_s
+        started, self._next = self._next, None
+        t0 = link.now_s if started is None else started[1]
         st.turn, st.who, st.message = index, "caller", ""
         barge = BargeInDetector(self.cfg, line.anger)
         answer_start: float | None = None
         barge_at: float | None = None
-        pb: PagePlayback = link.play(caller_audio)
+        pb: PagePlayback = link.play(caller_audio) if started is None else started[0]
 
         def caller_end() -> float | None:
             if pb.end_s is not None:
@@ -152,7 +157,7 @@ class WebAnswers:
         if barge.detected_s is not None:
             extra["barge_in_detected_s"] = round(barge.detected_s, 3)
         link.discard_before(end - 1.0)
-        return TurnAudio(
+        ta = TurnAudio(
             reference=ref, mic=mic, caller_end_s=caller_end() or 0.0,
             barge_in_s=None if barge_at is None else (barge.detected_s if barge.detected_s is not None
                                                       else barge_at - t0),
@@ -161,6 +166,22 @@ class WebAnswers:
             precomputed=early.result(), partial=early.partial, extra=extra, caller_line_s=len(caller_audio) / SR,
             start_s=t0, caller_start_s=None if pb.start_s is None else pb.start_s - t0,
         )
+        quick = ta.precomputed
+        if (quick is not None and analyze is not None and self.cfg.practice.redecode_answer
+                and not _file_mode_decoding(quick.transcript.decoding, self.cfg)):
+            # the caller reacts to the words decoded in pieces at the answer's pauses; the record gets the answer
+            # decoded whole, as file mode does, while the caller's reply already plays (``start_line``)
+            full = self.full_pool.submit(analyze, dataclasses.replace(ta, partial=None, precomputed=None),
+                                         prepare_reply=False, whole=True)
+            covered = round(len(mic) / SR, 3)
+            ta.precomputed = EarlyAnalyses(quick, full=full, basis={"tone_until_s": covered, "words_until_s": covered,
+                                                                     "words": "pieces"})
+        return ta
+
+    def start_line(self, audio: np.ndarray) -> None:
+        """Start the caller's next line in the page now (decided before the turn's record was analysed); the next
+        :meth:`take` records the turn around it."""
+        self._next = (self.link.play(audio), self.link.now_s)
 
     def play_final(self, audio: np.ndarray) -> float | None:
         """Play the caller's closing line; returns the latency from the trainee's last word to it (s)."""
@@ -181,3 +202,14 @@ class WebAnswers:
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.full_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _file_mode_decoding(decoding: dict, cfg: Config) -> bool:
+    """True when ``decoding`` (``Transcript.decoding``) is file mode's: the answer decoded whole, in one piece,
+    on Whisper's 30 s window with ``transcribe.beam_size`` and temperature fallback; also when nothing was decoded
+    (no speech: nothing to decode again)."""
+    if not decoding:
+        return True
+    return (decoding.get("pieces") == 1 and decoding.get("window_s") == 30.0
+            and decoding.get("beam_size") == cfg.transcribe.beam_size and decoding.get("temperature_fallback") is True)
