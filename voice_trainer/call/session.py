@@ -617,10 +617,8 @@ def run_session(
                     used_baseline is not None or early.reaction.tone_frames is not None):
                 # the caller reacts to the analysis made for the reply and starts speaking; the complete
                 # analysis (the turn's record and scores) finishes meanwhile. Without a baseline yet, only a
-                # reply analysis that measured tone will do: this turn becomes the baseline, so, as in its
-                # record, its tone is measured but not judged, and the caller does not react to it
-                if used_baseline is None and early.reaction.tone is not None:
-                    early.reaction.tone = tone.withhold_as_baseline(early.reaction.tone)
+                # reply analysis that measured tone will do (its tone is scored as the record's would be: the
+                # record's own becomes the session's baseline only after the caller reacted)
                 quick = turn_result(index, line, ta, early.reaction, cfg)
                 anger_before = caller.anger
                 cut_in = caller_cut_in(ta, quick, line)
