@@ -129,6 +129,9 @@ def test_whole_call_in_the_browser_writes_the_session(server, tmp_path):
             # express replacement")
             got = f["transcript"]["decoding"]
             assert got == FILE_MODE_DECODING, (got, f["reaction"]["basis"])
+            basis = f["reaction"]["basis"]
+            if t.index == 1 and basis["analysis"] == "early":  # the call's own baseline: the caller does not
+                assert basis["observation"]["calmness"] is None, basis  # react to its tone (nothing to judge by)
             assert f["answer"]["source"] == "browser" and f["caller"]["start_s"] is not None
             audio, sr = sf.read(first[0] / t.wav, dtype="float32")
             assert sr == 16000 and audio.shape[1] == 2
