@@ -23,7 +23,6 @@ import argparse
 import csv
 import dataclasses
 import os
-import subprocess
 import sys
 import time
 import tomllib
@@ -33,6 +32,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
+from _eval import busy_cores  # noqa: E402
 from textnorm import edit_distance, normalize  # noqa: E402
 
 from voice_trainer.analysis.activity import level_dbfs  # noqa: E402
@@ -80,10 +80,9 @@ def main() -> None:
     if (tsd / "transcripts.csv").exists():
         with open(tsd / "transcripts.csv", newline="") as f:
             items += [(tsd / r["file"], r["transcript_normalized"]) for r in csv.DictReader(f)]
-    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.cpu_load)]
-    load0 = os.getloadavg()[0]
     rows: dict[str, list] = {"file": [], "file-live-beam": [], "pieces-30s": [], "pieces-live": []}
-    try:
+    with busy_cores(args.cpu_load):
+        load0 = os.getloadavg()[0]
         for path, ref in items:
             x = audio_io.load(path, sample_rate=SR)
             bounds = [0, *pause_cuts(x, cfg), len(x)]
@@ -97,9 +96,6 @@ def main() -> None:
                     times.append(time.perf_counter() - t)
                 hyp = merge(parts).text
                 rows[name].append((edit_distance(normalize(ref), normalize(hyp)), len(normalize(ref)), times))
-    finally:
-        for p in busy:
-            p.kill()
     print(f"{len(items)} answers/clips; load average {load0:.2f} at start, {os.getloadavg()[0]:.2f} at end; "
           f"--cpu-load {args.cpu_load}")
     for name, rs in rows.items():

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,6 +27,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+from _eval import busy_cores  # noqa: E402
 
 from voice_trainer.analysis.activity import frame_levels_db  # noqa: E402
 from voice_trainer.analysis.vad import speech_segments  # noqa: E402
@@ -65,10 +66,9 @@ def main() -> int:
     ap.add_argument("--lead", type=float, nargs="+", default=[2.0, 4.0], help="silence before the answer (s)")
     ap.add_argument("--eval", type=Path, default=None, help="the evaluation data folder (../shared/eval)")
     ap.add_argument("--floor-db", type=float, default=40.0, help="onset/offset: frames within this of the peak")
-    ap.add_argument("--cpu-load", type=int, default=0, help="busy processes running alongside (yes > /dev/null)")
+    ap.add_argument("--cpu-load", type=int, default=0, help="busy processes running alongside")
     args = ap.parse_args()
-    load = [subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) for _ in range(args.cpu_load)]
-    try:
+    with busy_cores(args.cpu_load):
         cfg = Config()
         tr = Transcriber(cfg.transcribe)
         slack = cfg.turns.word_voice_slack_s
@@ -94,9 +94,6 @@ def main() -> int:
                 moved["ends"] += cl.word_timing.get("moved_ends", 0)
                 moved["words"] += len(tx.words)
         took = time.perf_counter() - t0
-    finally:
-        for p in load:
-            p.kill()
     print(f"word_voice_slack_s {slack}; decoded with file mode's settings ({Config().transcribe.model}); "
           f"load average {os.getloadavg()[0]:.2f} (--cpu-load {args.cpu_load}); {took:.0f} s")
     for name, r in rows.items():

@@ -167,10 +167,10 @@ class WebAnswers:
             start_s=t0, caller_start_s=None if pb.start_s is None else pb.start_s - t0,
         )
         quick = ta.precomputed
-        if (quick is not None and analyze is not None and self.cfg.practice.redecode_answer
-                and not _file_mode_decoding(quick.transcript.decoding, self.cfg)):
+        if quick is not None and analyze is not None and self.cfg.practice.redecode_answer:
             # the caller reacts to the words decoded in pieces at the answer's pauses; the record gets the answer
-            # decoded whole, as file mode does, while the caller's reply already plays (``start_line``)
+            # decoded whole, as file mode does (and as terminal practice does), while the caller's reply already
+            # plays (``start_line``)
             full = self.full_pool.submit(analyze, dataclasses.replace(ta, partial=None, precomputed=None),
                                          prepare_reply=False, whole=True)
             covered = round(len(mic) / SR, 3)
@@ -204,12 +204,3 @@ class WebAnswers:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.full_pool.shutdown(wait=False, cancel_futures=True)
 
-
-def _file_mode_decoding(decoding: dict, cfg: Config) -> bool:
-    """True when ``decoding`` (``Transcript.decoding``) is file mode's: the answer decoded whole, in one piece,
-    on Whisper's 30 s window with ``transcribe.beam_size`` and temperature fallback; also when nothing was decoded
-    (no speech: nothing to decode again)."""
-    if not decoding:
-        return True
-    return (decoding.get("pieces") == 1 and decoding.get("window_s") == 30.0
-            and decoding.get("beam_size") == cfg.transcribe.beam_size and decoding.get("temperature_fallback") is True)
