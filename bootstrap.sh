@@ -2,6 +2,8 @@
 # One-step set-up for voice-trainer on Debian/Ubuntu (root or sudo), then run a job:
 #   ./bootstrap.sh demo   install what is missing, then run the demo call   (the README's first command)
 #   ./bootstrap.sh test   install what is missing (plus test tools), then run the whole test suite
+#   ./bootstrap.sh kernels [ISA ...]  the Whisper tests (pytest -m whisper) once per CTranslate2 CPU kernel set:
+#                                     GENERIC AVX AVX2 (and AVX512 where the CPU has it) unless ISAs are named
 #   ./bootstrap.sh setup  only install
 # It installs Debian packages that are missing, creates .venv/ and installs the project into it.
 # Safe to run again: each step is skipped when already done.
@@ -21,7 +23,7 @@ as_root() {
 # --- Debian packages ---------------------------------------------------------------------------------------
 pkgs=(espeak-ng libespeak-ng1 libportaudio2)
 case "$job" in
-  test) pkgs+=(pulseaudio pulseaudio-utils libasound2-plugins chromium) ;;
+  test|kernels) pkgs+=(pulseaudio pulseaudio-utils libasound2-plugins chromium) ;;
 esac
 need_python=0
 py=""
@@ -58,7 +60,7 @@ if [ ! -x .venv/bin/python ]; then
   "$py" -m venv .venv
 fi
 extras=dev
-[ "$job" = test ] && extras=dev,cluster   # the tests also run the batch job on a local Ray
+case "$job" in test|kernels) extras=dev,cluster ;; esac   # the tests also run the batch job on a local Ray
 stamp=".venv/.installed-${extras/,/-}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   say "Installing voice-trainer and its dependencies into .venv"
@@ -78,5 +80,20 @@ case "$job" in
     .venv/bin/ruff check .
     say "Tests (pytest)"
     exec .venv/bin/python -m pytest -q "$@" ;;
-  *) echo "usage: ./bootstrap.sh [demo|test|setup]" >&2; exit 2 ;;
+  kernels)
+    # CTranslate2 picks its CPU kernels at run time (CT2_FORCE_CPU_ISA overrides), and Whisper's words differ
+    # with them: a test must hold under every set. Each run is reported; the job fails if any run failed.
+    isas=("$@")
+    if [ ${#isas[@]} -eq 0 ]; then
+      isas=(GENERIC AVX AVX2)
+      grep -qw avx512f /proc/cpuinfo 2>/dev/null && isas+=(AVX512)
+    fi
+    failed=()
+    for isa in "${isas[@]}"; do
+      say "Whisper tests with CT2_FORCE_CPU_ISA=$isa"
+      CT2_FORCE_CPU_ISA="$isa" .venv/bin/python -m pytest -q -m whisper -p no:cacheprovider || failed+=("$isa")
+    done
+    if [ ${#failed[@]} -gt 0 ]; then echo "bootstrap: Whisper tests failed under: ${failed[*]}" >&2; exit 1; fi
+    say "Whisper tests passed under: ${isas[*]}" ;;
+  *) echo "usage: ./bootstrap.sh [demo|test|kernels [ISA ...]|setup]" >&2; exit 2 ;;
 esac

@@ -16,6 +16,7 @@ subprocess in which no sound server is reachable (and none is auto-spawned).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -27,6 +28,16 @@ from pathlib import Path
 import pytest
 
 SINKS = ("caller_out", "mic_feed")
+
+
+def pytest_report_header(config) -> str:
+    """Which CTranslate2 kernels Whisper runs on: its words differ between kernel sets (``-m whisper`` tests)."""
+    isa = os.environ.get("CT2_FORCE_CPU_ISA") or "chosen by CTranslate2 for this CPU"
+    cpu = ""
+    with contextlib.suppress(OSError):
+        cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                    if ln.startswith("model name")), "")
+    return f"Whisper CPU kernels (CT2_FORCE_CPU_ISA): {isa}; CPU: {cpu or 'unknown'}"
 
 
 class VirtualAudio:

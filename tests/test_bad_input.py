@@ -57,6 +57,7 @@ def square(freq_hz: float, dur_s: float) -> np.ndarray:
     return np.sign(np.sin(2 * np.pi * freq_hz * np.arange(int(dur_s * SR)) / SR)).astype(np.float32) * 0.999
 
 
+@pytest.mark.whisper
 @pytest.mark.parametrize("name, signal, says", [
     ("square", square(200.0, 6.0), "clipped"),
     ("quiet-square", square(200.0, 6.0) * 0.1, "steady tone"),
@@ -73,6 +74,7 @@ def test_calibrate_refuses_what_is_not_speech(tmp_path, capsys, name, signal, sa
     assert not profile.exists()
 
 
+@pytest.mark.whisper
 def test_calibrate_accepts_a_real_calm_voice(tmp_path, capsys):
     profile = tmp_path / "p.json"
     assert cli_main(["calibrate", "--from", str(SAMPLES / "baseline_calm.wav"), "--out", str(profile)]) == 0
@@ -216,6 +218,7 @@ def test_decoder_message_does_not_repeat_or_cut_the_path(tmp_path):
     assert line.count(str(garbage)) == 1 and line.endswith("use WAV, FLAC, OGG, MP3 or M4A")
 
 
+@pytest.mark.whisper
 def test_disk_full_during_demo_keeps_every_finished_turn(tmp_path, monkeypatch, capsys):
     import voice_trainer.store as store
 
@@ -266,6 +269,7 @@ def test_a_full_filesystem_is_reported_as_disk_full(tmp_path):
 # --- progress ---------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.whisper
 def test_progress_bar_on_a_terminal_only_never_in_json_stdout(tmp_path):
     import pty
 

@@ -45,6 +45,7 @@ def test_discover_finds_the_twenty(inbox):
     assert len(discover([inbox])) == 20
 
 
+@pytest.mark.whisper
 def test_batch_matches_per_file_results_and_records_errors(inbox, tmp_path):
     cfg = Config()
     out = tmp_path / "results.jsonl"
@@ -63,6 +64,7 @@ def test_batch_matches_per_file_results_and_records_errors(inbox, tmp_path):
     assert len(read_results(out)) == 20
 
 
+@pytest.mark.whisper
 def test_resume_after_kill_recomputes_nothing_done(inbox, tmp_path):
     out = tmp_path / "r.jsonl"
     cmd = [sys.executable, "-m", "voice_trainer", "batch", str(inbox), "--out", str(out)]
@@ -87,6 +89,7 @@ def test_resume_after_kill_recomputes_nothing_done(inbox, tmp_path):
     assert "models" in lines[0].split(",") and sum("whisper-tiny.en model.bin" in line for line in lines) == 18
 
 
+@pytest.mark.whisper
 def test_two_local_workers_give_the_same_transcripts(inbox, tmp_path):
     files = sorted(inbox.glob("rec_0[0-5].wav"))
     one = {r["input"]: r for r in run_batch(files, tmp_path / "a.jsonl", Config(), workers=1)}
@@ -96,6 +99,7 @@ def test_two_local_workers_give_the_same_transcripts(inbox, tmp_path):
         assert two[k]["result"]["transcript"] == one[k]["result"]["transcript"]
 
 
+@pytest.mark.whisper
 def test_ray_actor_pool_on_a_local_ray(inbox, tmp_path):
     ray = pytest.importorskip("ray", reason="Ray is in the 'cluster' extra (./bootstrap.sh test installs it)")
     files = sorted(inbox.glob("rec_0[0-3].wav")) + [inbox / "corrupt_text.wav"]
@@ -119,6 +123,7 @@ def test_bad_batch_output_is_a_one_line_error(inbox, tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.whisper
 def test_stereo_call_row_equals_review(tmp_path):
     import numpy as np
     import soundfile as sf

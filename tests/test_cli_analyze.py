@@ -44,6 +44,7 @@ def test_help_and_version():
     assert proc.returncode == 0 and "--json" in proc.stdout and "--channel" in proc.stdout
 
 
+@pytest.mark.whisper
 def test_json_lines_for_several_files(tmp_path, speech_wav):
     flac = tmp_path / "s.flac"
     import soundfile as sf
@@ -67,12 +68,14 @@ def test_json_lines_for_several_files(tmp_path, speech_wav):
     assert right.returncode == 0 and json.loads(right.stdout)["words"] == []
 
 
+@pytest.mark.whisper
 def test_text_output_shows_timed_words(speech_wav):
     proc = run_cli("analyze", str(speech_wav))
     assert proc.returncode == 0
     assert "order" in proc.stdout.lower() and "@" in proc.stdout
 
 
+@pytest.mark.whisper
 def test_long_file_in_chunks_matches_whole(tmp_path, speech_wav):
     import soundfile as sf
 
@@ -102,6 +105,7 @@ def test_long_file_in_chunks_matches_whole(tmp_path, speech_wav):
     assert abs(chunked["duration_s"] - whole["duration_s"]) < 0.01
 
 
+@pytest.mark.whisper
 def test_silence_is_an_empty_transcript(tmp_path):
     path = write(tmp_path / "silence.wav", np.zeros(16000 * 3, np.float32), 16000)
     proc = run_cli("analyze", str(path), "--json")
@@ -151,6 +155,7 @@ def test_bad_options_one_line_exit_2(speech_wav, args, needle):
     assert_one_line_error(run_cli("analyze", str(speech_wav), *args), needle)
 
 
+@pytest.mark.whisper
 def test_one_bad_file_among_many_does_not_stop_the_rest(tmp_path, speech_wav):
     proc = run_cli("analyze", str(tmp_path / "nope.wav"), str(speech_wav), "--json")
     assert proc.returncode == 2

@@ -36,6 +36,7 @@ def files(tmp_path_factory):
     return call, left, right, mono
 
 
+@pytest.mark.whisper
 def test_json_on_one_line_with_the_turns(files):
     call, left, _, _ = files
     proc = run_cli("review", str(left), "--json")
@@ -56,6 +57,7 @@ def test_json_on_one_line_with_the_turns(files):
     assert d["turn_taking_score"]["components"]
 
 
+@pytest.mark.whisper
 def test_caller_on_the_right(files):
     call, _, right, _ = files
     proc = run_cli("review", str(right), "--caller-channel", "right", "--json")
@@ -65,6 +67,7 @@ def test_caller_on_the_right(files):
     assert d["caller"]["channel"] == "right"
 
 
+@pytest.mark.whisper
 def test_text_report(files):
     _, left, _, _ = files
     proc = run_cli("review", str(left))

@@ -324,6 +324,7 @@ def test_cli_text_mode_errors_are_one_line(args, needle):
     assert needle in p.stderr and len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
 
 
+@pytest.mark.whisper
 @pytest.mark.slow
 def test_cli_audio_gains_listening_with_word_timings(tmp_path):
     from speech import ESPEAK, espeak

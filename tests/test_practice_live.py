@@ -26,7 +26,7 @@ from voice_trainer.config import TranscribeConfig
 from voice_trainer.speech.transcribe import Transcriber
 from voice_trainer.store import load_session
 
-pytestmark = pytest.mark.devices
+pytestmark = [pytest.mark.whisper, pytest.mark.devices]
 SAMPLES = Path(__file__).resolve().parent.parent / "audio_samples"
 MANIFEST = tomllib.loads((SAMPLES / "manifest.toml").read_text(encoding="utf-8"))["answer"]
 DEVICE_LOST_WITHIN_S = 2.0  # the target: the session says device_lost this soon after the unload

@@ -29,6 +29,7 @@ def transcriber():
     return Transcriber()
 
 
+@pytest.mark.whisper
 @pytest.mark.slow
 def test_analyze_turn_on_a_placed_answer(transcriber):
     """File mode's placement and the core: the answer follows a 2 s caller line; nothing overlaps."""
@@ -49,6 +50,7 @@ def test_analyze_turn_on_a_placed_answer(transcriber):
     assert res.echo is not None and not res.echo.detected  # estimated once, nothing to remove
 
 
+@pytest.mark.whisper
 @pytest.mark.slow
 def test_session_runs_a_call_and_keeps_it(transcriber, tmp_path):
     from voice_trainer import Session

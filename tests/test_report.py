@@ -59,6 +59,7 @@ def turn_json(session: Path, n: int) -> dict:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.whisper
 def test_summary_has_the_sessions_scores_and_evidence(session):
     s = session_summary(session, Config())
     saved = json.loads((session / "session.json").read_text())["scores"]
@@ -108,6 +109,7 @@ def test_summary_has_the_sessions_scores_and_evidence(session):
     assert s["turns"][0]["scores"]["calmness"] is None  # not judged against itself
 
 
+@pytest.mark.whisper
 def test_report_json_cli_prints_the_same_summary(session):
     proc = run_cli("report", str(session), "--json")
     assert proc.returncode == 0, proc.stderr
@@ -123,6 +125,7 @@ def test_report_json_cli_prints_the_same_summary(session):
 # ---------------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.whisper
 def test_terminal_scorecard_shows_scores_quotes_times_and_notes(session, tmp_path):
     s = copy_session(session, tmp_path / "s")
     add_note(s, 2, "Policy line again: practise the 'what I can do' phrasing.", "Ana")
@@ -151,6 +154,7 @@ def _section(html: str, n: int) -> str:
     return html[a: html.index("</section>", a)]
 
 
+@pytest.mark.whisper
 def test_html_has_players_plots_timestamps_and_notes(session, tmp_path):
     s = copy_session(session, tmp_path / "s")
     add_note(s, 3, "Answer sooner here.")
@@ -211,6 +215,7 @@ def test_html_has_players_plots_timestamps_and_notes(session, tmp_path):
     assert not re.search(r'(src|href)="(https?:)?//', html)
 
 
+@pytest.mark.whisper
 def test_html_links_audio_relatively_when_asked(session, tmp_path):
     out = write_html(session, tmp_path / "r.html", embed_audio=False)
     html = out.read_text()
@@ -219,6 +224,7 @@ def test_html_links_audio_relatively_when_asked(session, tmp_path):
     assert all((tmp_path / x).resolve().exists() for x in srcs)
 
 
+@pytest.mark.whisper
 def test_script_in_a_transcript_renders_as_text(session, tmp_path):
     s = copy_session(session, tmp_path / "s")
     evil = "<script>alert(1)</script>"
@@ -249,6 +255,7 @@ def test_script_in_a_transcript_renders_as_text(session, tmp_path):
 # ---------------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.whisper
 def test_notes_are_stored_atomically_and_validated(session, tmp_path):
     s = copy_session(session, tmp_path / "s")
     proc = run_cli("note", str(s), "2", "Slow down after the policy line")
@@ -303,6 +310,7 @@ def test_bad_input_is_one_line(tmp_path):
         assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.whisper
 def test_killed_session_is_reported_from_its_turn_files(session, tmp_path):
     s = copy_session(session, tmp_path / "s")
     (s / "session.json").unlink()
@@ -321,6 +329,7 @@ def test_killed_session_is_reported_from_its_turn_files(session, tmp_path):
 # ---------------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.whisper
 def test_progress_orders_sessions_and_writes_csv_and_html(session, tmp_path):
     root = tmp_path / "trainee"
     dates = {"b_later": ("2031-05-02T10:00:00+00:00", 80.0), "a_earlier": ("2031-05-01T10:00:00+00:00", 40.0)}
@@ -361,6 +370,7 @@ def test_progress_orders_sessions_and_writes_csv_and_html(session, tmp_path):
     assert all(b - a >= 13 for a, b in zip(ys, ys[1:], strict=False))  # labels never overlap
 
 
+@pytest.mark.whisper
 def test_progress_trend_text_and_table_width(session, tmp_path):
     from voice_trainer.report.progress import trend_text
 
@@ -403,6 +413,7 @@ def test_progress_trend_text_and_table_width(session, tmp_path):
 # ---------------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.whisper
 def test_report_of_a_review_result(tmp_path):
     from callsynth import SR, angry_call
 
@@ -478,6 +489,7 @@ def test_curves_follow_a_known_voice():
     assert envelope(np.array([0.0, -0.5, 0.25, 0.1], np.float32), 2).tolist() == [0.5, 0.25]
 
 
+@pytest.mark.whisper
 def test_corrupted_notes_are_a_warning_and_the_report_still_renders(session, tmp_path):
     s = copy_session(session, tmp_path / "s")
     (s / "notes.json").write_text('{"schema_version": 1, "notes": [{"turn": 1, "te')  # torn write
@@ -531,6 +543,7 @@ def test_word_starts_move_onto_the_voice():
     assert shifted[0] == pytest.approx(got[0] + 10.0, abs=1e-6)
 
 
+@pytest.mark.whisper
 def test_time_chips_equal_the_word_start_times(session, tmp_path):
     html = write_html(session, tmp_path / "r.html").read_text()
     n_chips = 0
@@ -558,6 +571,7 @@ def test_time_chips_equal_the_word_start_times(session, tmp_path):
     assert n_chips >= 3
 
 
+@pytest.mark.whisper
 def test_broken_or_missing_recordings_are_shown_as_such(session, tmp_path):
     s = copy_session(session, tmp_path / "s")
     wav = s / "turn_02.wav"
@@ -612,6 +626,7 @@ def test_a_three_minute_turn_stays_small(tmp_path):
     assert '<svg class="turnplot"' in html
 
 
+@pytest.mark.whisper
 def test_demo_good_call_report_is_under_1_mb(tmp_path):
     proc = run_cli("demo", "--set", "good", "--session-dir", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
@@ -663,6 +678,7 @@ def parse_srt(text: str) -> list[tuple[float, float, str, str]]:
     return cues
 
 
+@pytest.mark.whisper
 def test_report_writes_webvtt_and_srt(session, tmp_path):
     vtt, srt = tmp_path / "t.vtt", tmp_path / "t.srt"
     proc = run_cli("report", str(session), "--vtt", str(vtt), "--srt", str(srt))

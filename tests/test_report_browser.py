@@ -25,6 +25,7 @@ CHROMIUM = next((p for p in (shutil.which("chromium"), "/usr/bin/chromium", shut
                              shutil.which("google-chrome")) if p and os.path.exists(p)), None)
 
 pytestmark = [
+    pytest.mark.whisper,
     needs_espeak,
     pytest.mark.slow,
     pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; "

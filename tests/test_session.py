@@ -79,6 +79,7 @@ def _call(scenario_id: str, which: str, transcriber, tmp_path: Path):
     return result
 
 
+@pytest.mark.whisper
 @pytest.mark.parametrize("scenario_id", scenarios_with_samples(SAMPLES))
 def test_golden_good_set_beats_poor_set(scenario_id, transcriber, tmp_path):
     good = _call(scenario_id, "good", transcriber, tmp_path)
@@ -114,6 +115,7 @@ def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
                           timeout=timeout)
 
 
+@pytest.mark.whisper
 def test_run_script_pass_and_fail(tmp_path):
     ok = run_cli("run", str(_script(tmp_path, "interruptions = [0, 0]\nlistening = [40, 100]\n")), "--json",
                  "--session-dir", str(tmp_path / "ok"))
@@ -150,6 +152,7 @@ def test_missing_answer_file_fails_before_the_call(tmp_path):
     assert not (tmp_path / "never").exists()
 
 
+@pytest.mark.whisper
 def test_demo_command_writes_sessions_and_reports(tmp_path):
     proc = run_cli("demo", "--set", "good", "--session-dir", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
@@ -164,6 +167,7 @@ def test_demo_command_writes_sessions_and_reports(tmp_path):
 # --- nothing lost: SIGKILL in the middle of a session ----------------------------------------------------------
 
 
+@pytest.mark.whisper
 def test_sigkill_mid_session_keeps_every_finished_turn(tmp_path):
     ss = sample_set("late-package", "good", SAMPLES)
     answers = [a.path for a in ss.answers] * 2
@@ -234,6 +238,7 @@ def test_too_short_answer_file_fails_before_the_call(tmp_path):
         FileAnswers([str(short)], Config())
 
 
+@pytest.mark.whisper
 def test_transcript_of_the_beginning_is_reused(transcriber):
     """The live path's transcript of the answer's beginning is kept as it is and only the audio after the cut is
     decoded (issue 27: checked against this run's own decodings, not against words Whisper happened to produce)."""
@@ -291,6 +296,7 @@ def test_barge_in_detector_on_synthetic_tracks():
 # --- the caller cuts in (issue 17) -----------------------------------------------------------------------------
 
 
+@pytest.mark.whisper
 def test_caller_cuts_in_on_a_long_answer_without_acknowledgement(transcriber, tmp_path):
     import dataclasses
 

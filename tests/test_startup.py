@@ -64,6 +64,7 @@ def test_release_returns_freed_heap() -> None:
     assert float(out[1]) > 50  # MiB handed back
 
 
+@pytest.mark.whisper
 @pytest.mark.slow
 def test_preload_builds_encoder_then_whisper_and_the_first_use_waits() -> None:
     from voice_trainer.analysis.listening import sentence_encoder

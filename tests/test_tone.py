@@ -199,6 +199,7 @@ def test_thresholds_come_from_the_config():
 # --- pace from real Whisper word timings ----------------------------------------------------------------------
 
 
+@pytest.mark.whisper
 @needs_espeak
 def test_faster_render_has_faster_pace(renders, transcriber):
     slow_words = transcriber.transcribe(renders["calm"]).words
@@ -264,6 +265,7 @@ def test_profile_round_trip_and_bad_files(tmp_path):
         profile.load_profile(tmp_path / "other.json")
 
 
+@pytest.mark.whisper
 @needs_espeak
 def test_calibrate_from_file_then_analyze_with_that_baseline(tmp_path, monkeypatch, capsys, renders, transcriber):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
@@ -284,6 +286,7 @@ def test_calibrate_from_file_then_analyze_with_that_baseline(tmp_path, monkeypat
     assert json.loads(capsys.readouterr().out)["tone"]["baseline"]["source"] == str(stored)
 
 
+@pytest.mark.whisper
 def test_calibrate_rejects_a_recording_without_voice(tmp_path, capsys):
     noise = write(tmp_path / "noise.wav", np.random.default_rng(1).normal(0, 0.05, 3 * SR).astype(np.float32), SR)
     assert cli_main(["calibrate", "--from", str(noise), "--out", str(tmp_path / "p.json")]) == 2
@@ -307,6 +310,7 @@ def test_a_calm_wav_is_a_baseline_too(tmp_path):
     assert b.measures.pitch_median_hz == pytest.approx(150.0, rel=0.01)
 
 
+@pytest.mark.whisper
 @pytest.mark.devices
 @needs_espeak
 def test_calibrate_records_from_the_virtual_microphone(virtual_audio, tmp_path, capsys, renders, transcriber):

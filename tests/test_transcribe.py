@@ -31,6 +31,7 @@ def norm(text: str) -> list[str]:
     return re.sub(r"[^a-z0-9 ]", " ", text.lower()).split()
 
 
+@pytest.mark.whisper
 def test_transcribes_speech_with_word_timings(tmp_path, transcriber):
     wav = espeak("I am sorry your package is two weeks late.", tmp_path / "s.wav", speed=150)
     x = audio.load(wav)
@@ -43,16 +44,19 @@ def test_transcribes_speech_with_word_timings(tmp_path, transcriber):
     assert all(0 <= w.start <= w.end <= len(x) / 16000 + 0.1 for w in t.words)
 
 
+@pytest.mark.whisper
 def test_silence_gives_no_words(transcriber):
     t = transcriber.transcribe(np.zeros(16000 * 5, np.float32))
     assert t.words == [] and t.text == ""
 
 
+@pytest.mark.whisper
 def test_quiet_noise_gives_no_words(transcriber):
     x = (np.random.default_rng(1).standard_normal(16000 * 5) * 0.003).astype(np.float32)
     assert transcriber.transcribe(x).words == []
 
 
+@pytest.mark.whisper
 def test_offset_shifts_times(tmp_path, transcriber):
     x = audio.load(espeak("Thank you for your patience.", tmp_path / "t.wav"))
     a = transcriber.transcribe(x)
@@ -60,6 +64,7 @@ def test_offset_shifts_times(tmp_path, transcriber):
     assert [round(w.start + 10.0, 3) for w in a.words] == [round(w.start, 3) for w in b.words]
 
 
+@pytest.mark.whisper
 def test_live_decoding_options_stay_with_the_live_copy(tmp_path, transcriber):
     # live practice decodes on the reply's path with a short window, no temperature retries and a faster beam;
     # the transcriber it was copied from (the turn record's whole decode) keeps the configured options
@@ -79,6 +84,7 @@ def test_live_decoding_options_stay_with_the_live_copy(tmp_path, transcriber):
     assert transcriber.transcribe(np.zeros(800, np.float32)).decoding == {}  # too short to decode: nothing claimed
 
 
+@pytest.mark.whisper
 def test_model_is_loaded_once_per_process(transcriber):
     m1 = transcriber.model
     m2 = transcribe.Transcriber(TranscribeConfig()).model

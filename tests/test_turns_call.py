@@ -74,6 +74,7 @@ def test_echo_is_found_and_never_counted_as_the_agent(call):
     assert not estimate_echo(echoed.caller, echoed.agent, SR).detected
 
 
+@pytest.mark.whisper
 def test_review_with_words_quotes_the_events(call, transcriber):
     echoed = with_echo(call, delay_s=0.08, gain=0.25)
     r = review_tracks(echoed.caller, echoed.agent, SR, Config(), transcriber)
@@ -99,6 +100,7 @@ def test_silence_in_silence_out():
     assert r.talk_share is None and r.interruptions == [] and r.dead_air == []
 
 
+@pytest.mark.whisper
 def test_review_includes_tone_and_listening_of_the_agent(call, transcriber):
     r = review_tracks(call.caller, call.agent, SR, Config(), transcriber)
     d = r.to_dict()

@@ -165,6 +165,7 @@ def sessions_root(tmp_path, made_session):
     return root
 
 
+@pytest.mark.whisper
 def test_pages_are_escaped_and_sessions_never_come_from_a_path(sessions_root):
     s = _Served(sessions_root)
     try:
@@ -208,6 +209,7 @@ def test_pages_are_escaped_and_sessions_never_come_from_a_path(sessions_root):
         s.stop()
 
 
+@pytest.mark.whisper
 def test_host_and_origin_checks(sessions_root):
     from websockets.exceptions import InvalidStatus
 
@@ -228,6 +230,7 @@ def test_host_and_origin_checks(sessions_root):
         s.stop()
 
 
+@pytest.mark.whisper
 def test_token_is_required_when_set(sessions_root):
     from websockets.exceptions import InvalidStatus
 

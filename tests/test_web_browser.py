@@ -24,6 +24,7 @@ from voice_trainer.config import TranscribeConfig
 from voice_trainer.store import load_session
 
 pytestmark = [
+    pytest.mark.whisper,
     needs_espeak,
     pytest.mark.slow,
     pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; "

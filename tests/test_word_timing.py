@@ -80,6 +80,7 @@ def transcriber() -> Transcriber:
 ONSET_TOLERANCE_S = 0.12
 
 
+@pytest.mark.whisper
 @pytest.mark.parametrize("wav", ["late-package_good_2.wav", "double-charge_poor_1.wav"])
 def test_real_whisper_first_word_starts_at_the_real_onset(transcriber, wav):
     answer = audio_io.load(SAMPLES / wav, sample_rate=SR)
