@@ -197,6 +197,8 @@ def test_pages_are_escaped_and_sessions_never_come_from_a_path(sessions_root):
         form = b"turn=1&author=coach&text=%3Cb%3Ecalmer%3C%2Fb%3E+at+the+start"
         st, _, _ = s.get("/sessions/web-one/notes", {"Origin": "http://evil.example"}, form)
         assert st == 403
+        assert s.get("/sessions/web-one/notes", {"Origin": "null"}, form)[0] == 403  # an opaque origin too
+        assert s.get("/sessions/web-one/notes", {}, form)[0] == 403
         st, h, _ = s.get("/sessions/web-one/notes", {"Origin": s.url}, form)
         assert st == 303 and h["location"] == "/sessions/web-one/"
         st, _, body = s.get("/sessions/web-one/")

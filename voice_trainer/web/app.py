@@ -46,6 +46,9 @@ SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 SCENARIO_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,60}$")
 AUDIO_NAME = re.compile(r"^turn_\d{1,4}\.wav$")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+REFERRER_POLICY = "same-origin"
+"""Every page's ``Referrer-Policy``: the browser sends this server its pages' origin (form POSTs carry a real
+``Origin``, which the server checks), and other sites nothing."""
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
        "media-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
@@ -391,7 +394,9 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
         else:
             response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        # same-origin, not no-referrer: under no-referrer Chromium sends ``Origin: null`` with a form's POST,
+        # which ``origin_ok`` refuses; same-origin still sends nothing to other sites
+        response.headers.setdefault("Referrer-Policy", REFERRER_POLICY)
         response.headers.setdefault("X-Frame-Options", "DENY")
         return response
 
