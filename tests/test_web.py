@@ -130,7 +130,7 @@ class _Served:
         opener = urllib.request.build_opener(NoRedirect)
         try:
             with opener.open(req, timeout=10) as r:
-                return r.status, dict(r.headers), r.read().decode()
+                return r.status, dict(r.headers), r.read().decode(errors="replace")
         except urllib.error.HTTPError as e:
             return e.code, dict(e.headers), e.read().decode()
 
@@ -255,3 +255,57 @@ def test_token_is_required_when_set(sessions_root):
     finally:
         with contextlib.suppress(Exception):
             s.stop()
+
+
+@pytest.fixture
+def linked_root(sessions_root, tmp_path):
+    """``web-one`` holds ``turn_08.wav -> a secret file``; ``linked`` is a session folder linked from outside the
+    root; ``web-two``'s ``notes.json`` links out; ``web-three`` links to ``web-one`` within the root."""
+    import shutil
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:SECRET\n")
+    outside = tmp_path / "outside"
+    shutil.copytree(sessions_root / "web-one", outside)
+    (sessions_root / "linked").symlink_to(outside, target_is_directory=True)
+    shutil.copytree(sessions_root / "web-one", sessions_root / "web-two")
+    (sessions_root / "web-two" / "notes.json").symlink_to(tmp_path / "outside-notes.json")
+    (sessions_root / "web-one" / "turn_08.wav").symlink_to(secret)
+    (sessions_root / "web-three").symlink_to(sessions_root / "web-one" / ".." / "web-one")
+    return sessions_root
+
+
+def test_links_leading_out_of_the_session_root_are_not_read(linked_root, tmp_path):
+    """``ln -s /etc/passwd S/web-one/turn_08.wav`` is not served, nor is a session linked from outside."""
+    s = _Served(linked_root)
+    try:
+        st, _, body = s.get("/sessions/web-one/turn_08.wav")
+        assert st == 404 and "SECRET" not in body
+        assert s.get("/sessions/web-one/turn_01.wav")[0] == 404  # its session holds a link leading out
+        st, _, body = s.get("/sessions/web-one/")
+        assert st == 403 and "turn_08.wav" in body and "outside" in body
+        assert s.get("/sessions/linked/")[0] == 403
+        assert s.get("/sessions/linked/turn_01.wav")[0] == 404
+        # a link within the root is followed
+        (linked_root / "web-one" / "turn_08.wav").unlink()
+        st, h, _ = s.get("/sessions/web-three/turn_01.wav")
+        assert st == 200 and h["content-type"] == "audio/wav"
+        assert s.get("/sessions/web-three/")[0] == 200
+    finally:
+        s.stop()
+
+
+def test_links_leading_out_of_the_session_root_are_not_written(linked_root, tmp_path):
+    """A note is never written through a linked session folder or a linked notes file."""
+    form = b"turn=-&author=coach&text=written+through+a+link"
+    s = _Served(linked_root)
+    try:
+        assert s.get("/sessions/linked/notes", {"Origin": s.url}, form)[0] == 403
+        assert not (tmp_path / "outside" / "notes.json").exists()
+        assert s.get("/sessions/web-two/notes", {"Origin": s.url}, form)[0] == 403
+        assert not (tmp_path / "outside-notes.json").exists()
+        (linked_root / "web-one" / "turn_08.wav").unlink()
+        assert s.get("/sessions/web-three/notes", {"Origin": s.url}, form)[0] == 303  # within the root
+        assert json.loads((linked_root / "web-one" / "notes.json").read_text())["notes"][0]["author"] == "coach"
+    finally:
+        s.stop()

@@ -12,7 +12,7 @@ Pages (plain HTML from this module, CSS/JS from ``static/``; nothing from a CDN,
 Safe by default: the server binds to 127.0.0.1; a request must name an allowed host (no DNS rebinding); with a
 token every request needs it (the page asks once and keeps it in a cookie); WebSocket and form requests must come
 from this server's own origin; text is escaped; sessions are found by folder name inside the session root, never
-by a path from the client.
+by a path from the client, and a session whose folder or files link outside the root is neither read nor written.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..config import Config
 from ..errors import UserError
+from ..store import resolve_inside, session_inside
 
 STATIC = Path(__file__).parent / "static"
 TOKEN_COOKIE = "vt_token"
@@ -144,12 +145,19 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
         return hmac.compare_digest(got.encode(), opts.token.encode())
 
     def session_dir(sid: str) -> Path | None:
-        """The session folder named ``sid`` directly inside the root (never a client path)."""
+        """The session folder named ``sid`` directly inside the root (never a client path), resolved; None when
+        there is none.
+
+        Raises
+        ------
+        UserError
+            The folder, or a file in it, is a link leading outside the session root.
+        """
         if not SESSION_ID.match(sid):
             return None
         for p in root.iterdir() if root.is_dir() else ():
             if p.name == sid and p.is_dir() and (p / "session.json").is_file():
-                return p
+                return session_inside(p, root)
         return None
 
     # --- pages -------------------------------------------------------------------------------------------------
@@ -224,7 +232,10 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
         from ..report.html import render_html
         from ..report.record import load_record
 
-        d = session_dir(request.path_params["sid"])
+        try:
+            d = session_dir(request.path_params["sid"])
+        except UserError as exc:
+            return _error(403, str(exc))
         if d is None:
             return _error(404, "no such session")
         try:
@@ -243,19 +254,28 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
         return HTMLResponse(page)
 
     async def audio(request: Request) -> Response:
-        d = session_dir(request.path_params["sid"])
         name = request.path_params["name"]
-        if d is None or not AUDIO_NAME.match(name) or not (d / name).is_file():
+        try:
+            d = session_dir(request.path_params["sid"])
+            f = None if d is None or not AUDIO_NAME.match(name) else resolve_inside(d / name, root)
+        except UserError:
             return PlainTextResponse("not found", 404)
-        return FileResponse(d / name, media_type="audio/wav")
+        if f is None or not f.is_file():
+            return PlainTextResponse("not found", 404)
+        return FileResponse(f, media_type="audio/wav")
 
     async def add_note_view(request: Request) -> Response:
-        from ..report.notes import parse_turn
+        from ..report.notes import notes_path, parse_turn
         from ..report.record import add_note
 
         if not origin_ok(request.headers):
             return _error(403, "this form must be sent from the voice-trainer page itself")
-        d = session_dir(request.path_params["sid"])
+        try:
+            d = session_dir(request.path_params["sid"])
+            if d is not None:
+                resolve_inside(notes_path(d), root)  # the notes file itself may not link out either
+        except UserError as exc:
+            return _error(403, str(exc))
         if d is None:
             return _error(404, "no such session")
         form = await _form(request)
