@@ -249,6 +249,12 @@ def test_token_is_required_when_set(sessions_root):
         assert st == 303 and "token" not in h["location"] and f"vt_token={token}" in h["set-cookie"]
         with pytest.raises(InvalidStatus), s.ws(origin=s.url):
             pass
+        # static files need the token too (with --host 0.0.0.0 anyone on the network could fetch them)
+        for path in ("/static/practice.js", "/static/style.css", "/static/pcm-worklet.js"):
+            st, h, _ = s.get(path)
+            assert st == 303 and h["location"] == "/login", path
+            assert s.get(path, {"Cookie": f"vt_token={token}"})[0] == 200, path
+        assert "/static/" not in s.get("/login")[2]  # the token page does not ask for what it cannot load
         with s.ws(origin=s.url, cookie=f"vt_token={token}") as ws:
             ws.send(json.dumps({"type": "start", "scenario": "no-such-scenario"}))
             assert json.loads(ws.recv(timeout=10))["status"] == "failed"
@@ -307,5 +313,44 @@ def test_links_leading_out_of_the_session_root_are_not_written(linked_root, tmp_
         (linked_root / "web-one" / "turn_08.wav").unlink()
         assert s.get("/sessions/web-three/notes", {"Origin": s.url}, form)[0] == 303  # within the root
         assert json.loads((linked_root / "web-one" / "notes.json").read_text())["notes"][0]["author"] == "coach"
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("query, needle", [
+    ("turns=%C2%B2", "turns"), ("seed=%C2%B2", "seed"), ("turns=%D9%A3", "turns"), ("seed=" + "9" * 5000, "seed"),
+    ("turns=0", "turns"), ("seed=-1", "seed"),
+])
+def test_bad_practice_numbers_are_a_400_with_one_line(sessions_root, query, needle):
+    """``turns=²``: str.isdigit() takes it, int() does not (it was a 500)."""
+    s = _Served(sessions_root)
+    try:
+        st, _, body = s.get(f"/practice?scenario=late-package&{query}")
+        assert st == 400, body
+        msg = body.split('<p class="error">')[1].split("</p>")[0]
+        assert needle in msg and "whole number" in msg and "\n" not in msg and len(msg) < 120, msg
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("field, value", [("status", 5), ("session_id", ["x"]), ("started_at", 1.5),
+                                          ("scores", {"overall": "high"}), ("outcome", {"a": 1})])
+def test_one_damaged_session_does_not_break_the_list(sessions_root, field, value):
+    """A session.json with a number where text belongs (or text where a score belongs) is listed as unreadable;
+    the other sessions still show."""
+    import shutil
+
+    shutil.copytree(sessions_root / "web-one", sessions_root / "web-bad")
+    data = json.loads((sessions_root / "web-bad" / "session.json").read_text())
+    data[field] = value
+    (sessions_root / "web-bad" / "session.json").write_text(json.dumps(data))
+    s = _Served(sessions_root)
+    try:
+        st, _, body = s.get("/sessions")
+        assert st == 200 and 'href="/sessions/web-one/"' in body, body[-2000:]
+        text = __import__("html").unescape(body)
+        unreadable = text.split("Unreadable:")[1]
+        assert "web-bad" in unreadable and f"({field}" in unreadable and "\n" not in unreadable.split("</p>")[0]
+        assert 'href="/sessions/web-bad/"' not in body
     finally:
         s.stop()

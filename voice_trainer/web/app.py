@@ -45,7 +45,12 @@ STATIC = Path(__file__).parent / "static"
 TOKEN_COOKIE = "vt_token"
 SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 SCENARIO_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,60}$")
-AUDIO_NAME = re.compile(r"^turn_\d{1,4}\.wav$")
+AUDIO_NAME = re.compile(r"^turn_[0-9]{1,4}\.wav$")
+DIGITS = re.compile(r"^[0-9]{1,12}$")
+MAX_PAGE_TURNS = 50
+"""Most turns a page may ask for (``turns=N``); the server's ``--max-turns`` and ``session.max_turns`` apply too."""
+MAX_SEED = 2**31 - 1
+"""Largest caller seed a page may ask for (``seed=N``)."""
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 REFERRER_POLICY = "same-origin"
 """Every page's ``Referrer-Policy``: the browser sends this server its pages' origin (form POSTs carry a real
@@ -79,11 +84,13 @@ class CallSlot:
         self._lock.release()
 
 
-def _page(title: str, body: str, *, script: str | None = None) -> HTMLResponse:
+def _page(title: str, body: str, *, script: str | None = None, css: bool = True) -> HTMLResponse:
+    """A page of the app; ``css=False`` for the token page (the stylesheet needs the token too)."""
     js = f'<script src="/static/{script}"></script>' if script else ""
+    style = '<link rel="stylesheet" href="/static/style.css">' if css else ""
     html = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>{escape(title)} - voice-trainer</title><link rel="stylesheet" href="/static/style.css">'
+            f'<title>{escape(title)} - voice-trainer</title>{style}'
             '<link rel="icon" href="data:,"></head>'
             '<body><nav><a href="/">Practise</a> <a href="/sessions">Sessions &amp; progress</a></nav>'
             f"<main>{body}</main>{js}</body></html>\n")
@@ -190,8 +197,11 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
         sc = library[sid]
         turns = q.get("turns", "")
         seed = q.get("seed", "")
-        if (turns and not (turns.isdigit() and 1 <= int(turns) <= 50)) or (seed and not seed.isdigit()):
-            return _error(400, "turns must be a number from 1 to 50 and seed a whole number")
+        # ASCII digits only: str.isdigit() also takes "²", which int() refuses
+        if turns and not (DIGITS.match(turns) and 1 <= int(turns) <= MAX_PAGE_TURNS):
+            return _error(400, f"turns must be a whole number from 1 to {MAX_PAGE_TURNS}, not {turns[:20]!r}")
+        if seed and not (DIGITS.match(seed) and int(seed) <= MAX_SEED):
+            return _error(400, f"seed must be a whole number from 0 to {MAX_SEED}, not {seed[:20]!r}")
         data = {"scenario": sid, "autostart": q.get("autostart") == "1", "turns": int(turns) if turns else None,
                 "seed": int(seed) if seed else None, "calibrate": q.get("calibrate") == "1",
                 "hard": q.get("hard") == "1", "fade_s": cfg.practice.fade_out_s}
@@ -214,18 +224,21 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
         from ..report.progress import progress_html, progress_rows
 
         try:
-            rows, skipped = await asyncio.to_thread(progress_rows, root) if root.is_dir() else ([], [])
+            # a session holding a link out of the root is listed as unreadable, not read; so is a damaged one
+            rows, skipped = (await asyncio.to_thread(progress_rows, root, lambda d: session_inside(d, root))
+                             if root.is_dir() else ([], []))
         except UserError:
             rows, skipped = [], []
         if not rows:
-            return _page("Sessions", '<h1>Sessions</h1><p>No sessions yet: <a href="/">practise a call</a>.</p>')
+            return _page("Sessions", '<h1>Sessions</h1><p>No sessions yet: <a href="/">practise a call</a>.</p>'
+                         + "".join(f'<p class="error">Unreadable: {escape(s)}</p>' for s in skipped))
         here = {str(p) for p in root.iterdir()}  # only sessions directly in the root get a report link
         links = [f"/sessions/{quote(Path(r['path']).name)}/" if r["path"] in here else None for r in rows]
         page = progress_html(rows, "Sessions and progress", links)
         # the progress page is a whole document with its own strict CSP; add our navigation at the top
         page = page.replace("<body>", '<body><nav><a href="/">Practise</a> <a href="/sessions">Sessions</a></nav>', 1)
         if skipped:
-            page = page.replace("</body>", "".join(f"<p>Skipped: {escape(s)}</p>" for s in skipped) + "</body>", 1)
+            page = page.replace("</body>", "".join(f"<p>Unreadable: {escape(s)}</p>" for s in skipped) + "</body>", 1)
         return HTMLResponse(page)
 
     async def report(request: Request) -> Response:
@@ -299,7 +312,7 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
             return _error(403, "wrong token; ask whoever started the server for it")
         return _page("Token", '<h1>This server needs a token</h1><form method="post" action="/login">'
                      '<p><label>Token <input name="token" type="password" autofocus></label> '
-                     '<button type="submit">Enter</button></p></form>')
+                     '<button type="submit">Enter</button></p></form>', css=False)
 
     # --- the call's WebSocket ------------------------------------------------------------------------------------
 
@@ -357,8 +370,8 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
                     turns = ev.get("turns")
                     seed = ev.get("seed")
                     if (not SCENARIO_ID.match(sid) or sid not in library
-                            or not (turns is None or (isinstance(turns, int) and 1 <= turns <= 50))
-                            or not (seed is None or (isinstance(seed, int) and seed >= 0))):
+                            or not (turns is None or (isinstance(turns, int) and 1 <= turns <= MAX_PAGE_TURNS))
+                            or not (seed is None or (isinstance(seed, int) and 0 <= seed <= MAX_SEED))):
                         send({"type": "end", "status": "failed", "error": "bad call request", "session": None})
                         continue
                     if not slot.take():
@@ -398,7 +411,7 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
     async def guard(request: Request, call_next):
         if not host_ok(request.headers):
             return PlainTextResponse("unknown host", 421)
-        if opts.token and request.url.path != "/login" and not request.url.path.startswith("/static/"):
+        if opts.token and request.url.path != "/login":  # static files too: nothing is served without the token
             given = request.query_params.get("token")
             if given is not None and hmac.compare_digest(given.encode(), opts.token.encode()):
                 r = RedirectResponse(request.url.remove_query_params("token"), status_code=303)
