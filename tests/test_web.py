@@ -32,6 +32,9 @@ def _pcm(x: np.ndarray) -> bytes:
 def test_link_places_the_played_line_on_the_microphone_clock():
     sent: list = []
     link = BrowserLink(sent.append)
+    link.add_mic(_pcm(np.ones(320, np.float32)))
+    assert link.now_s == 0.0  # no call yet: nothing is kept
+    link.begin()
     mic = (0.1 * np.sin(2 * np.pi * 300 * np.arange(SR) / SR)).astype(np.float32)
     for k in range(0, SR, 320):  # 1 s of microphone in 20 ms frames
         link.add_mic(_pcm(mic[k: k + 320]))

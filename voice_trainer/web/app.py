@@ -51,6 +51,9 @@ MAX_PAGE_TURNS = 50
 """Most turns a page may ask for (``turns=N``); the server's ``--max-turns`` and ``session.max_turns`` apply too."""
 MAX_SEED = 2**31 - 1
 """Largest caller seed a page may ask for (``seed=N``)."""
+MAX_PENDING_ERRORS = 32
+"""A malformed WebSocket message is answered with an error only while fewer messages than this wait to be sent
+(a page that sends garbage and never reads cannot grow the queue)."""
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 REFERRER_POLICY = "same-origin"
 """Every page's ``Referrer-Policy``: the browser sends this server its pages' origin (form POSTs carry a real
@@ -318,7 +321,7 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
 
     async def ws_call(ws: WebSocket) -> None:
         from .call import CallRequest, run_page_call
-        from .link import BrowserLink
+        from .link import PAGE_EVENTS, BrowserLink, PageMessageError, parse_page_message
 
         if not host_ok(ws.headers) or not origin_ok(ws.headers) or not token_ok(ws.cookies):
             await ws.close(code=1008)
@@ -340,7 +343,7 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
                 else:
                     await ws.send_text(json.dumps(msg, allow_nan=False))
 
-        link = BrowserLink(send, cfg.practice)
+        link = BrowserLink(send, cfg.practice, cfg.web)
         send_task = asyncio.create_task(sender())
         call_thread: threading.Thread | None = None
         holder: dict = {}
@@ -353,20 +356,33 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
                         link.close("the server was stopped", status="interrupted")
                     break
                 if msg.get("bytes") is not None:
-                    link.add_mic(msg["bytes"])
+                    data = msg["bytes"]
+                    if len(data) > cfg.web.max_frame_bytes:
+                        link.close(f"the page sent a {len(data)}-byte audio frame (at most {cfg.web.max_frame_bytes}"
+                                   ", web.max_frame_bytes)")
+                        with contextlib.suppress(Exception):
+                            await ws.close(code=1009)
+                        break
+                    # outside a call nothing is kept; in one, a page sending faster than real time is cut off
+                    if not link.add_mic(data) and link.began is not None:
+                        link.close("the page sent microphone audio faster than real time (web.max_audio_lead_s)")
+                        with contextlib.suppress(Exception):
+                            await ws.close(code=1008)
+                        break
                     continue
                 try:
-                    ev = json.loads(msg.get("text") or "")
-                    kind = str(ev.get("type"))
-                except (ValueError, AttributeError):
+                    ev = parse_page_message(msg.get("text") or "", cfg.web)
+                except PageMessageError as exc:
+                    if not send_task.done() and out.qsize() < MAX_PENDING_ERRORS:  # a page that never reads
+                        send({"type": "error", "error": str(exc)})  # ignored: the call (if any) goes on
                     continue
-                if kind in ("started", "ended", "stopped"):
-                    with contextlib.suppress(TypeError, ValueError):
-                        link.on_page_event(kind, int(ev.get("id")), int(ev.get("at")))
+                kind = ev["type"]
+                if kind in PAGE_EVENTS:
+                    link.on_page_event(kind, ev["id"], ev["at"])
                 elif kind == "hangup" and "answers" in holder:
                     holder["answers"].hangup.set()
                 elif kind == "start" and call_thread is None:
-                    sid = str(ev.get("scenario", ""))
+                    sid = ev["scenario"]
                     turns = ev.get("turns")
                     seed = ev.get("seed")
                     if (not SCENARIO_ID.match(sid) or sid not in library
@@ -388,11 +404,13 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
                             run_page_call(req, link, cfg, transcriber, root,
                                           answers_ready=lambda a: holder.__setitem__("answers", a))
                         finally:
+                            link.end()  # no audio is kept after the call
                             slot.release()
                             send(None)
 
                     call_thread = threading.Thread(target=run, name="web-call", daemon=True)
                     calls.add(call_thread)
+                    link.begin()
                     call_thread.start()
         except WebSocketDisconnect:
             pass
