@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from speech import needs_espeak as needs_espeak_mark
 from webcall import free_port
 
 from voice_trainer.config import Config
@@ -103,13 +104,13 @@ def test_serve_port_in_use(tmp_path):
 class _Served:
     """The web app on a real uvicorn server in a thread (the transcriber is never loaded by these requests)."""
 
-    def __init__(self, root: Path, token: str | None = None) -> None:
+    def __init__(self, root: Path, token: str | None = None, cfg: Config | None = None) -> None:
         import uvicorn
 
         from voice_trainer.speech.transcribe import Transcriber
         from voice_trainer.web.app import ServeOptions, create_app
 
-        cfg = Config()
+        cfg = cfg or Config()
         self.port = free_port()
         app = create_app(ServeOptions(session_root=root, port=self.port, token=token, cfg=cfg),
                          Transcriber(cfg.transcribe))
@@ -355,5 +356,113 @@ def test_one_damaged_session_does_not_break_the_list(sessions_root, field, value
         unreadable = text.split("Unreadable:")[1]
         assert "web-bad" in unreadable and f"({field}" in unreadable and "\n" not in unreadable.split("</p>")[0]
         assert 'href="/sessions/web-bad/"' not in body
+    finally:
+        s.stop()
+
+
+def _rss_mb() -> float:
+    """This process's resident memory (MB; the test servers run in a thread of it)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+@pytest.mark.parametrize("text, needle", [
+    ('{"type":"started","id":Infinity,"at":0}', "Infinity"),
+    ('{"type":"ended","id":1,"at":1e400}', "finite"),
+    ('{"type":"stopped","id":NaN,"at":0}', "NaN"),
+    ('{"type":"started","id":1.5,"at":0}', "whole number"),
+    ('{"type":"started","id":1,"at":' + "9" * 400 + "}", "whole number"),
+    ("[" * 100_000 + "]" * 100_000, "long"),
+    ("[" * 2000 + "]" * 2000, "nested"),
+    ('{"type":"start","scenario":{"a":{"b":{"c":{"d":1}}}}}', "nested"),
+    ('{"type":"start","scenario":"late-package","turns":1e400}', "finite"),
+    ('{"type":"start","scenario":"late-package","seed":-1}', "whole number"),
+    ('{"type":"start","scenario":["late-package"]}', "scenario"),
+    ('"start"', "type"), ("{not json", "JSON"), ('{"type":"nope"}', "type"),
+])
+def test_malformed_messages_are_answered_not_crashed_on(sessions_root, text, needle):
+    s = _Served(sessions_root)
+    try:
+        with s.ws(origin=s.url) as ws:
+            ws.send(text)
+            msg = json.loads(ws.recv(timeout=10))
+            assert msg["type"] == "error" and needle in msg["error"] and "\n" not in msg["error"], msg
+            # the connection still works
+            ws.send(json.dumps({"type": "start", "scenario": "no-such-scenario"}))
+            assert json.loads(ws.recv(timeout=10))["status"] == "failed"
+    finally:
+        s.stop()
+
+
+def test_audio_outside_a_call_is_not_kept(sessions_root):
+    """A page that streams audio without a call (here: 96 MB in 64 kB frames) does not grow the server's memory;
+    a frame over ``web.max_frame_bytes`` closes the connection."""
+    from websockets.exceptions import ConnectionClosed
+
+    s = _Served(sessions_root)
+    try:
+        frame = bytes(Config().web.max_frame_bytes)
+        with s.ws(origin=s.url) as ws:
+            ws.send(json.dumps({"type": "start", "scenario": "no-such-scenario"}))  # refused: no call
+            assert json.loads(ws.recv(timeout=10))["status"] == "failed"
+            before = _rss_mb()
+            for _ in range(96 * 2**20 // len(frame)):
+                ws.send(frame)
+            ws.send(json.dumps({"type": "nope"}))  # answered after every frame before it was handled
+            assert json.loads(ws.recv(timeout=60))["type"] == "error"
+            grew = _rss_mb() - before
+            assert grew < 40, f"the server kept the audio: +{grew:.0f} MB"
+        with s.ws(origin=s.url) as ws:
+            ws.send(frame + b"xx")
+            with pytest.raises(ConnectionClosed) as info:
+                ws.recv(timeout=10)
+            assert info.value.rcvd is not None and info.value.rcvd.code == 1009
+    finally:
+        s.stop()
+
+
+@needs_espeak_mark
+def test_a_stalled_call_ends_and_frees_the_slot(sessions_root):
+    """A page that starts a call and never sends audio: after ``web.idle_timeout_s`` the call ends (session
+    marked ``device_lost``, saying why) and another page can call; a page sending garbage meanwhile changes
+    nothing for either."""
+    cfg = Config()
+    cfg.web.idle_timeout_s = 3.0
+    s = _Served(sessions_root, cfg=cfg)
+    try:
+        with s.ws(origin=s.url) as a, s.ws(origin=s.url) as c:
+            a.send(json.dumps({"type": "start", "scenario": "late-package", "turns": 1}))
+            first = None
+            while first is None or first.get("type") not in ("session", "end"):
+                m = a.recv(timeout=120)
+                first = json.loads(m) if isinstance(m, str) else first
+            assert first["type"] == "session", first  # a's call runs
+            c.send(json.dumps({"type": "start", "scenario": "late-package", "turns": 1}))
+            assert "another call" in json.loads(c.recv(timeout=10))["error"]
+            for bad in ('{"type":"started","id":Infinity,"at":0}', "[" * 5000, '{"type":"hangup"}'):
+                c.send(bad)  # another page's garbage (and hang-up) must not end a's call
+            c.send(bytes(640) * 10)
+            t0 = time.monotonic()
+            end = None
+            while end is None and time.monotonic() - t0 < 120:
+                m = a.recv(timeout=120)
+                if isinstance(m, str) and json.loads(m)["type"] == "end":
+                    end = json.loads(m)
+            assert end is not None and end["status"] == "device_lost", end
+            assert "web.idle_timeout_s" in end["error"], end
+            assert end["session"] == first["id"]
+            folder = sessions_root / end["session"]
+            rec = json.loads((folder / "session.json").read_text())
+            assert rec["status"] == "device_lost" and "no microphone audio" in rec["error"]
+        with s.ws(origin=s.url) as b:  # the slot is free again
+            b.send(json.dumps({"type": "start", "scenario": "late-package", "turns": 1}))
+            msgs = []
+            while not any(m.get("type") in ("session", "end") for m in msgs):
+                m = b.recv(timeout=120)
+                if isinstance(m, str):
+                    msgs.append(json.loads(m))
+            assert msgs[-1]["type"] == "session", msgs[-1]
     finally:
         s.stop()
