@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from speech import needs_espeak as needs_espeak_mark
 from webcall import free_port
 
 from voice_trainer.config import Config
@@ -32,6 +33,9 @@ def _pcm(x: np.ndarray) -> bytes:
 def test_link_places_the_played_line_on_the_microphone_clock():
     sent: list = []
     link = BrowserLink(sent.append)
+    link.add_mic(_pcm(np.ones(320, np.float32)))
+    assert link.now_s == 0.0  # no call yet: nothing is kept
+    link.begin()
     mic = (0.1 * np.sin(2 * np.pi * 300 * np.arange(SR) / SR)).astype(np.float32)
     for k in range(0, SR, 320):  # 1 s of microphone in 20 ms frames
         link.add_mic(_pcm(mic[k: k + 320]))
@@ -100,13 +104,13 @@ def test_serve_port_in_use(tmp_path):
 class _Served:
     """The web app on a real uvicorn server in a thread (the transcriber is never loaded by these requests)."""
 
-    def __init__(self, root: Path, token: str | None = None) -> None:
+    def __init__(self, root: Path, token: str | None = None, cfg: Config | None = None) -> None:
         import uvicorn
 
         from voice_trainer.speech.transcribe import Transcriber
         from voice_trainer.web.app import ServeOptions, create_app
 
-        cfg = Config()
+        cfg = cfg or Config()
         self.port = free_port()
         app = create_app(ServeOptions(session_root=root, port=self.port, token=token, cfg=cfg),
                          Transcriber(cfg.transcribe))
@@ -130,7 +134,7 @@ class _Served:
         opener = urllib.request.build_opener(NoRedirect)
         try:
             with opener.open(req, timeout=10) as r:
-                return r.status, dict(r.headers), r.read().decode()
+                return r.status, dict(r.headers), r.read().decode(errors="replace")
         except urllib.error.HTTPError as e:
             return e.code, dict(e.headers), e.read().decode()
 
@@ -198,6 +202,8 @@ def test_pages_are_escaped_and_sessions_never_come_from_a_path(sessions_root):
         form = b"turn=1&author=coach&text=%3Cb%3Ecalmer%3C%2Fb%3E+at+the+start"
         st, _, _ = s.get("/sessions/web-one/notes", {"Origin": "http://evil.example"}, form)
         assert st == 403
+        assert s.get("/sessions/web-one/notes", {"Origin": "null"}, form)[0] == 403  # an opaque origin too
+        assert s.get("/sessions/web-one/notes", {}, form)[0] == 403
         st, h, _ = s.get("/sessions/web-one/notes", {"Origin": s.url}, form)
         assert st == 303 and h["location"] == "/sessions/web-one/"
         st, _, body = s.get("/sessions/web-one/")
@@ -250,9 +256,216 @@ def test_token_is_required_when_set(sessions_root):
         assert st == 303 and "token" not in h["location"] and f"vt_token={token}" in h["set-cookie"]
         with pytest.raises(InvalidStatus), s.ws(origin=s.url):
             pass
+        # static files need the token too (with --host 0.0.0.0 anyone on the network could fetch them)
+        for path in ("/static/practice.js", "/static/style.css", "/static/pcm-worklet.js"):
+            st, h, _ = s.get(path)
+            assert st == 303 and h["location"] == "/login", path
+            assert s.get(path, {"Cookie": f"vt_token={token}"})[0] == 200, path
+        assert "/static/" not in s.get("/login")[2]  # the token page does not ask for what it cannot load
         with s.ws(origin=s.url, cookie=f"vt_token={token}") as ws:
             ws.send(json.dumps({"type": "start", "scenario": "no-such-scenario"}))
             assert json.loads(ws.recv(timeout=10))["status"] == "failed"
     finally:
         with contextlib.suppress(Exception):
             s.stop()
+
+
+@pytest.fixture
+def linked_root(sessions_root, tmp_path):
+    """``web-one`` holds ``turn_08.wav -> a secret file``; ``linked`` is a session folder linked from outside the
+    root; ``web-two``'s ``notes.json`` links out; ``web-three`` links to ``web-one`` within the root."""
+    import shutil
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:SECRET\n")
+    outside = tmp_path / "outside"
+    shutil.copytree(sessions_root / "web-one", outside)
+    (sessions_root / "linked").symlink_to(outside, target_is_directory=True)
+    shutil.copytree(sessions_root / "web-one", sessions_root / "web-two")
+    (sessions_root / "web-two" / "notes.json").symlink_to(tmp_path / "outside-notes.json")
+    (sessions_root / "web-one" / "turn_08.wav").symlink_to(secret)
+    (sessions_root / "web-three").symlink_to(sessions_root / "web-one" / ".." / "web-one")
+    return sessions_root
+
+
+def test_links_leading_out_of_the_session_root_are_not_read(linked_root, tmp_path):
+    """``ln -s /etc/passwd S/web-one/turn_08.wav`` is not served, nor is a session linked from outside."""
+    s = _Served(linked_root)
+    try:
+        st, _, body = s.get("/sessions/web-one/turn_08.wav")
+        assert st == 404 and "SECRET" not in body
+        assert s.get("/sessions/web-one/turn_01.wav")[0] == 404  # its session holds a link leading out
+        st, _, body = s.get("/sessions/web-one/")
+        assert st == 403 and "turn_08.wav" in body and "outside" in body
+        assert s.get("/sessions/linked/")[0] == 403
+        assert s.get("/sessions/linked/turn_01.wav")[0] == 404
+        # a link within the root is followed
+        (linked_root / "web-one" / "turn_08.wav").unlink()
+        st, h, _ = s.get("/sessions/web-three/turn_01.wav")
+        assert st == 200 and h["content-type"] == "audio/wav"
+        assert s.get("/sessions/web-three/")[0] == 200
+    finally:
+        s.stop()
+
+
+def test_links_leading_out_of_the_session_root_are_not_written(linked_root, tmp_path):
+    """A note is never written through a linked session folder or a linked notes file."""
+    form = b"turn=-&author=coach&text=written+through+a+link"
+    s = _Served(linked_root)
+    try:
+        assert s.get("/sessions/linked/notes", {"Origin": s.url}, form)[0] == 403
+        assert not (tmp_path / "outside" / "notes.json").exists()
+        assert s.get("/sessions/web-two/notes", {"Origin": s.url}, form)[0] == 403
+        assert not (tmp_path / "outside-notes.json").exists()
+        (linked_root / "web-one" / "turn_08.wav").unlink()
+        assert s.get("/sessions/web-three/notes", {"Origin": s.url}, form)[0] == 303  # within the root
+        assert json.loads((linked_root / "web-one" / "notes.json").read_text())["notes"][0]["author"] == "coach"
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("query, needle", [
+    ("turns=%C2%B2", "turns"), ("seed=%C2%B2", "seed"), ("turns=%D9%A3", "turns"), ("seed=" + "9" * 5000, "seed"),
+    ("turns=0", "turns"), ("seed=-1", "seed"),
+])
+def test_bad_practice_numbers_are_a_400_with_one_line(sessions_root, query, needle):
+    """``turns=²``: str.isdigit() takes it, int() does not (it was a 500)."""
+    s = _Served(sessions_root)
+    try:
+        st, _, body = s.get(f"/practice?scenario=late-package&{query}")
+        assert st == 400, body
+        msg = body.split('<p class="error">')[1].split("</p>")[0]
+        assert needle in msg and "whole number" in msg and "\n" not in msg and len(msg) < 120, msg
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("field, value", [("status", 5), ("session_id", ["x"]), ("started_at", 1.5),
+                                          ("scores", {"overall": "high"}), ("outcome", {"a": 1})])
+def test_one_damaged_session_does_not_break_the_list(sessions_root, field, value):
+    """A session.json with a number where text belongs (or text where a score belongs) is listed as unreadable;
+    the other sessions still show."""
+    import shutil
+
+    shutil.copytree(sessions_root / "web-one", sessions_root / "web-bad")
+    data = json.loads((sessions_root / "web-bad" / "session.json").read_text())
+    data[field] = value
+    (sessions_root / "web-bad" / "session.json").write_text(json.dumps(data))
+    s = _Served(sessions_root)
+    try:
+        st, _, body = s.get("/sessions")
+        assert st == 200 and 'href="/sessions/web-one/"' in body, body[-2000:]
+        text = __import__("html").unescape(body)
+        unreadable = text.split("Unreadable:")[1]
+        assert "web-bad" in unreadable and f"({field}" in unreadable and "\n" not in unreadable.split("</p>")[0]
+        assert 'href="/sessions/web-bad/"' not in body
+    finally:
+        s.stop()
+
+
+def _rss_mb() -> float:
+    """This process's resident memory (MB; the test servers run in a thread of it)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+@pytest.mark.parametrize("text, needle", [
+    ('{"type":"started","id":Infinity,"at":0}', "Infinity"),
+    ('{"type":"ended","id":1,"at":1e400}', "finite"),
+    ('{"type":"stopped","id":NaN,"at":0}', "NaN"),
+    ('{"type":"started","id":1.5,"at":0}', "whole number"),
+    ('{"type":"started","id":1,"at":' + "9" * 400 + "}", "whole number"),
+    ("[" * 100_000 + "]" * 100_000, "long"),
+    ("[" * 2000 + "]" * 2000, "nested"),
+    ('{"type":"start","scenario":{"a":{"b":{"c":{"d":1}}}}}', "nested"),
+    ('{"type":"start","scenario":"late-package","turns":1e400}', "finite"),
+    ('{"type":"start","scenario":"late-package","seed":-1}', "whole number"),
+    ('{"type":"start","scenario":["late-package"]}', "scenario"),
+    ('"start"', "type"), ("{not json", "JSON"), ('{"type":"nope"}', "type"),
+])
+def test_malformed_messages_are_answered_not_crashed_on(sessions_root, text, needle):
+    s = _Served(sessions_root)
+    try:
+        with s.ws(origin=s.url) as ws:
+            ws.send(text)
+            msg = json.loads(ws.recv(timeout=10))
+            assert msg["type"] == "error" and needle in msg["error"] and "\n" not in msg["error"], msg
+            # the connection still works
+            ws.send(json.dumps({"type": "start", "scenario": "no-such-scenario"}))
+            assert json.loads(ws.recv(timeout=10))["status"] == "failed"
+    finally:
+        s.stop()
+
+
+def test_audio_outside_a_call_is_not_kept(sessions_root):
+    """A page that streams audio without a call (here: 96 MB in 64 kB frames) does not grow the server's memory;
+    a frame over ``web.max_frame_bytes`` closes the connection."""
+    from websockets.exceptions import ConnectionClosed
+
+    s = _Served(sessions_root)
+    try:
+        frame = bytes(Config().web.max_frame_bytes)
+        with s.ws(origin=s.url) as ws:
+            ws.send(json.dumps({"type": "start", "scenario": "no-such-scenario"}))  # refused: no call
+            assert json.loads(ws.recv(timeout=10))["status"] == "failed"
+            before = _rss_mb()
+            for _ in range(96 * 2**20 // len(frame)):
+                ws.send(frame)
+            ws.send(json.dumps({"type": "nope"}))  # answered after every frame before it was handled
+            assert json.loads(ws.recv(timeout=60))["type"] == "error"
+            grew = _rss_mb() - before
+            assert grew < 40, f"the server kept the audio: +{grew:.0f} MB"
+        with s.ws(origin=s.url) as ws:
+            ws.send(frame + b"xx")
+            with pytest.raises(ConnectionClosed) as info:
+                ws.recv(timeout=10)
+            assert info.value.rcvd is not None and info.value.rcvd.code == 1009
+    finally:
+        s.stop()
+
+
+@needs_espeak_mark
+def test_a_stalled_call_ends_and_frees_the_slot(sessions_root):
+    """A page that starts a call and never sends audio: after ``web.idle_timeout_s`` the call ends (session
+    marked ``device_lost``, saying why) and another page can call; a page sending garbage meanwhile changes
+    nothing for either."""
+    cfg = Config()
+    cfg.web.idle_timeout_s = 3.0
+    s = _Served(sessions_root, cfg=cfg)
+    try:
+        with s.ws(origin=s.url) as a, s.ws(origin=s.url) as c:
+            a.send(json.dumps({"type": "start", "scenario": "late-package", "turns": 1}))
+            first = None
+            while first is None or first.get("type") not in ("session", "end"):
+                m = a.recv(timeout=120)
+                first = json.loads(m) if isinstance(m, str) else first
+            assert first["type"] == "session", first  # a's call runs
+            c.send(json.dumps({"type": "start", "scenario": "late-package", "turns": 1}))
+            assert "another call" in json.loads(c.recv(timeout=10))["error"]
+            for bad in ('{"type":"started","id":Infinity,"at":0}', "[" * 5000, '{"type":"hangup"}'):
+                c.send(bad)  # another page's garbage (and hang-up) must not end a's call
+            c.send(bytes(640) * 10)
+            t0 = time.monotonic()
+            end = None
+            while end is None and time.monotonic() - t0 < 120:
+                m = a.recv(timeout=120)
+                if isinstance(m, str) and json.loads(m)["type"] == "end":
+                    end = json.loads(m)
+            assert end is not None and end["status"] == "device_lost", end
+            assert "web.idle_timeout_s" in end["error"], end
+            assert end["session"] == first["id"]
+            folder = sessions_root / end["session"]
+            rec = json.loads((folder / "session.json").read_text())
+            assert rec["status"] == "device_lost" and "no microphone audio" in rec["error"]
+        with s.ws(origin=s.url) as b:  # the slot is free again
+            b.send(json.dumps({"type": "start", "scenario": "late-package", "turns": 1}))
+            msgs = []
+            while not any(m.get("type") in ("session", "end") for m in msgs):
+                m = b.recv(timeout=120)
+                if isinstance(m, str):
+                    msgs.append(json.loads(m))
+            assert msgs[-1]["type"] == "session", msgs[-1]
+    finally:
+        s.stop()

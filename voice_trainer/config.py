@@ -615,6 +615,29 @@ class ReportConfig:
 
 
 @dataclass
+class WebConfig:
+    """``voice-trainer serve``: limits on what a page may send over the call's WebSocket (``web/app.py``)."""
+
+    idle_timeout_s: float = 30.0
+    """A call whose page stops sending microphone audio (its audio falls this far behind the wall clock since
+    the call started, in s) is ended: a stalled page must not hold the server's only call slot. Its finished
+    turns are kept and the session is marked ``device_lost``, the error naming this setting."""
+    max_audio_lead_s: float = 5.0
+    """A page's microphone audio may run at most this far (s) ahead of the wall clock since the call started
+    (a page sends in real time); a page sending faster is disconnected, so it cannot fill the server's memory."""
+    max_buffer_s: float = 300.0
+    """Most microphone (and played reference) audio held for a call (s); older audio is forgotten (a turn is
+    never this long: ``practice.max_answer_s`` and the caller's line)."""
+    max_frame_bytes: int = 65_536
+    """Largest binary WebSocket message (microphone PCM, bytes; the page sends 640-byte 20 ms frames); a larger
+    one disconnects the page."""
+    max_message_bytes: int = 4_096
+    """Largest text (JSON) message from the page (bytes); a longer one is answered with an error and ignored."""
+    max_json_depth: int = 4
+    """Deepest nesting of arrays and objects accepted in a page's JSON message (the page's messages are flat)."""
+
+
+@dataclass
 class Config:
     """The whole configuration tree."""
 
@@ -628,6 +651,7 @@ class Config:
     practice: PracticeConfig = field(default_factory=PracticeConfig)
     session: SessionConfig = field(default_factory=SessionConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
 
 class ConfigError(ValueError):
@@ -711,7 +735,8 @@ _POSITIVE = {
     "poll_s", "meter_window_s", "start_timeout_s", "device_timeout_s", "max_turns", "echo_max_delay_s",
     "cut_in_after_s", "loopback_window_s", "busy_window_s", "busy_xruns",
     "echo_min_peak_ratio", "curve_points", "max_items", "loudness_smooth_s", "calibration_min_pitch_range_st",
-    "focus_points",
+    "focus_points", "idle_timeout_s", "max_audio_lead_s", "max_buffer_s", "max_frame_bytes", "max_message_bytes",
+    "max_json_depth",
 }
 """Values that must be above 0 (lengths, rates, counts that divide or bound a loop)."""
 _PAIRS = [

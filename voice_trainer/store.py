@@ -434,6 +434,47 @@ def writer_gone(record: SessionRecord) -> bool:
     return False
 
 
+def resolve_inside(path: str | os.PathLike, root: str | os.PathLike) -> Path:
+    """``path`` with every symbolic link resolved, if it stays inside ``root`` (resolved too).
+
+    For a server that reads and writes session folders under one root: a link leading out of it (``turn_08.wav
+    -> /etc/passwd``, a linked session folder) is refused, one within it is followed. ``path`` need not exist
+    (a file about to be written).
+
+    Raises
+    ------
+    UserError
+        ``path``, or a link on the way to it, leads outside ``root`` (or is a link loop).
+    """
+    r = Path(root).resolve()
+    try:
+        p = Path(path).resolve()
+    except (OSError, RuntimeError) as exc:  # a link loop
+        raise UserError(f"{path}: cannot be resolved ({exc}); refused") from None
+    if p != r and r not in p.parents:
+        raise UserError(f"{Path(path).name}: a link leading outside the session folder {r.name}; refused")
+    return p
+
+
+def session_inside(directory: str | os.PathLike, root: str | os.PathLike) -> Path:
+    """The session folder ``directory`` resolved, checked with :func:`resolve_inside` together with every entry
+    directly in it (the files the report and the notes read and write).
+
+    Raises
+    ------
+    UserError
+        The folder or one of its entries leads outside ``root``.
+    """
+    d = resolve_inside(directory, root)
+    try:
+        entries = list(d.iterdir())
+    except OSError as exc:
+        raise UserError(f"{Path(directory).name}: cannot list the session folder ({exc.strerror})") from None
+    for p in entries:
+        resolve_inside(p, root)
+    return d
+
+
 def load_session(directory: str | os.PathLike) -> SessionRecord:
     """Read a session folder, also one left behind by a killed or crashed run.
 

@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
     shown = f"[{shown}]" if ":" in shown else shown
     print(f"voice-trainer: open http://{shown}:{args.port}/ in a browser (Ctrl-C to stop); "
           f"sessions go to {root}", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets-sansio", lifespan="off")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets-sansio", lifespan="off",
+                ws_max_size=max(cfg.web.max_frame_bytes, cfg.web.max_message_bytes))  # refused before buffered
     app.state.finish_calls()  # a call in progress keeps its finished turns and is marked interrupted
     return 0

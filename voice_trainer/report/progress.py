@@ -10,6 +10,7 @@ import csv
 import io
 import os
 import urllib.parse
+from collections.abc import Callable
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -35,8 +36,26 @@ def find_sessions(folder: str | os.PathLike) -> list[Path]:
     return sorted(p.parent for p in d.rglob(SESSION_FILE) if ".tmp" not in p.parent.name)
 
 
-def progress_rows(folder: str | os.PathLike) -> tuple[list[dict], list[str]]:
+def _bad_field(row: dict) -> str | None:
+    """What is wrong with a row read from a hand-edited or damaged ``session.json`` (a number where text belongs,
+    text where a score belongs), or None."""
+    keys = {"created_at": "started_at", "scenario": "scenario.id"}  # the row's name -> the key in session.json
+    for k in ("created_at", "session_id", "scenario", "status", "outcome"):
+        if not isinstance(row[k], str) and not (k == "created_at" and row[k] is None):
+            return f"{keys.get(k, k)} is {type(row[k]).__name__}, not text"
+    for k in SKILLS:
+        v = row[k]
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 100):
+            return f"scores.{k} is {v!r:.40}, not a number from 0 to 100"
+    return None
+
+
+def progress_rows(folder: str | os.PathLike,
+                  check: Callable[[Path], object] | None = None) -> tuple[list[dict], list[str]]:
     """One row per readable session under ``folder``, ordered by ``created_at`` (then folder name).
+
+    ``check(session_folder)``, when given, runs before a folder is read; a :class:`UserError` from it skips the
+    folder (the web app refuses folders holding links that lead out of its session root).
 
     Returns
     -------
@@ -48,16 +67,23 @@ def progress_rows(folder: str | os.PathLike) -> tuple[list[dict], list[str]]:
     rows, skipped = [], []
     for p in find_sessions(folder):
         try:
+            if check is not None:
+                check(p)
             rec = load_record(p)
         except UserError as exc:
             skipped.append(str(exc))
             continue
-        s = rec.scores or {}
-        rows.append({
+        s = rec.scores if isinstance(rec.scores, dict) else {}
+        row = {
             "created_at": rec.created_at, "session_id": rec.session_id,
             "scenario": str(rec.scenario.get("id") or rec.title), "status": rec.status, "turns": len(rec.turns),
             "outcome": rec.outcome or "", **{k: s.get(k) for k in SKILLS}, "path": str(p),
-        })
+        }
+        bad = _bad_field(row)
+        if bad:
+            skipped.append(f"{p / SESSION_FILE}: unreadable ({bad}); fix or remove it")
+            continue
+        rows.append(row)
     rows.sort(key=lambda r: (r["created_at"] or "", r["path"]))
     if not rows and not skipped:
         raise UserError(f"{folder}: no session folders found (none holds {SESSION_FILE})")

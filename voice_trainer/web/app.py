@@ -12,7 +12,7 @@ Pages (plain HTML from this module, CSS/JS from ``static/``; nothing from a CDN,
 Safe by default: the server binds to 127.0.0.1; a request must name an allowed host (no DNS rebinding); with a
 token every request needs it (the page asks once and keeps it in a cookie); WebSocket and form requests must come
 from this server's own origin; text is escaped; sessions are found by folder name inside the session root, never
-by a path from the client.
+by a path from the client, and a session whose folder or files link outside the root is neither read nor written.
 """
 
 from __future__ import annotations
@@ -39,13 +39,25 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..config import Config
 from ..errors import UserError
+from ..store import resolve_inside, session_inside
 
 STATIC = Path(__file__).parent / "static"
 TOKEN_COOKIE = "vt_token"
 SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 SCENARIO_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,60}$")
-AUDIO_NAME = re.compile(r"^turn_\d{1,4}\.wav$")
+AUDIO_NAME = re.compile(r"^turn_[0-9]{1,4}\.wav$")
+DIGITS = re.compile(r"^[0-9]{1,12}$")
+MAX_PAGE_TURNS = 50
+"""Most turns a page may ask for (``turns=N``); the server's ``--max-turns`` and ``session.max_turns`` apply too."""
+MAX_SEED = 2**31 - 1
+"""Largest caller seed a page may ask for (``seed=N``)."""
+MAX_PENDING_ERRORS = 32
+"""A malformed WebSocket message is answered with an error only while fewer messages than this wait to be sent
+(a page that sends garbage and never reads cannot grow the queue)."""
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+REFERRER_POLICY = "same-origin"
+"""Every page's ``Referrer-Policy``: the browser sends this server its pages' origin (form POSTs carry a real
+``Origin``, which the server checks), and other sites nothing."""
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
        "media-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
@@ -75,11 +87,13 @@ class CallSlot:
         self._lock.release()
 
 
-def _page(title: str, body: str, *, script: str | None = None) -> HTMLResponse:
+def _page(title: str, body: str, *, script: str | None = None, css: bool = True) -> HTMLResponse:
+    """A page of the app; ``css=False`` for the token page (the stylesheet needs the token too)."""
     js = f'<script src="/static/{script}"></script>' if script else ""
+    style = '<link rel="stylesheet" href="/static/style.css">' if css else ""
     html = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>{escape(title)} - voice-trainer</title><link rel="stylesheet" href="/static/style.css">'
+            f'<title>{escape(title)} - voice-trainer</title>{style}'
             '<link rel="icon" href="data:,"></head>'
             '<body><nav><a href="/">Practise</a> <a href="/sessions">Sessions &amp; progress</a></nav>'
             f"<main>{body}</main>{js}</body></html>\n")
@@ -141,12 +155,19 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
         return hmac.compare_digest(got.encode(), opts.token.encode())
 
     def session_dir(sid: str) -> Path | None:
-        """The session folder named ``sid`` directly inside the root (never a client path)."""
+        """The session folder named ``sid`` directly inside the root (never a client path), resolved; None when
+        there is none.
+
+        Raises
+        ------
+        UserError
+            The folder, or a file in it, is a link leading outside the session root.
+        """
         if not SESSION_ID.match(sid):
             return None
         for p in root.iterdir() if root.is_dir() else ():
             if p.name == sid and p.is_dir() and (p / "session.json").is_file():
-                return p
+                return session_inside(p, root)
         return None
 
     # --- pages -------------------------------------------------------------------------------------------------
@@ -179,8 +200,11 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
         sc = library[sid]
         turns = q.get("turns", "")
         seed = q.get("seed", "")
-        if (turns and not (turns.isdigit() and 1 <= int(turns) <= 50)) or (seed and not seed.isdigit()):
-            return _error(400, "turns must be a number from 1 to 50 and seed a whole number")
+        # ASCII digits only: str.isdigit() also takes "²", which int() refuses
+        if turns and not (DIGITS.match(turns) and 1 <= int(turns) <= MAX_PAGE_TURNS):
+            return _error(400, f"turns must be a whole number from 1 to {MAX_PAGE_TURNS}, not {turns[:20]!r}")
+        if seed and not (DIGITS.match(seed) and int(seed) <= MAX_SEED):
+            return _error(400, f"seed must be a whole number from 0 to {MAX_SEED}, not {seed[:20]!r}")
         data = {"scenario": sid, "autostart": q.get("autostart") == "1", "turns": int(turns) if turns else None,
                 "seed": int(seed) if seed else None, "calibrate": q.get("calibrate") == "1",
                 "hard": q.get("hard") == "1", "fade_s": cfg.practice.fade_out_s}
@@ -203,25 +227,31 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
         from ..report.progress import progress_html, progress_rows
 
         try:
-            rows, skipped = await asyncio.to_thread(progress_rows, root) if root.is_dir() else ([], [])
+            # a session holding a link out of the root is listed as unreadable, not read; so is a damaged one
+            rows, skipped = (await asyncio.to_thread(progress_rows, root, lambda d: session_inside(d, root))
+                             if root.is_dir() else ([], []))
         except UserError:
             rows, skipped = [], []
         if not rows:
-            return _page("Sessions", '<h1>Sessions</h1><p>No sessions yet: <a href="/">practise a call</a>.</p>')
+            return _page("Sessions", '<h1>Sessions</h1><p>No sessions yet: <a href="/">practise a call</a>.</p>'
+                         + "".join(f'<p class="error">Unreadable: {escape(s)}</p>' for s in skipped))
         here = {str(p) for p in root.iterdir()}  # only sessions directly in the root get a report link
         links = [f"/sessions/{quote(Path(r['path']).name)}/" if r["path"] in here else None for r in rows]
         page = progress_html(rows, "Sessions and progress", links)
         # the progress page is a whole document with its own strict CSP; add our navigation at the top
         page = page.replace("<body>", '<body><nav><a href="/">Practise</a> <a href="/sessions">Sessions</a></nav>', 1)
         if skipped:
-            page = page.replace("</body>", "".join(f"<p>Skipped: {escape(s)}</p>" for s in skipped) + "</body>", 1)
+            page = page.replace("</body>", "".join(f"<p>Unreadable: {escape(s)}</p>" for s in skipped) + "</body>", 1)
         return HTMLResponse(page)
 
     async def report(request: Request) -> Response:
         from ..report.html import render_html
         from ..report.record import load_record
 
-        d = session_dir(request.path_params["sid"])
+        try:
+            d = session_dir(request.path_params["sid"])
+        except UserError as exc:
+            return _error(403, str(exc))
         if d is None:
             return _error(404, "no such session")
         try:
@@ -240,19 +270,28 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
         return HTMLResponse(page)
 
     async def audio(request: Request) -> Response:
-        d = session_dir(request.path_params["sid"])
         name = request.path_params["name"]
-        if d is None or not AUDIO_NAME.match(name) or not (d / name).is_file():
+        try:
+            d = session_dir(request.path_params["sid"])
+            f = None if d is None or not AUDIO_NAME.match(name) else resolve_inside(d / name, root)
+        except UserError:
             return PlainTextResponse("not found", 404)
-        return FileResponse(d / name, media_type="audio/wav")
+        if f is None or not f.is_file():
+            return PlainTextResponse("not found", 404)
+        return FileResponse(f, media_type="audio/wav")
 
     async def add_note_view(request: Request) -> Response:
-        from ..report.notes import parse_turn
+        from ..report.notes import notes_path, parse_turn
         from ..report.record import add_note
 
         if not origin_ok(request.headers):
             return _error(403, "this form must be sent from the voice-trainer page itself")
-        d = session_dir(request.path_params["sid"])
+        try:
+            d = session_dir(request.path_params["sid"])
+            if d is not None:
+                resolve_inside(notes_path(d), root)  # the notes file itself may not link out either
+        except UserError as exc:
+            return _error(403, str(exc))
         if d is None:
             return _error(404, "no such session")
         form = await _form(request)
@@ -276,13 +315,13 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
             return _error(403, "wrong token; ask whoever started the server for it")
         return _page("Token", '<h1>This server needs a token</h1><form method="post" action="/login">'
                      '<p><label>Token <input name="token" type="password" autofocus></label> '
-                     '<button type="submit">Enter</button></p></form>')
+                     '<button type="submit">Enter</button></p></form>', css=False)
 
     # --- the call's WebSocket ------------------------------------------------------------------------------------
 
     async def ws_call(ws: WebSocket) -> None:
         from .call import CallRequest, run_page_call
-        from .link import BrowserLink
+        from .link import PAGE_EVENTS, BrowserLink, PageMessageError, parse_page_message
 
         if not host_ok(ws.headers) or not origin_ok(ws.headers) or not token_ok(ws.cookies):
             await ws.close(code=1008)
@@ -304,7 +343,7 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
                 else:
                     await ws.send_text(json.dumps(msg, allow_nan=False))
 
-        link = BrowserLink(send, cfg.practice)
+        link = BrowserLink(send, cfg.practice, cfg.web)
         send_task = asyncio.create_task(sender())
         call_thread: threading.Thread | None = None
         holder: dict = {}
@@ -317,25 +356,38 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
                         link.close("the server was stopped", status="interrupted")
                     break
                 if msg.get("bytes") is not None:
-                    link.add_mic(msg["bytes"])
+                    data = msg["bytes"]
+                    if len(data) > cfg.web.max_frame_bytes:
+                        link.close(f"the page sent a {len(data)}-byte audio frame (at most {cfg.web.max_frame_bytes}"
+                                   ", web.max_frame_bytes)")
+                        with contextlib.suppress(Exception):
+                            await ws.close(code=1009)
+                        break
+                    # outside a call nothing is kept; in one, a page sending faster than real time is cut off
+                    if not link.add_mic(data) and link.began is not None:
+                        link.close("the page sent microphone audio faster than real time (web.max_audio_lead_s)")
+                        with contextlib.suppress(Exception):
+                            await ws.close(code=1008)
+                        break
                     continue
                 try:
-                    ev = json.loads(msg.get("text") or "")
-                    kind = str(ev.get("type"))
-                except (ValueError, AttributeError):
+                    ev = parse_page_message(msg.get("text") or "", cfg.web)
+                except PageMessageError as exc:
+                    if not send_task.done() and out.qsize() < MAX_PENDING_ERRORS:  # a page that never reads
+                        send({"type": "error", "error": str(exc)})  # ignored: the call (if any) goes on
                     continue
-                if kind in ("started", "ended", "stopped"):
-                    with contextlib.suppress(TypeError, ValueError):
-                        link.on_page_event(kind, int(ev.get("id")), int(ev.get("at")))
+                kind = ev["type"]
+                if kind in PAGE_EVENTS:
+                    link.on_page_event(kind, ev["id"], ev["at"])
                 elif kind == "hangup" and "answers" in holder:
                     holder["answers"].hangup.set()
                 elif kind == "start" and call_thread is None:
-                    sid = str(ev.get("scenario", ""))
+                    sid = ev["scenario"]
                     turns = ev.get("turns")
                     seed = ev.get("seed")
                     if (not SCENARIO_ID.match(sid) or sid not in library
-                            or not (turns is None or (isinstance(turns, int) and 1 <= turns <= 50))
-                            or not (seed is None or (isinstance(seed, int) and seed >= 0))):
+                            or not (turns is None or (isinstance(turns, int) and 1 <= turns <= MAX_PAGE_TURNS))
+                            or not (seed is None or (isinstance(seed, int) and 0 <= seed <= MAX_SEED))):
                         send({"type": "end", "status": "failed", "error": "bad call request", "session": None})
                         continue
                     if not slot.take():
@@ -352,11 +404,13 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
                             run_page_call(req, link, cfg, transcriber, root,
                                           answers_ready=lambda a: holder.__setitem__("answers", a))
                         finally:
+                            link.end()  # no audio is kept after the call
                             slot.release()
                             send(None)
 
                     call_thread = threading.Thread(target=run, name="web-call", daemon=True)
                     calls.add(call_thread)
+                    link.begin()
                     call_thread.start()
         except WebSocketDisconnect:
             pass
@@ -375,7 +429,7 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
     async def guard(request: Request, call_next):
         if not host_ok(request.headers):
             return PlainTextResponse("unknown host", 421)
-        if opts.token and request.url.path != "/login" and not request.url.path.startswith("/static/"):
+        if opts.token and request.url.path != "/login":  # static files too: nothing is served without the token
             given = request.query_params.get("token")
             if given is not None and hmac.compare_digest(given.encode(), opts.token.encode()):
                 r = RedirectResponse(request.url.remove_query_params("token"), status_code=303)
@@ -391,7 +445,9 @@ def create_app(opts: ServeOptions, transcriber) -> Starlette:
         else:
             response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        # same-origin, not no-referrer: under no-referrer Chromium sends ``Origin: null`` with a form's POST,
+        # which ``origin_ok`` refuses; same-origin still sends nothing to other sites
+        response.headers.setdefault("Referrer-Policy", REFERRER_POLICY)
         response.headers.setdefault("X-Frame-Options", "DENY")
         return response
 

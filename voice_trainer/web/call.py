@@ -36,7 +36,7 @@ def new_session_dir(root: Path, scenario_id: str) -> Path:
     """``ROOT/web-YYYYmmdd-HHMMSS-SCENARIO`` (a fresh folder name; the id is a checked scenario id)."""
     base = root / f"web-{time.strftime('%Y%m%d-%H%M%S')}-{scenario_id}"
     p, n = base, 1
-    while p.exists():
+    while p.exists() or p.is_symlink():  # a dangling link is taken too: never create through a link
         n += 1
         p = base.with_name(f"{base.name}-{n}")
     return p

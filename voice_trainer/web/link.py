@@ -14,19 +14,109 @@ unchanged. Thread-safe: the web server's event loop writes, the call thread read
 
 from __future__ import annotations
 
+import json
 import math
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..analysis.activity import level_dbfs
-from ..config import SAMPLE_RATE, PracticeConfig
+from ..config import SAMPLE_RATE, PracticeConfig, WebConfig
 
 SR = SAMPLE_RATE
 MAX_AHEAD_S = 5.0
 """Largest lead (s) of a reported playback position over the microphone audio received (frames in flight)."""
+
+
+PAGE_EVENTS = ("started", "ended", "stopped")
+"""The page's playback reports: ``{"type": EVENT, "id": LINE_ID, "at": MIC_SAMPLE}``."""
+PAGE_MESSAGES = ("start", "hangup", *PAGE_EVENTS)
+MAX_INT = 2**53
+"""Largest whole number accepted in a page's message (JavaScript's exact integers)."""
+
+
+class PageMessageError(ValueError):
+    """A page's message that is not one the page sends; the message (one line) says why."""
+
+
+def _depth(text: str) -> int:
+    """Deepest nesting of JSON arrays and objects in ``text`` (brackets inside strings are skipped)."""
+    depth = deepest = 0
+    in_str = esc = False
+    for ch in text:
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _no_constant(name: str) -> float:
+    raise PageMessageError(f"{name} is not a number this server accepts")
+
+
+def _finite(text: str) -> float:
+    x = float(text)
+    if not math.isfinite(x):
+        raise PageMessageError(f"{text[:20]} is not a finite number")
+    return x
+
+
+def _whole(ev: dict, key: str, *, optional: bool = False) -> int | None:
+    v = ev.get(key)
+    if v is None and optional:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_INT:
+        raise PageMessageError(f"'{key}' must be a whole number from 0 to 2**53, not {str(v)[:20]!r}")
+    return v
+
+
+def parse_page_message(text: str, cfg: WebConfig | None = None) -> dict:
+    """A text message from the page, checked: at most ``cfg.max_message_bytes`` long and ``cfg.max_json_depth``
+    deep, a JSON object of a known ``type``, finite numbers only, whole numbers where the page sends them.
+
+    Raises
+    ------
+    PageMessageError
+        What is wrong, in one line (the server answers with it and ignores the message).
+    """
+    cfg = cfg or WebConfig()
+    size = len(text.encode("utf-8", "replace"))
+    if size > cfg.max_message_bytes:
+        raise PageMessageError(f"message too long ({size} bytes; at most {cfg.max_message_bytes})")
+    if _depth(text) > cfg.max_json_depth:
+        raise PageMessageError(f"message nested deeper than {cfg.max_json_depth} levels")
+    try:
+        ev = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except PageMessageError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise PageMessageError(f"not JSON ({str(exc)[:60]})") from None
+    if not isinstance(ev, dict) or ev.get("type") not in PAGE_MESSAGES:
+        kind = ev.get("type") if isinstance(ev, dict) else None
+        raise PageMessageError(f"unknown message type {str(kind)[:20]!r}")
+    if ev["type"] in PAGE_EVENTS:
+        _whole(ev, "id")
+        _whole(ev, "at")
+    elif ev["type"] == "start":
+        if not isinstance(ev.get("scenario"), str):
+            raise PageMessageError("'scenario' must be a scenario id")
+        _whole(ev, "turns", optional=True)
+        _whole(ev, "seed", optional=True)
+    return ev
 
 
 class ConnectionLost(Exception):
@@ -127,9 +217,12 @@ class BrowserLink:
         ``meter_window_s`` (level meter) and ``fade_out_s`` (the fade the page applies on a stop).
     """
 
-    def __init__(self, send: Callable[[dict | bytes], None], cfg: PracticeConfig | None = None) -> None:
+    def __init__(self, send: Callable[[dict | bytes], None], cfg: PracticeConfig | None = None,
+                 web: WebConfig | None = None) -> None:
         self.send = send
         self.cfg = cfg or PracticeConfig()
+        self.web = web or WebConfig()
+        self.began: float | None = None  # time.monotonic() when the call began (None: no call, no audio kept)
         self._lock = threading.Lock()
         self._mic = _Growing()
         self._ref = _Growing()
@@ -142,12 +235,38 @@ class BrowserLink:
 
     # --- the page's side (called from the web server's event loop) ------------------------------------------
 
-    def add_mic(self, pcm16: bytes) -> None:
-        """Append one frame of 16 kHz mono signed 16-bit little-endian microphone samples."""
-        x = np.frombuffer(pcm16[: len(pcm16) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
+    def begin(self) -> None:
+        """The call begins: from now on microphone audio is kept, and the page must keep up with the wall clock."""
+        with self._lock:
+            self.began = time.monotonic()
+
+    def end(self) -> None:
+        """The call is over: microphone audio is no longer kept."""
+        with self._lock:
+            self.began = None
+
+    def add_mic(self, pcm16: bytes) -> bool:
+        """Append one frame of 16 kHz mono signed 16-bit little-endian microphone samples.
+
+        Returns False, keeping nothing, when no call has begun or the audio would run more than
+        ``web.max_audio_lead_s`` ahead of the wall clock (a page sends in real time). At most
+        ``web.max_buffer_s`` of audio is held; older audio is forgotten.
+        """
+        n = len(pcm16) // 2
+        with self._lock:
+            if self.began is None:
+                return False
+            if (self._mic.end + n) / SR > time.monotonic() - self.began + self.web.max_audio_lead_s:
+                return False
+        x = np.frombuffer(pcm16[: n * 2], dtype="<i2").astype(np.float32) / 32768.0
         with self._lock:
             self._mic.write(self._mic.end, x)
             self.frames_received += 1  # no wake-up per frame: the call loop polls every poll_s
+            keep = int(self.web.max_buffer_s * SR)
+            if self._mic.length > keep:
+                self._mic.forget_before(self._mic.end - keep)
+                self._ref.forget_before(self._mic.end - keep)
+        return True
 
     def on_page_event(self, kind: str, line_id: int, at: int) -> None:
         """The page reports that line ``line_id`` ``started`` / ``ended`` / ``stopped`` at mic sample ``at``."""
@@ -181,7 +300,13 @@ class BrowserLink:
     # --- the call's side (called from the call thread) -------------------------------------------------------
 
     def check(self) -> None:
-        """Raise :class:`ConnectionLost` once the page has gone."""
+        """Raise :class:`ConnectionLost` once the page has gone, or has stalled: its microphone audio fell more
+        than ``web.idle_timeout_s`` behind the wall clock since the call began."""
+        if self.closed is None and self.began is not None:
+            lag = time.monotonic() - self.began - self.now_s
+            if lag > self.web.idle_timeout_s:
+                self.close(f"the page sent no microphone audio for {self.web.idle_timeout_s:g} s "
+                           "(web.idle_timeout_s)")
         if self.closed is not None:
             raise ConnectionLost(self.closed, self.closed_status)
 
