@@ -13,7 +13,7 @@ The file is found from ``--config FILE``, else ``$VOICE_TRAINER_CONFIG``, else
 ``$XDG_CONFIG_HOME/voice-trainer/config.toml`` (``~/.config/voice-trainer/config.toml``) when it exists.
 Unknown keys and wrongly typed values are errors, so a typo never silently does nothing.
 
-This module imports nothing of ours.
+This module imports nothing of ours but :mod:`voice_trainer.inputs` (which imports nothing of ours).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .inputs import NestingError, loads_toml, read_input_text
 
 SAMPLE_RATE = 16_000
 """The one analysis sample rate (Hz). Every track is resampled to it before analysis: Whisper and the Silero
@@ -801,17 +803,25 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
     """
     explicit = path is not None or bool(os.environ.get("VOICE_TRAINER_CONFIG"))
     p = Path(path or os.environ.get("VOICE_TRAINER_CONFIG") or default_config_path())
-    if not p.exists():
+    try:
+        exists = p.exists()
+    except OSError as exc:  # a folder on the way that this user may not enter (an unreadable ~/.config)
+        where = "" if explicit else " (set $XDG_CONFIG_HOME or give --config FILE to use another)"
+        raise ConfigError(f"{p}: cannot reach the config file ({exc.strerror}){where}") from None
+    if not exists:
         if explicit:
             raise ConfigError(f"{p}: config file not found")
         cfg = Config()
     else:
         try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
+            data = loads_toml(read_input_text(p))
+        except NestingError as exc:
+            raise ConfigError(f"{p}: {exc}") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p}: not valid TOML ({exc})") from None
         except OSError as exc:
-            raise ConfigError(f"{p}: cannot read the config file ({exc.strerror}); check the path") from None
+            fix = "check the path" if explicit else "fix its permissions or give --config FILE"
+            raise ConfigError(f"{p}: cannot read the config file ({exc.strerror}); {fix}") from None
         cfg = config_from_dict(data, where=str(p))
     env_model = os.environ.get("VOICE_TRAINER_MODEL")
     if env_model:

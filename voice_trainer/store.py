@@ -43,7 +43,6 @@ see :func:`writer_gone`), ``completed``, ``interrupted`` (Ctrl-C, or killed),
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
@@ -58,6 +57,7 @@ import soundfile as sf
 from .atomic import atomic_write, write_json_atomic  # noqa: F401 - write_json_atomic is part of this API
 from .config import SAMPLE_RATE
 from .errors import UserError
+from .inputs import loads_json, read_input_text
 
 SCHEMA_VERSION = 2
 """Version of ``session.json``: 2 lists the turns instead of copying them (1 is read too)."""
@@ -454,8 +454,8 @@ def load_session(directory: str | os.PathLike) -> SessionRecord:
     sp = d / SESSION_FILE
     if sp.exists():
         try:
-            record = SessionRecord.from_dict(json.loads(sp.read_text(encoding="utf-8")))
-        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+            record = SessionRecord.from_dict(loads_json(read_input_text(sp)))
+        except (OSError, ValueError, TypeError, UnicodeDecodeError) as exc:
             recovered.append(f"{SESSION_FILE} unreadable ({str(exc)[:80]}); rebuilt from the turn files")
     else:
         recovered.append(f"{SESSION_FILE} missing; rebuilt from the turn files")
@@ -468,8 +468,8 @@ def load_session(directory: str | os.PathLike) -> SessionRecord:
                 recovered.append(f"ignored the unfinished temporary file {p.name}")
             continue
         try:
-            turn = TurnRecord.from_dict(json.loads(p.read_text(encoding="utf-8")))
-        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+            turn = TurnRecord.from_dict(loads_json(read_input_text(p)))
+        except (OSError, ValueError, TypeError, UnicodeDecodeError) as exc:
             recovered.append(f"skipped {p.name} ({str(exc)[:60]})")
             continue
         if not (d / (turn.wav or f"{turn.name}.wav")).exists():

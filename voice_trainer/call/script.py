@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..inputs import NestingError, loads_toml, read_input_text
 from .session import AnswerSpec
 
 TOP_KEYS = {"scenario", "seed", "baseline", "pass_mark", "answers", "expect", "title", "max_turns"}
@@ -74,12 +75,14 @@ def load_script(path: str | os.PathLike) -> RunScript:
     if not p.exists():
         raise UserError(f"{p}: no such run script")
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_input_text(p)
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{p}: cannot read the run script ({getattr(exc, 'strerror', None) or 'not UTF-8 text'}); "
                         "give a .toml run script") from None
     try:
-        data = tomllib.loads(text)
+        data = loads_toml(text)
+    except NestingError as exc:
+        raise UserError(f"{p}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None) or 1
         raise UserError(f"{p}:{line}: not valid TOML ({str(exc).split(' (at')[0]})") from None

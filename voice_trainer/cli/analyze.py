@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from ..analysis.result import SCHEMA_VERSION, AnalysisResult
 from ..audio.files import CHANNELS, probe
 from ..config import Config
 from ..errors import UserError
+from ..inputs import MAX_LINE_CHARS, NestingError, loads_json, not_regular_error, special_kind
 from ..pipeline import analyze_file
 from ..profile import resolve_baseline
 from ..speech.transcribe import Transcriber
@@ -93,7 +95,9 @@ def _text_record(agent: str, caller: str, facts: list[str], cfg: object) -> dict
 
 def _parse_text_line(raw: str, where: str) -> tuple[str, str, list[str], dict]:
     try:
-        obj = json.loads(raw)
+        obj = loads_json(raw)
+    except NestingError as exc:
+        raise UserError(f"{where}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise UserError(f"{where}: not valid JSON ({exc.msg}); each line must be an object like "
                         '{"agent": "...", "caller": "..."}') from None
@@ -118,12 +122,18 @@ def run_texts(args: argparse.Namespace, cfg: object, console: Console) -> int:
             print_listening(rec["listening"], console)
         return 0
     try:
+        kind = special_kind(os.stat(args.texts).st_mode)
+        if kind and not kind.endswith("(FIFO)"):  # a pipe streams lines (``--texts <(cmd)``); a device does not
+            raise not_regular_error(args.texts, kind)
         f = open(args.texts, encoding="utf-8")  # noqa: SIM115 - closed below; a missing file is a UserError
     except OSError as exc:
         raise UserError(f"{args.texts}: cannot read ({exc.strerror})") from None
     failed = 0
     with f:
-        for n, raw in enumerate(f, 1):
+        for n, raw in enumerate(iter(lambda: f.readline(MAX_LINE_CHARS + 1), ""), 1):
+            if len(raw) > MAX_LINE_CHARS:
+                raise UserError(f"{args.texts}:{n}: the line is longer than {MAX_LINE_CHARS} characters; give one "
+                                "short JSON object per line")
             if not raw.strip():
                 continue
             try:
