@@ -46,6 +46,8 @@ from __future__ import annotations
 import os
 import re
 import socket
+import types
+import typing
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,6 +93,35 @@ def write_turn_wav(path: str | os.PathLike, reference: np.ndarray, mic: np.ndarr
 # ---------------------------------------------------------------------------------------------------------------
 # Records
 # ---------------------------------------------------------------------------------------------------------------
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a JSON value has the type a record field declares (one level into lists)."""
+    if hint is Any:
+        return True
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return any(_fits(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint in (int, str, bool):
+        return type(value) is hint
+    origin, args = typing.get_origin(hint) or hint, typing.get_args(hint)
+    if origin is dict:
+        return isinstance(value, dict)
+    if origin is list:
+        return isinstance(value, list) and (not args or all(_fits(v, args[0]) for v in value))
+    return True
+
+
+def _kind(hint: Any) -> str:
+    """A field's declared type in words, for a message."""
+    words = {str: "text", int: "a whole number", float: "a number", bool: "true or false", dict: "a table",
+             list: "a list", type(None): "null"}
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return " or ".join(_kind(h) for h in typing.get_args(hint))
+    return words.get(typing.get_origin(hint) or hint, str(hint))
 
 
 def _from_known(cls: type, data: dict) -> dict:
@@ -273,9 +304,18 @@ class SessionRecord:
         kw = _from_known(cls, data)
         kw.pop("recovered", None)
         kw.pop("path", None)
+        hints = typing.get_type_hints(cls)
+        ignored = []
+        for k in [k for k in kw if k != "turns"]:
+            if not _fits(kw[k], hints[k]):  # a hand-edited or damaged value: the default, and a note saying so
+                ignored.append(f"{SESSION_FILE}: ignored {k!r} ({type(kw.pop(k)).__name__} where "
+                               f"{_kind(hints[k])} belongs)")
+        turns = data.get("turns", [])
         # schema 2 lists the turns (their facts are in the turn files); schema 1 copied each turn here in full
         kw["turns"] = [TurnRecord.from_dict({"index": t.get("index"), "wav": t.get("wav", ""), "schema_version":
-                                             TURN_SCHEMA}) for t in data.get("turns", []) if isinstance(t, dict)]
+                                             TURN_SCHEMA}) for t in (turns if isinstance(turns, list) else [])
+                       if isinstance(t, dict) and isinstance(t.get("index"), int)]
+        kw["recovered"] = ignored
         kw["schema_version"] = SCHEMA_VERSION
         if not kw.get("scores") and isinstance(data.get("scorecard"), dict):  # the earliest session files
             kw["scores"] = data["scorecard"]
@@ -455,6 +495,7 @@ def load_session(directory: str | os.PathLike) -> SessionRecord:
     if sp.exists():
         try:
             record = SessionRecord.from_dict(loads_json(read_input_text(sp)))
+            recovered += record.recovered
         except (OSError, ValueError, TypeError, UnicodeDecodeError) as exc:
             recovered.append(f"{SESSION_FILE} unreadable ({str(exc)[:80]}); rebuilt from the turn files")
     else:

@@ -39,7 +39,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..inputs import NestingError, loads_toml, read_input_text
-from .session import AnswerSpec
+from .session import MAX_ANSWER_START_S, AnswerSpec
 
 TOP_KEYS = {"scenario", "seed", "baseline", "pass_mark", "answers", "expect", "title", "max_turns"}
 ANSWER_KEYS = {"file", "start_s", "note"}
@@ -109,6 +109,9 @@ def load_script(path: str | os.PathLike) -> RunScript:
         if start is not None and (isinstance(start, bool) or not isinstance(start, int | float)
                                   or not math.isfinite(start)):
             raise bad("start_s", "start_s must be a number of seconds")
+        if start is not None and abs(start) > MAX_ANSWER_START_S:
+            raise bad("start_s", f"start_s must be between {-MAX_ANSWER_START_S:g} and {MAX_ANSWER_START_S:g} "
+                      f"seconds, not {start!r}")
         f = Path(a["file"])
         specs.append(AnswerSpec(str(f if f.is_absolute() else p.parent / f), None if start is None else float(start)))
     expect = data.get("expect", {})
