@@ -14,6 +14,7 @@ import sys
 from .. import __version__, memory
 from ..config import ConfigError
 from ..errors import UserError
+from .terminal import ControlFilter
 
 COMMANDS = [  # in the order --help lists them
     "demo",
@@ -73,6 +74,16 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; stdout and stderr drop control characters meanwhile (text read from files is printed)."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ControlFilter(out), ControlFilter(err)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def _main(argv: list[str] | None = None) -> int:
     memory.limit_arenas()  # before any model starts its threads (voice_trainer/memory.py)
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(chosen_command(argv))

@@ -22,7 +22,7 @@ from ..inputs import MAX_LINE_CHARS, NestingError, loads_json, not_regular_error
 from ..pipeline import analyze_file
 from ..profile import resolve_baseline
 from ..speech.transcribe import Transcriber
-from .common import add_model_options, config_from_args, print_json_line, stderr_progress
+from .common import TerminalConsole, add_model_options, config_from_args, print_json_line, stderr_progress
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     if not text_mode and not args.files:
         raise UserError("nothing to analyse: give audio FILEs, --text \"reply\" or --texts FILE.jsonl")
     if text_mode:
-        return run_texts(args, cfg, Console())
+        return run_texts(args, cfg, TerminalConsole())
     transcriber = Transcriber(cfg.transcribe)
     # Models load while this thread decodes. The sentence encoder is built first, before Whisper, except for one
     # long file: there Whisper's working memory on each 2-minute chunk is larger than the encoder's build, so the
@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_files(args: argparse.Namespace, cfg: Config, transcriber: Transcriber) -> int:
-    console = Console()
+    console = TerminalConsole()
     baseline = resolve_baseline(args.baseline, cfg, transcriber)
     failed = 0
     for path in args.files:

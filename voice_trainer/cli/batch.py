@@ -7,14 +7,13 @@ import csv
 import io
 import sys
 
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..atomic import write_text_atomic
 from ..batch import CSV_COLUMNS, csv_row, read_results, run_batch
 from ..errors import UserError
-from .common import add_model_options, config_from_args
+from .common import TerminalConsole, add_model_options, config_from_args
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -48,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise UserError("--workers must be 1 or more")
     cfg = config_from_args(args)
-    console = Console(stderr=True)
+    console = TerminalConsole(stderr=True)
     errors: list[dict] = []
     with Progress(
         TextColumn("[bold]scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
