@@ -59,8 +59,8 @@ def check_regular(path: str | os.PathLike) -> os.stat_result:
     return st
 
 
-def read_input_bytes(path: str | os.PathLike, limit: int = MAX_INPUT_BYTES) -> bytes:
-    """The bytes of a regular file of at most ``limit`` bytes.
+def read_input_bytes(path: str | os.PathLike, limit: int | None = None) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes (default :data:`MAX_INPUT_BYTES`).
 
     Raises
     ------
@@ -68,6 +68,7 @@ def read_input_bytes(path: str | os.PathLike, limit: int = MAX_INPUT_BYTES) -> b
         Missing or unreadable (as ``open`` raises it), not a regular file, or larger than ``limit``; the
         ``strerror`` says which.
     """
+    limit = MAX_INPUT_BYTES if limit is None else limit
     check_regular(path)
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # swapped for a FIFO since the check: no block
     with os.fdopen(fd, "rb") as fh:
@@ -76,12 +77,12 @@ def read_input_bytes(path: str | os.PathLike, limit: int = MAX_INPUT_BYTES) -> b
             raise not_regular_error(path, kind)
         data = fh.read(limit + 1)
     if len(data) > limit:
-        raise OSError(errno.EFBIG, f"larger than {limit // (1024 * 1024)} MB, too large for this kind of file",
-                      str(path))
+        raise OSError(errno.EFBIG, f"larger than {limit:,} bytes, too large for this kind of file; check that this "
+                      "is the right file", str(path))
     return data
 
 
-def read_input_text(path: str | os.PathLike, limit: int = MAX_INPUT_BYTES) -> str:
+def read_input_text(path: str | os.PathLike, limit: int | None = None) -> str:
     """:func:`read_input_bytes` decoded as UTF-8 (``UnicodeDecodeError`` when it is not)."""
     return read_input_bytes(path, limit).decode("utf-8")
 

@@ -168,6 +168,9 @@ def resolve_baseline(spec: str | None, cfg: Config, transcriber=None) -> tone.Ba
         check_baseline(b, cfg, str(p))
         return b
     stored = default_profile_path()
-    if stored.exists():
-        return load_profile(stored)
-    return None
+    try:
+        exists = stored.exists()
+    except OSError as exc:  # a config folder this user may not enter
+        raise UserError(f"{stored}: cannot look for the stored voice profile ({exc.strerror}); fix the folder's "
+                        "permissions, set $XDG_CONFIG_HOME, or give --baseline") from None
+    return load_profile(stored) if exists else None

@@ -60,6 +60,10 @@ def _check_file(path: str | os.PathLike) -> Path:
         raise UserError(f"{p}: is {kind}, not an audio file; give a regular file ({SUPPORTED_HINT})")
     if p.stat().st_size == 0:
         raise UserError(f"{p}: the file is empty (0 bytes); record or export it again")
+    try:  # the decoders would report a file they may not open as undecodable
+        os.close(os.open(p, os.O_RDONLY))
+    except OSError as exc:
+        raise UserError(f"{p}: cannot open the file ({exc.strerror}); check its permissions") from None
     return p
 
 

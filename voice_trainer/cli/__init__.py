@@ -98,15 +98,25 @@ def _main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a file or folder the command may not read or write (permissions, a full disk...)
+        if not exc.filename or os.environ.get("VOICE_TRAINER_DEBUG"):
+            return _internal_error(exc)
+        print(f"voice-trainer: error: {exc.filename}: {exc.strerror or exc}; check the path and its permissions",
+              file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:  # never a traceback for users; VOICE_TRAINER_DEBUG=1 shows it
-        if os.environ.get("VOICE_TRAINER_DEBUG"):
-            raise
-        print(
-            f"voice-trainer: internal error: {type(exc).__name__}: {str(exc)[:200]} "
-            "(set VOICE_TRAINER_DEBUG=1 for details and report it)",
-            file=sys.stderr,
-        )
-        return 1
+        return _internal_error(exc)
+
+
+def _internal_error(exc: BaseException) -> int:
+    if os.environ.get("VOICE_TRAINER_DEBUG"):
+        raise exc
+    print(
+        f"voice-trainer: internal error: {type(exc).__name__}: {str(exc)[:200]} "
+        "(set VOICE_TRAINER_DEBUG=1 for details and report it)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def entry() -> None:

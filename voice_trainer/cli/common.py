@@ -7,10 +7,11 @@ import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO
+from typing import IO, Any
 
 from rich.console import Console
 from rich.segment import Segment
+from rich.text import Text
 
 from ..atomic import json_safe
 from ..config import Config, load_config
@@ -30,7 +31,10 @@ class TerminalConsole(Console):
     def file(self, new_file: IO[str]) -> None:
         self._file = new_file
 
-    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+    def render_str(self, text: str, **kwargs: Any) -> Text:  # whole escape sequences, before markup splits them
+        return super().render_str(strip_controls(text), **kwargs)
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:  # and any control character that is left
         return super()._render_buffer(
             seg if seg.control else Segment(strip_controls(seg.text), seg.style, seg.control) for seg in buffer)
 

@@ -130,6 +130,13 @@ def load_record(path: str | os.PathLike) -> ReportRecord:
         The path is missing, is neither a session folder nor a review result, or its JSON is corrupted.
     """
     p = Path(path)
+    try:
+        return _load_record(p)
+    except OSError as exc:  # an unreadable folder or file (its permissions)
+        raise UserError(f"{exc.filename or p}: cannot read it ({exc.strerror}); check its permissions") from None
+
+
+def _load_record(p: Path) -> ReportRecord:
     if p.is_dir():
         rec = _load_session(p)
     elif p.is_file():
