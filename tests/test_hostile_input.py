@@ -461,6 +461,8 @@ def test_error_lines_carry_no_escapes(tmp_path, capsys):
 
 def toml_value(v: object) -> str:
     """A TOML literal for ``v`` (tables as inline tables)."""
+    if isinstance(v, Raw):
+        return str(v)
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
@@ -479,17 +481,28 @@ def toml_doc(data: dict) -> str:
     return "".join(f"{json.dumps(str(k))} = {toml_value(v)}\n" for k, v in data.items())
 
 
-texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
+texts = st.lists(st.one_of(st.sampled_from(["\x1b[2J", "\x1b[31m", "\x9b", "\x07", "\r", "\x08", "\x00"]),
+                           st.characters(blacklist_categories=("Cs",))), max_size=12).map("".join)
+"""Text, often with terminal escapes and control characters."""
 scalars = st.one_of(st.booleans(), st.integers(-2**63, 2**63 - 1), st.floats(allow_nan=True, allow_infinity=True),
                     texts)
-hostile = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                        st.dictionaries(texts, inner, max_size=3)), max_leaves=8)
-"""Any JSON/TOML value: wrong types, NaN and infinities, huge numbers, control characters, nesting."""
+
+
+class Raw(str):
+    """Text written into a file as it is (an array nested thousands deep, which a writer would recurse over)."""
+
+
+hostile = st.one_of(
+    st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                  st.dictionaries(texts, inner, max_size=3)), max_leaves=8),
+    st.integers(65, 3000).map(lambda d: Raw(nested(d))),
+)
+"""Any JSON/TOML value: wrong types, NaN and infinities, huge numbers, control characters, deep nesting."""
 out_of_every_range = st.one_of(
     st.floats(min_value=1e7, allow_infinity=True), st.floats(max_value=-1e7, allow_infinity=True),
     st.just(float("nan")), st.integers(min_value=10**7, max_value=2**63 - 1),
     st.integers(min_value=-2**63, max_value=-10**7), texts, st.booleans(), st.lists(scalars, max_size=3),
-    st.builds(lambda d: nested(d), st.integers(65, 400)).map(lambda s: ("raw", s)),
+    st.integers(65, 3000).map(lambda d: Raw(nested(d))),
 )
 """A value no numeric setting accepts (every range lies within -1e7..1e7)."""
 FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -507,15 +520,11 @@ def numeric_settings() -> list[tuple[str, str]]:
             and not isinstance(getattr(getattr(cfg, s.name), f.name), bool)]
 
 
-def literal(v: object) -> str:
-    return v[1] if isinstance(v, tuple) else toml_value(v)
-
-
 @FUZZ
 @given(key=st.sampled_from(numeric_settings()), value=out_of_every_range)
 def test_fuzz_config_values(tmp_path, capsys, key, value):
     cfg = tmp_path / "fuzz.toml"
-    cfg.write_text(f"[{key[0]}]\n{key[1]} = {literal(value)}\n", encoding="utf-8")
+    cfg.write_text(f"[{key[0]}]\n{key[1]} = {toml_value(value)}\n", encoding="utf-8")
     line = fails_with_one_line(capsys, ["--config", str(cfg), "analyze", "--text", "hi", "--json"])
     assert line.startswith(f"voice-trainer: error: {cfg}") and ESC not in line
 
@@ -568,6 +577,8 @@ def test_fuzz_run_scripts(tmp_path, capsys, monkeypatch, key, value):
 
     if key == "title" and isinstance(value, str):
         value = [value]  # a string is a valid title
+    if key == "seed" and isinstance(value, int) and not isinstance(value, bool):
+        value = value + 0.5  # any whole number is a valid seed
     monkeypatch.setattr(tr, "load_model", lambda *a, **k: pytest.fail("the call started"))
     script = tmp_path / "s.toml"
     lines = [f'{k} = {toml_value(v)}' for k, v in SCRIPT.items() if k != "answers" and k != key]
@@ -576,10 +587,10 @@ def test_fuzz_run_scripts(tmp_path, capsys, monkeypatch, key, value):
         answer.pop("start_s")
     body = "\n".join(lines) + "\n"
     if key not in ("start_s",):
-        body += f"{json.dumps(key)} = {literal(value)}\n"
+        body += f"{json.dumps(key)} = {toml_value(value)}\n"
     body += "[[answers]]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in answer.items())
     if key == "start_s":
-        body += f"start_s = {literal(value)}\n"
+        body += f"start_s = {toml_value(value)}\n"
     script.write_text(body, encoding="utf-8")
     line = fails_with_one_line(capsys, ["run", str(script), "--no-session"])
     assert line.startswith(f"voice-trainer: error: {script}") and ESC not in line
@@ -592,7 +603,8 @@ def test_fuzz_session_files(session_dir, session, capsys, data):
     record = json.loads((session_dir / "session.json").read_text())
     key = data.draw(st.sampled_from(sorted(record)))
     value = data.draw(hostile)
-    p.write_text(json.dumps({**record, key: value}, allow_nan=True))
+    text = json.dumps({**record, key: "\0raw" if isinstance(value, Raw) else value}, allow_nan=True)
+    p.write_text(text.replace('"\\u0000raw"', value) if isinstance(value, Raw) else text)
     rc = cli_main(["report", str(session), "--json"])
     out = capsys.readouterr()
     assert rc in (0, 2), (key, value, out.err)

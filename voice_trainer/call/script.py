@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config import MAX_COUNT
 from ..errors import UserError
 from ..inputs import NestingError, loads_toml, read_input_text
 from .session import MAX_ANSWER_START_S, AnswerSpec
@@ -137,8 +138,9 @@ def load_script(path: str | os.PathLike) -> RunScript:
 
     if "seed" in data and not is_int(data["seed"]):
         raise bad("seed", f"seed must be a whole number (e.g. seed = 3), not {data['seed']!r}")
-    if "max_turns" in data and not (is_int(data["max_turns"]) and data["max_turns"] >= 1):
-        raise bad("max_turns", f"max_turns must be a whole number of turns, 1 or more, not {data['max_turns']!r}")
+    if "max_turns" in data and not (is_int(data["max_turns"]) and 1 <= data["max_turns"] <= MAX_COUNT):
+        raise bad("max_turns", f"max_turns must be a whole number of turns from 1 to {MAX_COUNT} (the limit of "
+                  f"session.max_turns), not {data['max_turns']!r}")
     if "pass_mark" in data and not (is_num(data["pass_mark"]) and 0 <= data["pass_mark"] <= 100):
         raise bad("pass_mark", f"pass_mark must be a number from 0 to 100, not {data['pass_mark']!r}")
     for key in ("title", "baseline"):
