@@ -246,6 +246,18 @@ def test_wrongly_typed_session_fields_are_ignored_with_a_note(session, capsys, f
     assert csv.exists() and html.exists()
 
 
+@pytest.mark.parametrize("field, value", [("tone", 5), ("caller", "x"), ("reaction", [1]), ("nudges", 5),
+                                          ("duration_s", [1])])
+def test_wrongly_typed_turn_fields_are_ignored_with_a_note(session, capsys, field, value):
+    p = session / "turn_01.json"
+    p.write_text(json.dumps({**json.loads(p.read_text()), field: value}))
+    assert cli_main(["report", str(session)]) == 0
+    out = capsys.readouterr()
+    assert "internal error" not in out.err
+    if field != "duration_s":
+        assert f"turn_01.json: ignored '{field}'" in out.out, out.out
+
+
 def test_batch_csv_over_a_session_folder(session, tmp_path):
     """The CSV summary of a session row used to fail ("'list' object has no attribute 'get'") after its header."""
     out, csv = tmp_path / "r.jsonl", tmp_path / "r.csv"
@@ -599,8 +611,9 @@ def test_fuzz_run_scripts(tmp_path, capsys, monkeypatch, key, value):
 @FUZZ
 @given(data=st.data())
 def test_fuzz_session_files(session_dir, session, capsys, data):
-    p = session / "session.json"
-    record = json.loads((session_dir / "session.json").read_text())
+    name = data.draw(st.sampled_from(["session.json", "turn_01.json"]))
+    p = session / name
+    record = json.loads((session_dir / name).read_text())
     key = data.draw(st.sampled_from(sorted(record)))
     value = data.draw(hostile)
     text = json.dumps({**record, key: "\0raw" if isinstance(value, Raw) else value}, allow_nan=True)

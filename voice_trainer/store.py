@@ -132,6 +132,20 @@ def _from_known(cls: type, data: dict) -> dict:
 
 TURN_SCHEMA = 2
 """Version of the turn record (``turn_NN.json``); older records are migrated on read (:func:`migrate_turn`)."""
+TURN_FACT_KINDS: dict[str, type] = {
+    **dict.fromkeys(("caller", "answer", "transcript", "tone", "listening", "turns", "turn_taking", "echo",
+                     "observation", "reaction", "timings_s"), dict),
+    **dict.fromkeys(("nudges", "model_files"), list),
+}
+"""The shape of each top-level fact of the turn schema (see the module docstring); null stands for "none"."""
+
+
+def drop_mistyped_facts(facts: dict[str, Any]) -> list[str]:
+    """Remove the top-level facts whose JSON type is not the schema's (a hand-edited or damaged turn file), so
+    readers see them as missing; returns what was removed, for a note."""
+    bad = [k for k, kind in TURN_FACT_KINDS.items() if facts.get(k) is not None and not isinstance(facts[k], kind)]
+    notes = [f"ignored {k!r} ({type(facts.pop(k)).__name__} where {_kind(TURN_FACT_KINDS[k])} belongs)" for k in bad]
+    return notes
 
 
 @dataclass
@@ -208,8 +222,10 @@ class TurnRecord:
         data = migrate_turn(data) if version < TURN_SCHEMA else data
         facts = {k: v for k, v in data.items() if k not in ("schema_version", "index", "wav", "duration_s",
                                                             "written_at")}
+        duration = data.get("duration_s")
         return cls(index=data["index"], facts=facts, wav=str(data.get("wav") or ""),
-                   duration_s=float(data.get("duration_s") or 0.0), written_at=str(data.get("written_at") or ""))
+                   duration_s=float(duration) if _fits(duration, float) else 0.0,
+                   written_at=str(data.get("written_at") or ""))
 
 
 def migrate_turn(old: dict) -> dict:
@@ -513,6 +529,7 @@ def load_session(directory: str | os.PathLike) -> SessionRecord:
         except (OSError, ValueError, TypeError, UnicodeDecodeError) as exc:
             recovered.append(f"skipped {p.name} ({str(exc)[:60]})")
             continue
+        recovered += [f"{p.name}: {note}" for note in drop_mistyped_facts(turn.facts)]
         if not (d / (turn.wav or f"{turn.name}.wav")).exists():
             recovered.append(f"skipped {p.name}: its WAV is missing")
             continue
