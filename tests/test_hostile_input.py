@@ -254,6 +254,7 @@ def test_wrongly_typed_turn_fields_are_ignored_with_a_note(session, capsys, fiel
     assert cli_main(["report", str(session)]) == 0
     out = capsys.readouterr()
     assert "internal error" not in out.err
+    assert "Turn 1 " in out.out  # the turn is kept, without the damaged fact
     if field != "duration_s":
         assert f"turn_01.json: ignored '{field}'" in out.out, out.out
 
