@@ -763,21 +763,21 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "review_beam_size": (0, MAX_BEAM_SIZE),
     "live_beam_size": (0, MAX_BEAM_SIZE),
     "cpu_threads": (0, MAX_CPU_THREADS),
-    "webrtc_mode": (0, 3),
-    "low_logprob": (-100.0, 0.0),
-    "periodicity_voiced": (0.0, 2.0),
-    "loopback_corr": (0.0, 2.0),
-    "clip_level": (0.0, 1.0),
-    "pitch_range_percentiles": (0.0, 100.0),
+    "webrtc_mode": (0, 3),  # webrtcvad's aggressiveness levels
+    "low_logprob": (-100.0, 0.0),  # a mean log-probability is at most 0
+    "periodicity_voiced": (0.0, 2.0),  # a correlation; above 1 turns the rule off
+    "loopback_corr": (0.0, 2.0),  # a correlation; above 1 turns the check off
+    "clip_level": (0.0, 1.0),  # full scale is 1
+    "pitch_range_percentiles": (0.0, 100.0),  # percentiles
     "difficulty_up_scale": (0.0, MAX_RATIO),
     "difficulty_down_scale": (0.0, MAX_RATIO),
     "rushed_pace_ratio": (0.0, MAX_RATIO),
     "rushed_pace_full_ratio": (0.0, MAX_RATIO),
     "echo_min_peak_ratio": (0.0, MAX_RATIO),
-    "curve_points": (2, MAX_CURVE_POINTS),
+    "curve_points": (2, MAX_CURVE_POINTS),  # a curve needs two points
     "embed_audio_max_mb": (0.0, MAX_EMBED_MB),
     "cut_in_from_anger": (0.0, 2 * _ANGER[1]),  # above 100: never
-    "calm_pitch": (0.0, 100.0),
+    "calm_pitch": (0.0, 100.0),  # pyttsx3's pitch scale
     "furious_pitch": (0.0, 100.0),
     "paraphrase_min_overlap": (0.0, MAX_COUNT),
     "paraphrase_frame_min_overlap": (0.0, MAX_COUNT),
