@@ -385,10 +385,12 @@ def test_texts_line_length_is_bounded(tmp_path, capsys, monkeypatch):
 def test_outputs_refuse_special_files(session, tmp_path, capsys):
     targets = [tmp_path / "out.fifo"]
     os.mkfifo(targets[0])
-    if os.geteuid() == 0:  # our own device node (/dev/full's numbers): replacing it would harm nothing
-        dev = tmp_path / "full"
+    dev = tmp_path / "full"
+    try:  # our own device node (/dev/full's numbers), so that replacing it would harm nothing; needs root
         os.mknod(dev, stat.S_IFCHR | 0o666, os.makedev(1, 7))
         targets.append(dev)
+    except PermissionError:
+        pass
     for target in targets:
         mode = target.stat().st_mode
         for opt in ("--vtt", "--srt", "--html"):
