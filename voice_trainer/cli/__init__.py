@@ -7,6 +7,7 @@ Each subcommand lives in its own module of this package and exposes ``add_parser
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -101,8 +102,9 @@ def _main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # a file or folder the command may not read or write (permissions, a full disk...)
         if not exc.filename or os.environ.get("VOICE_TRAINER_DEBUG"):
             return _internal_error(exc)
-        print(f"voice-trainer: error: {exc.filename}: {exc.strerror or exc}; check the path and its permissions",
-              file=sys.stderr)
+        hint = {errno.ENOSPC: "free some space or write elsewhere", errno.EROFS: "write elsewhere"}.get(
+            exc.errno or 0, "check the path and its permissions")
+        print(f"voice-trainer: error: {exc.filename}: {exc.strerror or exc}; {hint}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:  # never a traceback for users; VOICE_TRAINER_DEBUG=1 shows it
         return _internal_error(exc)

@@ -22,7 +22,8 @@ from ..inputs import MAX_LINE_CHARS, NestingError, loads_json, not_regular_error
 from ..pipeline import analyze_file
 from ..profile import resolve_baseline
 from ..speech.transcribe import Transcriber
-from .common import TerminalConsole, add_model_options, config_from_args, print_json_line, stderr_progress
+from .common import add_model_options, config_from_args, print_json_line, stderr_progress
+from .console import TerminalConsole
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

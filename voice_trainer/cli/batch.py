@@ -13,7 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..atomic import write_text_atomic
 from ..batch import CSV_COLUMNS, csv_row, read_results, run_batch
 from ..errors import UserError
-from .common import TerminalConsole, add_model_options, config_from_args
+from .common import add_model_options, config_from_args
+from .console import TerminalConsole
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

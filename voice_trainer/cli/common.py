@@ -1,4 +1,4 @@
-"""Helpers shared by subcommands: loading config, printing JSON Lines, a console that prints no control characters."""
+"""Helpers shared by subcommands: loading config, printing JSON Lines."""
 
 from __future__ import annotations
 
@@ -6,37 +6,10 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from typing import IO, Any
-
-from rich.console import Console
-from rich.segment import Segment
-from rich.text import Text
+from collections.abc import Callable, Iterator
 
 from ..atomic import json_safe
 from ..config import Config, load_config
-from .terminal import strip_controls
-
-
-class TerminalConsole(Console):
-    """A rich Console that drops control characters from the text it prints but keeps its own styling and cursor
-    control (written to the real stream, past :class:`ControlFilter`, which would strip rich's colours too)."""
-
-    @property
-    def file(self) -> IO[str]:
-        f = super().file
-        return getattr(f, "inner", f)
-
-    @file.setter
-    def file(self, new_file: IO[str]) -> None:
-        self._file = new_file
-
-    def render_str(self, text: str, **kwargs: Any) -> Text:  # whole escape sequences, before markup splits them
-        return super().render_str(strip_controls(text), **kwargs)
-
-    def _render_buffer(self, buffer: Iterable[Segment]) -> str:  # and any control character that is left
-        return super()._render_buffer(
-            seg if seg.control else Segment(strip_controls(seg.text), seg.style, seg.control) for seg in buffer)
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -72,6 +45,7 @@ def print_json_line(obj: object) -> None:
 def stderr_progress(label: str, total: float, unit: str = "s") -> Iterator[Callable[[float], None]]:
     """A rich progress bar on stderr, shown only when stderr is a terminal (never in stdout, never in a pipe or
     a log file). Yields ``update(done)``, with ``done`` in the same unit as ``total``."""
+    from .console import TerminalConsole
 
     console = TerminalConsole(stderr=True)
     if total <= 0 or not console.is_terminal or console.is_dumb_terminal:

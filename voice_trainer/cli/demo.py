@@ -11,7 +11,8 @@ from rich.markup import escape
 
 from ..call.script import RunScript, default_session_dir, execute
 from ..speech.transcribe import Transcriber
-from .common import TerminalConsole, add_model_options, config_from_args
+from .common import add_model_options, config_from_args
+from .console import TerminalConsole
 
 DEFAULT_SCENARIO = "double-charge"
 

@@ -12,7 +12,8 @@ from rich.markup import escape
 from ..call.script import default_session_dir
 from ..errors import UserError
 from ..speech.transcribe import Transcriber
-from .common import TerminalConsole, add_model_options, config_from_args
+from .common import add_model_options, config_from_args
+from .console import TerminalConsole
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

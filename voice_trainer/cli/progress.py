@@ -9,7 +9,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..report.progress import LABELS, SKILLS, progress_rows, trend, trend_text, write_csv, write_progress_html
-from .common import TerminalConsole, config_from_args
+from .common import config_from_args
+from .console import TerminalConsole
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

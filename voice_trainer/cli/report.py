@@ -11,7 +11,8 @@ from ..report.html import write_html
 from ..report.record import load_record
 from ..report.scorecard import print_scorecard
 from ..report.summary import record_summary
-from .common import TerminalConsole, config_from_args, print_json_line
+from .common import config_from_args, print_json_line
+from .console import TerminalConsole
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -8,7 +8,8 @@ from rich.console import Console
 
 from ..review import CALLER_CHANNELS, ReviewResult, review_file
 from ..speech.transcribe import Transcriber
-from .common import TerminalConsole, add_model_options, config_from_args, print_json_line, stderr_progress
+from .common import add_model_options, config_from_args, print_json_line, stderr_progress
+from .console import TerminalConsole
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -9,7 +9,8 @@ from rich.markup import escape
 from ..call.script import default_session_dir, execute, load_script
 from ..report.terminal import print_turn
 from ..speech.transcribe import Transcriber
-from .common import TerminalConsole, add_model_options, config_from_args, print_json_line
+from .common import add_model_options, config_from_args, print_json_line
+from .console import TerminalConsole
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
