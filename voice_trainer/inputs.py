@@ -36,8 +36,7 @@ class NestingError(ValueError):
     """A JSON or TOML input nested deeper than :data:`MAX_NESTING` levels."""
 
     def __init__(self, limit: int = MAX_NESTING) -> None:
-        super().__init__(f"nested more than {limit} levels deep; "
-                         "check that this is the right file")
+        super().__init__(f"nested more than {limit} levels deep; check that this is the right file")
 
 
 def special_kind(mode: int) -> str | None:
