@@ -15,6 +15,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from .inputs import special_kind
+
 
 def fsync_dir(path: str | os.PathLike) -> None:
     """Make a rename in ``path`` durable (a no-op where the platform or filesystem cannot)."""
@@ -41,9 +43,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], suffix: 
     Raises
     ------
     OSError
-        The folder cannot be created or the file cannot be written (callers turn it into a UserError).
+        The folder cannot be created, the file cannot be written, or ``path`` names something other than a
+        regular file (a device, a named pipe, a socket: renaming over it would replace it, even a device node
+        when run as root); callers turn it into a UserError.
     """
     p = Path(path)
+    refuse_special_output(p)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=f".tmp{suffix}", dir=p.parent)
     os.close(fd)
@@ -65,6 +70,18 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], suffix: 
         raise
     fsync_dir(p.parent)
     return p
+
+
+def refuse_special_output(path: str | os.PathLike) -> None:
+    """Raise ``OSError`` when ``path`` exists and is not a regular file or a folder (a folder fails later, with
+    the usual "Is a directory")."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return  # missing (it will be created) or unreachable (the write reports it)
+    kind = special_kind(st.st_mode)
+    if kind and kind != "a folder":
+        raise OSError(errno.EINVAL, f"it is {kind}, not a regular file; choose a file name to write", str(path))
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:

@@ -20,10 +20,11 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from .atomic import json_safe
+from .atomic import json_safe, refuse_special_output
 from .audio import files as audio_io
 from .config import Config
 from .errors import UserError
+from .inputs import check_regular, loads_json, read_input_text
 from .model_files import describe
 
 AUDIO_EXTS = {".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus", ".webm", ".mp4"}
@@ -53,6 +54,7 @@ def content_hash(path: str | os.PathLike) -> str:
     for f in files:
         if p.is_dir():
             h.update(str(f.relative_to(p)).encode() + b"\0")
+        check_regular(f)  # a named pipe would block here, a device never end
         with open(f, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
@@ -79,7 +81,13 @@ def discover(inputs: Iterable[str | os.PathLike]) -> list[Path]:
                 if f.is_file() and f.suffix.lower() in AUDIO_EXTS and not any(s in f.parents for s in sessions):
                     found.append(f)
         elif p.suffix.lower() in (".txt", ".lst"):
-            for line in p.read_text(encoding="utf-8").splitlines():
+            try:
+                listed = read_input_text(p)
+            except (OSError, UnicodeDecodeError) as exc:
+                why = getattr(exc, "strerror", None) or "not UTF-8 text"
+                raise UserError(f"{p}: cannot read the list of inputs ({why}); give a text file, one path a line") \
+                    from None
+            for line in listed.splitlines():
                 line = line.split("#", 1)[0].strip()
                 if line:
                     q = Path(line) if Path(line).is_absolute() else p.parent / line
@@ -222,9 +230,11 @@ def read_results(path: str | os.PathLike) -> list[dict]:
     rows = []
     for line in p.read_text(encoding="utf-8").splitlines():
         try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
+            row = loads_json(line)
+        except ValueError:  # not JSON, or nested absurdly deep: not a row this program wrote
             continue
+        if isinstance(row, dict):
+            rows.append(row)
     return rows
 
 
@@ -262,6 +272,10 @@ def run_batch(
     out_p = Path(out)
     if out_p.is_dir():
         raise UserError(f"{out_p}: is a folder; --out needs a file name such as results.jsonl")
+    try:
+        refuse_special_output(out_p)
+    except OSError as exc:
+        raise UserError(f"{out_p}: cannot write the results file ({exc.strerror})") from None
     try:
         out_p.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -316,11 +330,14 @@ CSV_COLUMNS = ("input", "kind", "status", "duration_s", "calmness", "listening",
 
 def csv_row(row: dict) -> dict:
     """Flatten one result row into the CSV summary columns (empty where not measured)."""
-    res = row.get("result") or {}
-    tone = res.get("tone") or {}
-    listening = res.get("listening") or {}
-    turns = res.get("turns") or {}
-    scores = res.get("scores") or {}
+    def table(x: object) -> dict:  # a session's result has a list of turns where a recording's has a table
+        return x if isinstance(x, dict) else {}
+
+    res = table(row.get("result"))
+    tone = table(res.get("tone"))
+    listening = table(res.get("listening"))
+    turns = table(res.get("turns"))
+    scores = table(res.get("scores"))
     return {
         "input": row.get("input"),
         "kind": row.get("kind", ""),
@@ -328,8 +345,8 @@ def csv_row(row: dict) -> dict:
         "duration_s": res.get("duration_s", ""),
         "calmness": scores.get("calmness", tone.get("calmness", "")),
         "listening": scores.get("listening", listening.get("score", "")),
-        "turn_taking": scores.get("turn_taking", (res.get("score") or {}).get("score", "")),
-        "interruptions": len(turns.get("interruptions", [])) if turns else "",
+        "turn_taking": scores.get("turn_taking", table(res.get("score")).get("score", "")),
+        "interruptions": len(turns.get("interruptions") or []) if turns else "",
         "models": describe(row.get("model_files") or []),
         "error": row.get("error", ""),
     }

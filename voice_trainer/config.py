@@ -13,7 +13,7 @@ The file is found from ``--config FILE``, else ``$VOICE_TRAINER_CONFIG``, else
 ``$XDG_CONFIG_HOME/voice-trainer/config.toml`` (``~/.config/voice-trainer/config.toml``) when it exists.
 Unknown keys and wrongly typed values are errors, so a typo never silently does nothing.
 
-This module imports nothing of ours.
+This module imports nothing of ours but :mod:`voice_trainer.inputs` (which imports nothing of ours).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .inputs import NestingError, loads_toml, read_input_text
 
 SAMPLE_RATE = 16_000
 """The one analysis sample rate (Hz). Every track is resampled to it before analysis: Whisper and the Silero
@@ -722,7 +724,8 @@ _SHARES = {
     "vad_threshold", "vad_neg_threshold", "echo_min_corr", "contagion_min_r", "calm_calmness", "tense_calmness",
     "repeat_decay", "repeat_floor", "calm_resistance", "calm_volume", "furious_volume", "raised_voice_points_lost",
     "good_share", "change_share", "calibration_max_clipped", "new_topic_share",
-    "cut_in_furious_factor", "cut_in_heard_share",
+    "cut_in_furious_factor", "cut_in_heard_share", "audio_compression", "nudge_weak_share", "clipped_note_fraction",
+    "unvoiced_note_fraction",
 }
 """Values between 0 and 1."""
 _POINTS_0_100 = {"outcome_resolved", "outcome_referred", "outcome_unfinished", "outcome_hung_up",
@@ -751,8 +754,108 @@ _PAIRS = [
 ]
 """(section, lower, upper): the first must be below the second (a component loses points between them)."""
 
+# Every numeric setting also has an allowed range [low, high] (:func:`allowed_range`), so no value can make a
+# command run away: a beam of 100000 (24 GB), chunks of a nanosecond (minutes of spinning), -1 threads. The
+# upper ends are far above any sensible value; they only catch typos and hostile files.
+MAX_SECONDS = 3600.0
+"""Longest duration setting (``*_s``): one hour."""
+MIN_CHUNK_S = 1.0
+"""Shortest ``audio.chunk_s``: shorter chunks only multiply the per-chunk work."""
+MAX_BEAM_SIZE = 16
+"""Widest Whisper beam (``*beam_size``): memory and time grow with the beam; Whisper itself uses 5."""
+MAX_CPU_THREADS = 256
+"""Most ``transcribe.cpu_threads`` (0: the cores this process may use)."""
+MAX_COUNT = 1000
+"""Largest count setting (turns, words, items, dropouts, ...)."""
+MAX_LEVEL_DB = 150.0
+"""Largest level difference in dB (``*_db``); a level in dBFS (``*_dbfs``) is between minus this and 0."""
+MAX_SEMITONES = 48.0
+"""Largest pitch difference in semitones (``*_st``): four octaves."""
+MAX_WPM = 1000.0
+"""Fastest speaking rate (``*_wpm``)."""
+MAX_WEIGHT = 1000.0
+"""Largest score weight (``weight_*`` and other weights)."""
+MAX_RATIO = 100.0
+"""Largest ratio setting (pace ratios, difficulty scales, the echo peak ratio)."""
+MAX_CURVE_POINTS = 100_000
+"""Most points drawn per curve in the HTML report."""
+MAX_EMBED_MB = 4096.0
+"""Largest ``report.embed_audio_max_mb``."""
+_ANGER = (0.0, 100.0)
+_LIMITS: dict[str, tuple[float, float]] = {
+    "chunk_s": (MIN_CHUNK_S, MAX_SECONDS),
+    "beam_size": (1, MAX_BEAM_SIZE),
+    "review_beam_size": (0, MAX_BEAM_SIZE),
+    "live_beam_size": (0, MAX_BEAM_SIZE),
+    "cpu_threads": (0, MAX_CPU_THREADS),
+    "webrtc_mode": (0, 3),  # webrtcvad's aggressiveness levels
+    "low_logprob": (-100.0, 0.0),  # a mean log-probability is at most 0
+    "periodicity_voiced": (0.0, 2.0),  # a correlation; above 1 turns the rule off
+    "loopback_corr": (0.0, 2.0),  # a correlation; above 1 turns the check off
+    "clip_level": (0.0, 1.0),  # full scale is 1
+    "pitch_range_percentiles": (0.0, 100.0),  # percentiles
+    "difficulty_up_scale": (0.0, MAX_RATIO),
+    "difficulty_down_scale": (0.0, MAX_RATIO),
+    "rushed_pace_ratio": (0.0, MAX_RATIO),
+    "rushed_pace_full_ratio": (0.0, MAX_RATIO),
+    "echo_min_peak_ratio": (0.0, MAX_RATIO),
+    "curve_points": (2, MAX_CURVE_POINTS),  # a curve needs two points
+    "embed_audio_max_mb": (0.0, MAX_EMBED_MB),
+    "cut_in_from_anger": (0.0, 2 * _ANGER[1]),  # above 100: never
+    "calm_pitch": (0.0, 100.0),  # pyttsx3's pitch scale
+    "furious_pitch": (0.0, 100.0),
+    "paraphrase_min_overlap": (0.0, MAX_COUNT),
+    "paraphrase_frame_min_overlap": (0.0, MAX_COUNT),
+    "paraphrase_named_weight": (0.0, MAX_WEIGHT),
+}
+"""Settings whose range no rule of :func:`allowed_range` covers (or covers too loosely)."""
+_ANGER_SUFFIXES = ("_up", "_down", "_bonus", "_penalty", "_up_max", "_up_per_s", "_anger", "_at")
+"""Steps and levels on the 0-100 anger or points scale."""
+_SUFFIX_RANGES: list[tuple[str, tuple[float, float]]] = [
+    ("_dbfs", (-MAX_LEVEL_DB, 0.0)),
+    ("_db", (-MAX_LEVEL_DB, MAX_LEVEL_DB)),
+    ("_st", (-MAX_SEMITONES, MAX_SEMITONES)),
+    ("_hz", (0.0, SAMPLE_RATE / 2)),
+    ("_wpm", (0.0, MAX_WPM)),
+    ("_ms", (0.0, 1000 * MAX_SECONDS)),
+    ("_s", (0.0, MAX_SECONDS)),
+]
+"""Ranges by unit (the unit is in the name), in the order they are tried."""
 
-def _check_number(v: float, name: str, file: str) -> None:
+
+def allowed_range(key: str, default: object = 0.0) -> tuple[float, float] | None:
+    """The [low, high] range of the setting ``key`` (whose default is ``default``), or None if none is declared.
+
+    In order: :data:`_LIMITS`, shares (0-1), points (0-100), anger steps, the unit in the name, weights, and any
+    other whole number as a count (0 to :data:`MAX_COUNT`).
+    """
+    if key in _LIMITS:
+        return _LIMITS[key]
+    if key in _SHARES:
+        return (0.0, 1.0)
+    if key in _POINTS_0_100 or key.endswith(_ANGER_SUFFIXES):
+        return _ANGER
+    for suffix, rng in _SUFFIX_RANGES:
+        if key.endswith(suffix):
+            return rng
+    if key.startswith("weight_"):
+        return (0.0, MAX_WEIGHT)
+    if isinstance(default, int) and not isinstance(default, bool):
+        return (0, MAX_COUNT)
+    return None
+
+
+COMPUTE_TYPES = ("default", "auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16",
+                 "bfloat16", "float32")
+"""CTranslate2's quantization types (``transcribe.compute_type``); on a CPU the float16 ones fall back."""
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "compute_type": COMPUTE_TYPES,
+    "audio_format": ("opus", "mp3"),
+}
+"""Text settings with a fixed set of values."""
+
+
+def _check_number(v: float, name: str, file: str, default: object = 0.0) -> None:
     key = name.rsplit(".", 1)[-1].split("[")[0]
     if isinstance(v, float) and not math.isfinite(v):
         raise ConfigError(f"{file}: {name}: must be a finite number, not {v!r}")
@@ -768,19 +871,27 @@ def _check_number(v: float, name: str, file: str) -> None:
         raise ConfigError(f"{file}: {name}: must not be negative, got {v!r}")
     if key.endswith("_dbfs") and v > 0:
         raise ConfigError(f"{file}: {name}: a level in dBFS is at most 0, got {v!r}")
+    rng = allowed_range(key, default)
+    if rng and not rng[0] <= v <= rng[1]:
+        raise ConfigError(f"{file}: {name}: must be between {rng[0]:g} and {rng[1]:g}, got {v!r}")
 
 
 def check_ranges(cfg: Config, file: str = "config") -> None:
     """Raise :class:`ConfigError` (``FILE: section.key: what is wrong``) for a value outside its range."""
+    defaults = Config()
     for section in dataclasses.fields(cfg):
         sec = getattr(cfg, section.name)
         for f in dataclasses.fields(sec):
             v = getattr(sec, f.name)
             name = f"{section.name}.{f.name}"
+            if f.name in _CHOICES and v not in _CHOICES[f.name]:
+                raise ConfigError(f"{file}: {name}: {v!r} is not one of {', '.join(map(repr, _CHOICES[f.name]))}")
+            default = getattr(getattr(defaults, section.name), f.name)
+            default = default[0] if isinstance(default, list | tuple) and default else default
             values = v if isinstance(v, list | tuple) else [v]
             for i, x in enumerate(values):
                 if isinstance(x, int | float) and not isinstance(x, bool):
-                    _check_number(x, name if values is not v else f"{name}[{i}]", file)
+                    _check_number(x, name if values is not v else f"{name}[{i}]", file, default)
             if isinstance(v, tuple) and len(v) == 2 and all(isinstance(x, float) for x in v) and not v[0] < v[1]:
                 raise ConfigError(f"{file}: {name}: the first value must be below the second, got {list(v)}")
     for section, lo, hi in _PAIRS:
@@ -826,17 +937,25 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
     """
     explicit = path is not None or bool(os.environ.get("VOICE_TRAINER_CONFIG"))
     p = Path(path or os.environ.get("VOICE_TRAINER_CONFIG") or default_config_path())
-    if not p.exists():
+    try:
+        exists = p.exists()
+    except OSError as exc:  # a folder on the way that this user may not enter (an unreadable ~/.config)
+        where = "" if explicit else " (set $XDG_CONFIG_HOME or give --config FILE to use another)"
+        raise ConfigError(f"{p}: cannot reach the config file ({exc.strerror}){where}") from None
+    if not exists:
         if explicit:
             raise ConfigError(f"{p}: config file not found")
         cfg = Config()
     else:
         try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
+            data = loads_toml(read_input_text(p))
+        except NestingError as exc:
+            raise ConfigError(f"{p}: {exc}") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p}: not valid TOML ({exc})") from None
         except OSError as exc:
-            raise ConfigError(f"{p}: cannot read the config file ({exc.strerror}); check the path") from None
+            fix = "check the path" if explicit else "fix its permissions or give --config FILE"
+            raise ConfigError(f"{p}: cannot read the config file ({exc.strerror}); {fix}") from None
         cfg = config_from_dict(data, where=str(p))
     env_model = os.environ.get("VOICE_TRAINER_MODEL")
     if env_model:

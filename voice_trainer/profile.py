@@ -17,6 +17,7 @@ from .atomic import write_json_atomic
 from .audio import files as audio_io
 from .config import Config, config_dir
 from .errors import UserError
+from .inputs import NestingError, loads_json, read_input_text
 
 PROFILE_NAME = "voice-profile.json"
 PROFILE_FORMAT = "voice-trainer/voice-profile"
@@ -75,11 +76,13 @@ def load_profile(path: str | os.PathLike) -> tone.Baseline:
     p = Path(path)
     redo = "run `voice-trainer calibrate` to record it again"
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        data = loads_json(read_input_text(p))
     except FileNotFoundError:
         raise UserError(f"{p}: no such voice profile; {redo}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{p}: cannot read the voice profile ({exc}); {redo}") from None
+    except NestingError as exc:
+        raise UserError(f"{p}: the voice profile is {exc}; {redo}") from None
     except json.JSONDecodeError:
         raise UserError(f"{p}: the voice profile is not valid JSON; {redo}") from None
     if not isinstance(data, dict) or data.get("format") != PROFILE_FORMAT or not isinstance(data.get("measures"), dict):
@@ -165,6 +168,9 @@ def resolve_baseline(spec: str | None, cfg: Config, transcriber=None) -> tone.Ba
         check_baseline(b, cfg, str(p))
         return b
     stored = default_profile_path()
-    if stored.exists():
-        return load_profile(stored)
-    return None
+    try:
+        exists = stored.exists()
+    except OSError as exc:  # a config folder this user may not enter
+        raise UserError(f"{stored}: cannot look for the stored voice profile ({exc.strerror}); fix the folder's "
+                        "permissions, set $XDG_CONFIG_HOME, or give --baseline") from None
+    return load_profile(stored) if exists else None

@@ -43,10 +43,11 @@ see :func:`writer_gone`), ``completed``, ``interrupted`` (Ctrl-C, or killed),
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
+import types
+import typing
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +59,7 @@ import soundfile as sf
 from .atomic import atomic_write, write_json_atomic  # noqa: F401 - write_json_atomic is part of this API
 from .config import SAMPLE_RATE
 from .errors import UserError
+from .inputs import loads_json, read_input_text
 
 SCHEMA_VERSION = 2
 """Version of ``session.json``: 2 lists the turns instead of copying them (1 is read too)."""
@@ -93,6 +95,35 @@ def write_turn_wav(path: str | os.PathLike, reference: np.ndarray, mic: np.ndarr
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a JSON value has the type a record field declares (one level into lists)."""
+    if hint is Any:
+        return True
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return any(_fits(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint in (int, str, bool):
+        return type(value) is hint
+    origin, args = typing.get_origin(hint) or hint, typing.get_args(hint)
+    if origin is dict:
+        return isinstance(value, dict)
+    if origin is list:
+        return isinstance(value, list) and (not args or all(_fits(v, args[0]) for v in value))
+    return True
+
+
+def _kind(hint: Any) -> str:
+    """A field's declared type in words, for a message."""
+    words = {str: "text", int: "a whole number", float: "a number", bool: "true or false", dict: "a table",
+             list: "a list", type(None): "null"}
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return " or ".join(_kind(h) for h in typing.get_args(hint))
+    return words.get(typing.get_origin(hint) or hint, str(hint))
+
+
 def _from_known(cls: type, data: dict) -> dict:
     """The keys of ``data`` that are fields of ``cls`` (newer files may carry keys this version lacks)."""
     names = {f.name for f in fields(cls)}
@@ -101,6 +132,20 @@ def _from_known(cls: type, data: dict) -> dict:
 
 TURN_SCHEMA = 2
 """Version of the turn record (``turn_NN.json``); older records are migrated on read (:func:`migrate_turn`)."""
+TURN_FACT_KINDS: dict[str, type] = {
+    **dict.fromkeys(("caller", "answer", "transcript", "tone", "listening", "turns", "turn_taking", "echo",
+                     "observation", "reaction", "timings_s"), dict),
+    **dict.fromkeys(("nudges", "model_files"), list),
+}
+"""The shape of each top-level fact of the turn schema (see the module docstring); null stands for "none"."""
+
+
+def drop_mistyped_facts(facts: dict[str, Any]) -> list[str]:
+    """Remove the top-level facts whose JSON type is not the schema's (a hand-edited or damaged turn file), so
+    readers see them as missing; returns what was removed, for a note."""
+    bad = [k for k, kind in TURN_FACT_KINDS.items() if facts.get(k) is not None and not isinstance(facts[k], kind)]
+    notes = [f"ignored {k!r} ({type(facts.pop(k)).__name__} where {_kind(TURN_FACT_KINDS[k])} belongs)" for k in bad]
+    return notes
 
 
 @dataclass
@@ -177,8 +222,10 @@ class TurnRecord:
         data = migrate_turn(data) if version < TURN_SCHEMA else data
         facts = {k: v for k, v in data.items() if k not in ("schema_version", "index", "wav", "duration_s",
                                                             "written_at")}
+        duration = data.get("duration_s")
         return cls(index=data["index"], facts=facts, wav=str(data.get("wav") or ""),
-                   duration_s=float(data.get("duration_s") or 0.0), written_at=str(data.get("written_at") or ""))
+                   duration_s=float(duration) if _fits(duration, float) else 0.0,
+                   written_at=str(data.get("written_at") or ""))
 
 
 def migrate_turn(old: dict) -> dict:
@@ -273,9 +320,18 @@ class SessionRecord:
         kw = _from_known(cls, data)
         kw.pop("recovered", None)
         kw.pop("path", None)
+        hints = typing.get_type_hints(cls)
+        ignored = []
+        for k in [k for k in kw if k != "turns"]:
+            if not _fits(kw[k], hints[k]):  # a hand-edited or damaged value: the default, and a note saying so
+                ignored.append(f"{SESSION_FILE}: ignored {k!r} ({type(kw.pop(k)).__name__} where "
+                               f"{_kind(hints[k])} belongs)")
+        turns = data.get("turns", [])
         # schema 2 lists the turns (their facts are in the turn files); schema 1 copied each turn here in full
         kw["turns"] = [TurnRecord.from_dict({"index": t.get("index"), "wav": t.get("wav", ""), "schema_version":
-                                             TURN_SCHEMA}) for t in data.get("turns", []) if isinstance(t, dict)]
+                                             TURN_SCHEMA}) for t in (turns if isinstance(turns, list) else [])
+                       if isinstance(t, dict) and isinstance(t.get("index"), int)]
+        kw["recovered"] = ignored
         kw["schema_version"] = SCHEMA_VERSION
         if not kw.get("scores") and isinstance(data.get("scorecard"), dict):  # the earliest session files
             kw["scores"] = data["scorecard"]
@@ -495,8 +551,9 @@ def load_session(directory: str | os.PathLike) -> SessionRecord:
     sp = d / SESSION_FILE
     if sp.exists():
         try:
-            record = SessionRecord.from_dict(json.loads(sp.read_text(encoding="utf-8")))
-        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+            record = SessionRecord.from_dict(loads_json(read_input_text(sp)))
+            recovered += record.recovered
+        except (OSError, ValueError, TypeError, UnicodeDecodeError) as exc:
             recovered.append(f"{SESSION_FILE} unreadable ({str(exc)[:80]}); rebuilt from the turn files")
     else:
         recovered.append(f"{SESSION_FILE} missing; rebuilt from the turn files")
@@ -509,10 +566,11 @@ def load_session(directory: str | os.PathLike) -> SessionRecord:
                 recovered.append(f"ignored the unfinished temporary file {p.name}")
             continue
         try:
-            turn = TurnRecord.from_dict(json.loads(p.read_text(encoding="utf-8")))
-        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+            turn = TurnRecord.from_dict(loads_json(read_input_text(p)))
+        except (OSError, ValueError, TypeError, UnicodeDecodeError) as exc:
             recovered.append(f"skipped {p.name} ({str(exc)[:60]})")
             continue
+        recovered += [f"{p.name}: {note}" for note in drop_mistyped_facts(turn.facts)]
         if not (d / (turn.wav or f"{turn.name}.wav")).exists():
             recovered.append(f"skipped {p.name}: its WAV is missing")
             continue

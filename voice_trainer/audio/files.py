@@ -10,8 +10,10 @@ Device input and output live in ``devices.py``; this module only reads and write
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +25,17 @@ import soxr
 from ..atomic import atomic_write
 from ..config import SAMPLE_RATE
 from ..errors import UserError
+from ..inputs import special_kind
 
 ANALYSIS_RATE = SAMPLE_RATE
 """Every analysed track is resampled to this rate (Hz); an alias of :data:`voice_trainer.config.SAMPLE_RATE`."""
 CHANNELS = ("mix", "left", "right")
 SUPPORTED_HINT = "use WAV, FLAC, OGG, MP3 or M4A"
 _BLOCK_S = 10.0  # seconds decoded per read
+WAV_PCM_TAGS = (0x0001, 0x0003, 0xFFFE)
+"""WAV format tags whose samples are plain PCM or float (integer PCM, IEEE float, WAVE_FORMAT_EXTENSIBLE)."""
+WAV_SAMPLE_BITS = (8, 16, 24, 32, 64)
+"""Sample sizes (bits) a PCM or float WAV can have (EXTENSIBLE's narrower valid bits live in a later field)."""
 
 
 @dataclass(frozen=True)
@@ -48,13 +55,58 @@ def _check_file(path: str | os.PathLike) -> Path:
         raise UserError(f"{p}: no such file; check the path")
     if p.is_dir():
         raise UserError(f"{p}: is a folder, not an audio file; give a file ({SUPPORTED_HINT})")
+    kind = special_kind(p.stat().st_mode)
+    if kind:  # a named pipe or a device: never opened (a pipe would block, a device never end)
+        raise UserError(f"{p}: is {kind}, not an audio file; give a regular file ({SUPPORTED_HINT})")
     if p.stat().st_size == 0:
         raise UserError(f"{p}: the file is empty (0 bytes); record or export it again")
+    try:  # the decoders would report a file they may not open as undecodable
+        os.close(os.open(p, os.O_RDONLY))
+    except OSError as exc:
+        raise UserError(f"{p}: cannot open the file ({exc.strerror}); check its permissions") from None
     return p
 
 
+@contextlib.contextmanager
+def quiet_decoders() -> Iterator[None]:
+    """Silence the decoders' own messages while a file is probed or decoded: libmpg123 (inside libsndfile) writes
+    "Note: Illegal Audio-MPEG-Header ..." straight to the process's stderr, and FFmpeg logs through PyAV; the
+    user gets one line from us instead. Redirects file descriptor 2 to the null device for the duration."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all: nothing to silence
+        yield
+        return
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            sys.stderr.flush()
+            os.dup2(null, 2)
+        finally:
+            os.close(null)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _check_wav_format(p: Path, fmt: bytes) -> None:
+    """Reject a PCM or float ``fmt `` chunk whose sample size is not whole bytes or disagrees with its frame size
+    (libsndfile reads such a file anyway, as something else: a wrong length, noise or "no speech")."""
+    if len(fmt) < 16:
+        raise UserError(f"{p}: the WAV header is damaged (its format chunk is too short); export the file again")
+    tag, channels, _rate, _byte_rate, block_align, bits = struct.unpack("<HHIIHH", fmt[:16])
+    if tag not in WAV_PCM_TAGS:
+        return  # compressed (ADPCM, mu-law...): libsndfile checks its own formats
+    if bits not in WAV_SAMPLE_BITS or channels == 0 or block_align != channels * bits // 8:
+        raise UserError(f"{p}: the WAV header claims {bits} bits per sample ({channels} channel(s), "
+                        f"{block_align} bytes per frame), which is not a valid PCM layout; export the file again "
+                        "as 16-bit WAV")
+
+
 def _check_wav_complete(p: Path) -> None:
-    """Reject a RIFF/WAVE file whose data chunk is shorter than its header declares."""
+    """Reject a RIFF/WAVE file whose data chunk is shorter than its header declares, or whose format chunk
+    describes an impossible sample layout."""
     size = p.stat().st_size
     with open(p, "rb") as fh:
         head = fh.read(12)
@@ -64,6 +116,8 @@ def _check_wav_complete(p: Path) -> None:
         while pos + 8 <= size:
             fh.seek(pos)
             cid, csize = struct.unpack("<4sI", fh.read(8))
+            if cid == b"fmt ":
+                _check_wav_format(p, fh.read(min(csize, 40)))
             if cid == b"data":
                 if csize in (0, 0xFFFFFFFF):  # streaming writers leave the size open
                     return
@@ -89,7 +143,8 @@ def probe(path: str | os.PathLike) -> AudioInfo:
     p = _check_file(path)
     _check_wav_complete(p)
     try:
-        info = sf.info(str(p))
+        with quiet_decoders():
+            info = sf.info(str(p))
         if info.frames <= 0 and info.samplerate > 0:
             raise UserError(f"{p}: the file holds no audio samples; record or export it again")
         return AudioInfo(str(p), info.frames / info.samplerate, info.samplerate, info.channels, "soundfile")
@@ -98,7 +153,7 @@ def probe(path: str | os.PathLike) -> AudioInfo:
     try:
         import av
 
-        with av.open(str(p)) as container:
+        with quiet_decoders(), av.open(str(p)) as container:
             if not container.streams.audio:
                 raise UserError(f"{p}: has no audio stream; {SUPPORTED_HINT}")
             stream = container.streams.audio[0]
@@ -140,7 +195,8 @@ def _blocks_soundfile(p: Path, info: AudioInfo, channels: tuple[str, ...]) -> It
     try:
         with sf.SoundFile(str(p)) as f:
             while True:
-                block = f.read(blocksize, dtype="float32", always_2d=True)
+                with quiet_decoders():
+                    block = f.read(blocksize, dtype="float32", always_2d=True)
                 if block.shape[0] == 0:
                     return
                 yield [_select(block, c, p) for c in channels]

@@ -57,6 +57,7 @@ from pathlib import Path
 
 from ..analysis import ids
 from ..errors import UserError
+from ..inputs import NestingError, loads_toml, read_input_bytes
 
 STAGES = ("opening", "vent", "details", "negotiate", "interrupt", "resolved", "referred", "hung_up")
 OPTIONAL_STAGES = ("interrupt",)
@@ -397,7 +398,9 @@ def parse_scenario(text: str, file: str = "<scenario>", expect_id: str | None = 
 def _load_toml(text: str, file: str) -> dict:
     """The TOML table, or a ScenarioError naming the line TOML stopped at."""
     try:
-        return tomllib.loads(text)
+        return loads_toml(text)
+    except NestingError as exc:
+        raise ScenarioError([Problem(file, 0, str(exc))]) from None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column \d+\)", msg)
@@ -525,7 +528,7 @@ def load_scenario(path: str | os.PathLike) -> Scenario:
     if not p.exists():
         raise ScenarioError([Problem(str(p), 0, "no such scenario file; check the path")])
     try:
-        raw = p.read_bytes()
+        raw = read_input_bytes(p)
     except OSError as exc:
         raise ScenarioError([Problem(str(p), 0, f"cannot read the file ({exc.strerror or exc}); check the path")]) \
             from None

@@ -37,8 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config import MAX_COUNT
 from ..errors import UserError
-from .session import AnswerSpec
+from ..inputs import NestingError, loads_toml, read_input_text
+from .session import MAX_ANSWER_START_S, AnswerSpec
 
 TOP_KEYS = {"scenario", "seed", "baseline", "pass_mark", "answers", "expect", "title", "max_turns"}
 ANSWER_KEYS = {"file", "start_s", "note"}
@@ -74,12 +76,14 @@ def load_script(path: str | os.PathLike) -> RunScript:
     if not p.exists():
         raise UserError(f"{p}: no such run script")
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_input_text(p)
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{p}: cannot read the run script ({getattr(exc, 'strerror', None) or 'not UTF-8 text'}); "
                         "give a .toml run script") from None
     try:
-        data = tomllib.loads(text)
+        data = loads_toml(text)
+    except NestingError as exc:
+        raise UserError(f"{p}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None) or 1
         raise UserError(f"{p}:{line}: not valid TOML ({str(exc).split(' (at')[0]})") from None
@@ -106,6 +110,9 @@ def load_script(path: str | os.PathLike) -> RunScript:
         if start is not None and (isinstance(start, bool) or not isinstance(start, int | float)
                                   or not math.isfinite(start)):
             raise bad("start_s", "start_s must be a number of seconds")
+        if start is not None and abs(start) > MAX_ANSWER_START_S:
+            raise bad("start_s", f"start_s must be between {-MAX_ANSWER_START_S:g} and {MAX_ANSWER_START_S:g} "
+                      f"seconds, not {start!r}")
         f = Path(a["file"])
         specs.append(AnswerSpec(str(f if f.is_absolute() else p.parent / f), None if start is None else float(start)))
     expect = data.get("expect", {})
@@ -131,8 +138,9 @@ def load_script(path: str | os.PathLike) -> RunScript:
 
     if "seed" in data and not is_int(data["seed"]):
         raise bad("seed", f"seed must be a whole number (e.g. seed = 3), not {data['seed']!r}")
-    if "max_turns" in data and not (is_int(data["max_turns"]) and data["max_turns"] >= 1):
-        raise bad("max_turns", f"max_turns must be a whole number of turns, 1 or more, not {data['max_turns']!r}")
+    if "max_turns" in data and not (is_int(data["max_turns"]) and 1 <= data["max_turns"] <= MAX_COUNT):
+        raise bad("max_turns", f"max_turns must be a whole number of turns from 1 to {MAX_COUNT} (the limit of "
+                  f"session.max_turns), not {data['max_turns']!r}")
     if "pass_mark" in data and not (is_num(data["pass_mark"]) and 0 <= data["pass_mark"] <= 100):
         raise bad("pass_mark", f"pass_mark must be a number from 0 to 100, not {data['pass_mark']!r}")
     for key in ("title", "baseline"):

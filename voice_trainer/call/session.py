@@ -62,6 +62,11 @@ class AnswerSource(Protocol):
         """
 
 
+MAX_ANSWER_START_S = 600.0
+"""A canned answer's start (``FILE@START``, a run script's ``start_s``) is at most this many seconds from the
+caller's line, either way: ten minutes of silence is no call, and a huge start would lay out a huge track."""
+
+
 @dataclass(frozen=True)
 class AnswerSpec:
     """A canned answer: the file and, optionally, when it starts (seconds from the start of the caller's line;
@@ -82,6 +87,9 @@ class AnswerSpec:
             if not math.isfinite(value):
                 raise UserError(f"{text}: the time after '@' must be seconds from the start of the caller's line "
                                 f"(e.g. {path}@2.5, or {path}@-1.5 to talk over the caller), not {start!r}")
+            if abs(value) > MAX_ANSWER_START_S:
+                raise UserError(f"{text}: the time after '@' must be between {-MAX_ANSWER_START_S:g} and "
+                                f"{MAX_ANSWER_START_S:g} seconds, not {start}")
             return cls(path, value)
         return cls(text)
 

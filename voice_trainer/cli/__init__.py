@@ -7,6 +7,7 @@ Each subcommand lives in its own module of this package and exposes ``add_parser
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -14,6 +15,7 @@ import sys
 from .. import __version__, memory
 from ..config import ConfigError
 from ..errors import UserError
+from .terminal import ControlFilter
 
 COMMANDS = [  # in the order --help lists them
     "demo",
@@ -73,6 +75,16 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; stdout and stderr drop control characters meanwhile (text read from files is printed)."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ControlFilter(out), ControlFilter(err)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def _main(argv: list[str] | None = None) -> int:
     memory.limit_arenas()  # before any model starts its threads (voice_trainer/memory.py)
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(chosen_command(argv))
@@ -87,15 +99,26 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a file or folder the command may not read or write (permissions, a full disk...)
+        if not exc.filename or os.environ.get("VOICE_TRAINER_DEBUG"):
+            return _internal_error(exc)
+        hint = {errno.ENOSPC: "free some space or write elsewhere", errno.EROFS: "write elsewhere"}.get(
+            exc.errno or 0, "check the path and its permissions")
+        print(f"voice-trainer: error: {exc.filename}: {exc.strerror or exc}; {hint}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:  # never a traceback for users; VOICE_TRAINER_DEBUG=1 shows it
-        if os.environ.get("VOICE_TRAINER_DEBUG"):
-            raise
-        print(
-            f"voice-trainer: internal error: {type(exc).__name__}: {str(exc)[:200]} "
-            "(set VOICE_TRAINER_DEBUG=1 for details and report it)",
-            file=sys.stderr,
-        )
-        return 1
+        return _internal_error(exc)
+
+
+def _internal_error(exc: BaseException) -> int:
+    if os.environ.get("VOICE_TRAINER_DEBUG"):
+        raise exc
+    print(
+        f"voice-trainer: internal error: {type(exc).__name__}: {str(exc)[:200]} "
+        "(set VOICE_TRAINER_DEBUG=1 for details and report it)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def entry() -> None:

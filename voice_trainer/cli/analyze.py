@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -17,10 +18,12 @@ from ..analysis.result import SCHEMA_VERSION, AnalysisResult
 from ..audio.files import CHANNELS, probe
 from ..config import Config
 from ..errors import UserError
+from ..inputs import MAX_LINE_CHARS, NestingError, loads_json, not_regular_error, special_kind
 from ..pipeline import analyze_file
 from ..profile import resolve_baseline
 from ..speech.transcribe import Transcriber
 from .common import add_model_options, config_from_args, print_json_line, stderr_progress
+from .console import TerminalConsole
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -93,7 +96,9 @@ def _text_record(agent: str, caller: str, facts: list[str], cfg: object) -> dict
 
 def _parse_text_line(raw: str, where: str) -> tuple[str, str, list[str], dict]:
     try:
-        obj = json.loads(raw)
+        obj = loads_json(raw)
+    except NestingError as exc:
+        raise UserError(f"{where}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise UserError(f"{where}: not valid JSON ({exc.msg}); each line must be an object like "
                         '{"agent": "...", "caller": "..."}') from None
@@ -118,12 +123,18 @@ def run_texts(args: argparse.Namespace, cfg: object, console: Console) -> int:
             print_listening(rec["listening"], console)
         return 0
     try:
+        kind = special_kind(os.stat(args.texts).st_mode)
+        if kind and not kind.endswith("(FIFO)"):  # a pipe streams lines (``--texts <(cmd)``); a device does not
+            raise not_regular_error(args.texts, kind)
         f = open(args.texts, encoding="utf-8")  # noqa: SIM115 - closed below; a missing file is a UserError
     except OSError as exc:
         raise UserError(f"{args.texts}: cannot read ({exc.strerror})") from None
     failed = 0
     with f:
-        for n, raw in enumerate(f, 1):
+        for n, raw in enumerate(iter(lambda: f.readline(MAX_LINE_CHARS + 1), ""), 1):
+            if len(raw) > MAX_LINE_CHARS:
+                raise UserError(f"{args.texts}:{n}: the line is longer than {MAX_LINE_CHARS} characters; give one "
+                                "short JSON object per line")
             if not raw.strip():
                 continue
             try:
@@ -152,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
     if not text_mode and not args.files:
         raise UserError("nothing to analyse: give audio FILEs, --text \"reply\" or --texts FILE.jsonl")
     if text_mode:
-        return run_texts(args, cfg, Console())
+        return run_texts(args, cfg, TerminalConsole())
     transcriber = Transcriber(cfg.transcribe)
     # Models load while this thread decodes. The sentence encoder is built first, before Whisper, except for one
     # long file: there Whisper's working memory on each 2-minute chunk is larger than the encoder's build, so the
@@ -169,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_files(args: argparse.Namespace, cfg: Config, transcriber: Transcriber) -> int:
-    console = Console()
+    console = TerminalConsole()
     baseline = resolve_baseline(args.baseline, cfg, transcriber)
     failed = 0
     for path in args.files:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import sys
 
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from ..atomic import write_text_atomic
 from ..batch import CSV_COLUMNS, csv_row, read_results, run_batch
 from ..errors import UserError
 from .common import add_model_options, config_from_args
+from .console import TerminalConsole
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise UserError("--workers must be 1 or more")
     cfg = config_from_args(args)
-    console = Console(stderr=True)
+    console = TerminalConsole(stderr=True)
     errors: list[dict] = []
     with Progress(
         TextColumn("[bold]scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -71,12 +73,13 @@ def run(args: argparse.Namespace) -> int:
             on_start=on_start, on_row=on_row,
         )
     if args.csv:
-        try:
-            with open(args.csv, "w", newline="", encoding="utf-8") as fh:
-                w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
-                w.writeheader()
-                for row in read_results(args.out):
-                    w.writerow(csv_row(row))
+        buf = io.StringIO(newline="")
+        w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS)
+        w.writeheader()
+        for row in read_results(args.out):
+            w.writerow(csv_row(row))
+        try:  # written whole or not at all: never a CSV cut short after its header
+            write_text_atomic(args.csv, buf.getvalue())
         except OSError as exc:
             raise UserError(f"{args.csv}: cannot write the CSV summary ({exc.strerror}); choose another --csv "
                             f"(the results are in {args.out})") from None

@@ -45,9 +45,9 @@ def print_json_line(obj: object) -> None:
 def stderr_progress(label: str, total: float, unit: str = "s") -> Iterator[Callable[[float], None]]:
     """A rich progress bar on stderr, shown only when stderr is a terminal (never in stdout, never in a pipe or
     a log file). Yields ``update(done)``, with ``done`` in the same unit as ``total``."""
-    from rich.console import Console
+    from .console import TerminalConsole
 
-    console = Console(stderr=True)
+    console = TerminalConsole(stderr=True)
     if total <= 0 or not console.is_terminal or console.is_dumb_terminal:
         yield lambda done: None
         return

@@ -12,6 +12,7 @@ from rich.markup import escape
 from ..call.script import RunScript, default_session_dir, execute
 from ..speech.transcribe import Transcriber
 from .common import add_model_options, config_from_args
+from .console import TerminalConsole
 
 DEFAULT_SCENARIO = "double-charge"
 
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from ..report.terminal import print_summary, print_turn
 
     cfg = config_from_args(args)
-    console = Console()
+    console = TerminalConsole()
     sets = ["poor", "good"] if args.set == "both" else [args.set]
     started = time.perf_counter()
     transcriber = Transcriber(cfg.transcribe)

@@ -13,6 +13,7 @@ from ..call.script import default_session_dir
 from ..errors import UserError
 from ..speech.transcribe import Transcriber
 from .common import add_model_options, config_from_args
+from .console import TerminalConsole
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     scenario = pick_scenario(args, random.Random(seed), (*cfg.caller.scenario_dirs, *args.scenarios_dir))
     transcriber = Transcriber(cfg.transcribe)
     session_dir = args.session_dir or default_session_dir("practice")
-    console = Console()
+    console = TerminalConsole()
     baseline = resolve_baseline(args.baseline, cfg, transcriber)
     if args.answers:
         answers = FileAnswers(args.answers, cfg)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from ..report.progress import LABELS, SKILLS, progress_rows, trend, trend_text, write_csv, write_progress_html
 from .common import config_from_args
+from .console import TerminalConsole
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,7 +36,7 @@ SHORT = {"overall": "All", "calmness": "Calm", "listening": "Listen", "turn_taki
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     rows, skipped = progress_rows(args.folder)
-    console = Console()
+    console = TerminalConsole()
     for s in skipped:
         console.print(f"[yellow]skipped:[/yellow] {escape(s)}", highlight=False)
     # fits 80 columns: date 10 + session 22 + scenario 14 + 4 scores of at most 6, with rich's borders

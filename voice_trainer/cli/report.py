@@ -6,14 +6,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rich.console import Console
-
 from ..report.export import write_transcript
 from ..report.html import write_html
 from ..report.record import load_record
 from ..report.scorecard import print_scorecard
 from ..report.summary import record_summary
 from .common import config_from_args, print_json_line
+from .console import TerminalConsole
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -51,5 +50,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json_line(record_summary(rec, cfg))
         return 0
-    print_scorecard(rec, Console(), cfg)
+    print_scorecard(rec, TerminalConsole(), cfg)
     return 0

@@ -9,6 +9,7 @@ from rich.console import Console
 from ..review import CALLER_CHANNELS, ReviewResult, review_file
 from ..speech.transcribe import Transcriber
 from .common import add_model_options, config_from_args, print_json_line, stderr_progress
+from .console import TerminalConsole
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -97,5 +98,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json_line(result.to_dict())
     else:
-        print_text(result, Console())
+        print_text(result, TerminalConsole())
     return 0

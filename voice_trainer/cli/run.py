@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from rich.console import Console
 from rich.markup import escape
 
 from ..call.script import default_session_dir, execute, load_script
 from ..report.terminal import print_turn
 from ..speech.transcribe import Transcriber
 from .common import add_model_options, config_from_args, print_json_line
+from .console import TerminalConsole
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     script = load_script(args.script)
     transcriber = Transcriber(cfg.transcribe)
     session_dir = None if args.no_session else (args.session_dir or default_session_dir("run"))
-    console = Console(stderr=args.json)
+    console = TerminalConsole(stderr=args.json)
 
     def on_event(name: str, data: dict) -> None:
         if name == "turn" and not args.json:

@@ -10,12 +10,12 @@ Format::
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from ..atomic import write_json_atomic
 from ..errors import UserError
+from ..inputs import loads_json, read_input_text
 
 NOTES_FILE = "notes.json"
 
@@ -41,7 +41,7 @@ def load_notes(path: str | os.PathLike) -> list[dict]:
     if not p.exists():
         return []
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        data = loads_json(read_input_text(p))
         notes = data["notes"]
         if not isinstance(notes, list):
             raise ValueError("'notes' is not a list")

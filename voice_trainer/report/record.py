@@ -11,7 +11,6 @@ whole recording for a reviewed call.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..inputs import loads_json, read_input_text
 from .notes import MAX_NOTE_CHARS, load_notes, notes_path, write_notes
 
 SESSION_FILE = "session.json"
@@ -111,7 +111,7 @@ class ReportRecord:
 
 def _read_json(p: Path) -> Any:
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
+        return loads_json(read_input_text(p))
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise UserError(f"{p}: cannot be read as JSON ({str(exc)[:80]}); give a session folder or a "
                         "'review --json' result") from None
@@ -130,6 +130,13 @@ def load_record(path: str | os.PathLike) -> ReportRecord:
         The path is missing, is neither a session folder nor a review result, or its JSON is corrupted.
     """
     p = Path(path)
+    try:
+        return _load_record(p)
+    except OSError as exc:  # an unreadable folder or file (its permissions)
+        raise UserError(f"{exc.filename or p}: cannot read it ({exc.strerror}); check its permissions") from None
+
+
+def _load_record(p: Path) -> ReportRecord:
     if p.is_dir():
         rec = _load_session(p)
     elif p.is_file():
@@ -168,7 +175,7 @@ def _load_session(d: Path) -> ReportRecord:
     raw: dict = {}
     if sp.exists():
         try:
-            raw = json.loads(sp.read_text(encoding="utf-8"))
+            raw = loads_json(read_input_text(sp))
             if not isinstance(raw, dict):
                 raise ValueError("not a JSON object")
         except (OSError, ValueError, UnicodeDecodeError) as exc:

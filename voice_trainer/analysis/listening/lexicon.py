@@ -17,6 +17,7 @@ from importlib import resources
 import snowballstemmer
 
 from ...errors import UserError
+from ...inputs import NestingError, loads_toml, read_input_text
 
 _STEMMER = snowballstemmer.stemmer("english")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -209,10 +210,12 @@ def _cached_lexicon(user_file: str, mtime: float) -> Lexicon:
     data = tomllib.loads(resources.files("voice_trainer").joinpath("data/listening.toml").read_text("utf-8"))
     if user_file:
         try:
-            with open(user_file, "rb") as f:
-                data = _merge(data, tomllib.load(f))
-        except OSError as exc:
-            raise UserError(f"{user_file}: cannot read the listening lexicon ({exc.strerror})") from None
+            data = _merge(data, loads_toml(read_input_text(user_file)))
+        except NestingError as exc:
+            raise UserError(f"{user_file}: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            why = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise UserError(f"{user_file}: cannot read the listening lexicon ({why})") from None
         except tomllib.TOMLDecodeError as exc:
             raise UserError(f"{user_file}: not valid TOML ({exc})") from None
     return _build_lexicon(data)
