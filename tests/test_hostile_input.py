@@ -441,6 +441,33 @@ def test_random_bytes_as_mp3_give_one_line(tmp_path):
         assert one_line(proc.stderr).endswith("use WAV, FLAC, OGG, MP3 or M4A")
 
 
+def test_silencing_the_decoders_from_many_threads_gives_stderr_back():
+    """The web server and batch decode in several threads at once: each silences fd 2 while its decoder runs, and
+    when all are done stderr is what it was (not the null device another thread put there)."""
+    import os
+    import threading
+    import time
+
+    from voice_trainer.audio.files import quiet_decoders
+
+    before = os.fstat(2)
+    inside: list[bool] = []
+
+    def work() -> None:
+        for _ in range(100):
+            with quiet_decoders():
+                inside.append(os.path.samestat(os.fstat(2), os.stat(os.devnull)))
+                time.sleep(0.0002)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(inside) and len(inside) == 800  # silenced while any decoder runs...
+    assert os.path.samestat(os.fstat(2), before)  # ...and given back afterwards
+
+
 # --- 10. terminal escapes -----------------------------------------------------------------------------------------
 
 

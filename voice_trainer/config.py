@@ -781,6 +781,11 @@ MAX_CURVE_POINTS = 100_000
 """Most points drawn per curve in the HTML report."""
 MAX_EMBED_MB = 4096.0
 """Largest ``report.embed_audio_max_mb``."""
+MAX_WS_BYTES = 16 * 2**20
+"""Largest WebSocket message limit (``web.max_frame_bytes``, ``web.max_message_bytes``): 16 MiB, over eight minutes
+of the page's 16 kHz PCM in one frame."""
+MAX_JSON_DEPTH = 64
+"""Deepest JSON nesting a setting may allow (``web.max_json_depth``; the page's own messages are flat)."""
 _ANGER = (0.0, 100.0)
 _LIMITS: dict[str, tuple[float, float]] = {
     "chunk_s": (MIN_CHUNK_S, MAX_SECONDS),
@@ -807,6 +812,9 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "paraphrase_min_overlap": (0.0, MAX_COUNT),
     "paraphrase_frame_min_overlap": (0.0, MAX_COUNT),
     "paraphrase_named_weight": (0.0, MAX_WEIGHT),
+    "max_frame_bytes": (1, MAX_WS_BYTES),
+    "max_message_bytes": (1, MAX_WS_BYTES),
+    "max_json_depth": (1, MAX_JSON_DEPTH),
 }
 """Settings whose range no rule of :func:`allowed_range` covers (or covers too loosely)."""
 _ANGER_SUFFIXES = ("_up", "_down", "_bonus", "_penalty", "_up_max", "_up_per_s", "_anger", "_at")

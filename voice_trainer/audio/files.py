@@ -14,6 +14,7 @@ import contextlib
 import os
 import struct
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,27 +68,42 @@ def _check_file(path: str | os.PathLike) -> Path:
     return p
 
 
+_quiet_lock = threading.Lock()
+_quiet = {"depth": 0, "saved": -1}  # how many threads are inside quiet_decoders(), and the stderr they restore
+
+
 @contextlib.contextmanager
 def quiet_decoders() -> Iterator[None]:
     """Silence the decoders' own messages while a file is probed or decoded: libmpg123 (inside libsndfile) writes
     "Note: Illegal Audio-MPEG-Header ..." straight to the process's stderr, and FFmpeg logs through PyAV; the
-    user gets one line from us instead. Redirects file descriptor 2 to the null device for the duration."""
+    user gets one line from us instead. Redirects file descriptor 2 to the null device for the duration.
+
+    Safe across threads (the web server and batch decode in several): the first thread in redirects, the last one
+    out restores what stderr was before the first came in."""
+    with _quiet_lock:
+        if _quiet["depth"] == 0:
+            try:
+                saved = os.dup(2)
+            except OSError:  # no stderr at all: nothing to silence
+                saved = -1
+            if saved >= 0:
+                null = os.open(os.devnull, os.O_WRONLY)
+                try:
+                    sys.stderr.flush()
+                    os.dup2(null, 2)
+                finally:
+                    os.close(null)
+            _quiet["saved"] = saved
+        _quiet["depth"] += 1
     try:
-        saved = os.dup(2)
-    except OSError:  # no stderr at all: nothing to silence
-        yield
-        return
-    try:
-        null = os.open(os.devnull, os.O_WRONLY)
-        try:
-            sys.stderr.flush()
-            os.dup2(null, 2)
-        finally:
-            os.close(null)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        with _quiet_lock:
+            _quiet["depth"] -= 1
+            if _quiet["depth"] == 0 and _quiet["saved"] >= 0:
+                os.dup2(_quiet["saved"], 2)
+                os.close(_quiet["saved"])
+                _quiet["saved"] = -1
 
 
 def _check_wav_format(p: Path, fmt: bytes) -> None:
