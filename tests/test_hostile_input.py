@@ -206,6 +206,7 @@ def test_unreadable_audio_file(tmp_path, capsys, lock):
     assert str(wav) in line and "Permission denied" in line and "permissions" in line, line
 
 
+@pytest.mark.whisper
 def test_unreadable_session_folder(session, capsys, lock):
     lock(session)
     line = fails_with_one_line(capsys, ["report", str(session)])
@@ -230,6 +231,7 @@ def set_session_fields(folder: Path, **values) -> None:
     p.write_text(json.dumps(data))
 
 
+@pytest.mark.whisper
 @pytest.mark.parametrize("field, value", [("status", 5), ("started_at", [1]), ("session_id", True),
                                           ("mode", {"a": 1}), ("scores", [1, 2]), ("turns", "x"),
                                           ("anger_trajectory", ["high"])])
@@ -246,6 +248,7 @@ def test_wrongly_typed_session_fields_are_ignored_with_a_note(session, capsys, f
     assert csv.exists() and html.exists()
 
 
+@pytest.mark.whisper
 @pytest.mark.parametrize("field, value", [("tone", 5), ("caller", "x"), ("reaction", [1]), ("nudges", 5),
                                           ("duration_s", [1])])
 def test_wrongly_typed_turn_fields_are_ignored_with_a_note(session, capsys, field, value):
@@ -259,6 +262,7 @@ def test_wrongly_typed_turn_fields_are_ignored_with_a_note(session, capsys, fiel
         assert f"turn_01.json: ignored '{field}'" in out.out, out.out
 
 
+@pytest.mark.whisper
 def test_batch_csv_over_a_session_folder(session, tmp_path):
     """The CSV summary of a session row used to fail ("'list' object has no attribute 'get'") after its header."""
     out, csv = tmp_path / "r.jsonl", tmp_path / "r.csv"
@@ -382,6 +386,7 @@ def test_texts_line_length_is_bounded(tmp_path, capsys, monkeypatch):
 # --- 7. outputs never replace special files -----------------------------------------------------------------------
 
 
+@pytest.mark.whisper
 def test_outputs_refuse_special_files(session, tmp_path, capsys):
     targets = [tmp_path / "out.fifo"]
     os.mkfifo(targets[0])
@@ -481,6 +486,7 @@ def test_scenario_title_escapes_are_not_printed(tmp_path, capsys):
     assert "late-package: Evil red" in out and ESC not in out and "\x9b" not in out and "\x07" not in out
 
 
+@pytest.mark.whisper
 def test_note_escapes_are_not_printed_by_report(session, capsys):
     assert cli_main(["note", str(session), "-", "calm \x1b[2J\x1b[Hdown \r\x08please"]) == 0
     set_session_fields(session, scenario={"id": "double-charge", "title": "Title \u001b[31mred"})
@@ -638,6 +644,7 @@ def test_fuzz_run_scripts(tmp_path, capsys, monkeypatch, key, value):
     assert line.startswith(f"voice-trainer: error: {script}") and ESC not in line
 
 
+@pytest.mark.whisper
 @FUZZ
 @given(data=st.data())
 def test_fuzz_session_files(session_dir, session, capsys, data):

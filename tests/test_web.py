@@ -288,6 +288,7 @@ def linked_root(sessions_root, tmp_path):
     return sessions_root
 
 
+@pytest.mark.whisper
 def test_links_leading_out_of_the_session_root_are_not_read(linked_root, tmp_path):
     """``ln -s /etc/passwd S/web-one/turn_08.wav`` is not served, nor is a session linked from outside."""
     s = _Served(linked_root)
@@ -308,6 +309,7 @@ def test_links_leading_out_of_the_session_root_are_not_read(linked_root, tmp_pat
         s.stop()
 
 
+@pytest.mark.whisper
 def test_links_leading_out_of_the_session_root_are_not_written(linked_root, tmp_path):
     """A note is never written through a linked session folder or a linked notes file."""
     form = b"turn=-&author=coach&text=written+through+a+link"
@@ -324,6 +326,7 @@ def test_links_leading_out_of_the_session_root_are_not_written(linked_root, tmp_
         s.stop()
 
 
+@pytest.mark.whisper
 @pytest.mark.parametrize("query, needle", [
     ("turns=%C2%B2", "turns"), ("seed=%C2%B2", "seed"), ("turns=%D9%A3", "turns"), ("seed=" + "9" * 5000, "seed"),
     ("turns=0", "turns"), ("seed=-1", "seed"),
@@ -340,6 +343,7 @@ def test_bad_practice_numbers_are_a_400_with_one_line(sessions_root, query, need
         s.stop()
 
 
+@pytest.mark.whisper
 @pytest.mark.parametrize("field, value", [("status", 5), ("session_id", ["x"]), ("started_at", 1.5),
                                           ("scores", {"overall": "high"}), ("outcome", {"a": 1})])
 def test_one_damaged_session_does_not_break_the_list(sessions_root, field, value):
@@ -385,6 +389,7 @@ def _rss_mb() -> float:
     ('{"type":"start","scenario":["late-package"]}', "scenario"),
     ('"start"', "type"), ("{not json", "JSON"), ('{"type":"nope"}', "type"),
 ])
+@pytest.mark.whisper
 def test_malformed_messages_are_answered_not_crashed_on(sessions_root, text, needle):
     s = _Served(sessions_root)
     try:
@@ -399,6 +404,7 @@ def test_malformed_messages_are_answered_not_crashed_on(sessions_root, text, nee
         s.stop()
 
 
+@pytest.mark.whisper
 def test_audio_outside_a_call_is_not_kept(sessions_root):
     """A page that streams audio without a call (here: 96 MB in 64 kB frames) does not grow the server's memory;
     a frame over ``web.max_frame_bytes`` closes the connection."""
@@ -426,6 +432,7 @@ def test_audio_outside_a_call_is_not_kept(sessions_root):
         s.stop()
 
 
+@pytest.mark.whisper
 @needs_espeak_mark
 def test_a_stalled_call_ends_and_frees_the_slot(sessions_root):
     """A page that starts a call and never sends audio: after ``web.idle_timeout_s`` the call ends (session

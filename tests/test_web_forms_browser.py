@@ -17,6 +17,7 @@ from speech import needs_espeak
 from webcall import CHROMIUM, Server
 
 pytestmark = [
+    pytest.mark.whisper,
     needs_espeak,
     pytest.mark.slow,
     pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; "
