@@ -543,11 +543,15 @@ Renderer = Callable[[str, float], np.ndarray]
 
 
 def tts_renderer(scenario: Scenario, cfg: Config) -> Renderer:
-    """Render caller lines with pyttsx3 (cached on disk) in the persona's voice at the current anger."""
+    """Render caller lines with ``[caller] engine`` (pyttsx3 or piper; cached on disk) in the persona's voice at
+    the current anger."""
     from . import tts
 
+    engine = tts.resolve_engine(cfg.caller.engine)  # piper without its extra: pyttsx3, with a one-line notice
+    tts.set_piper_threads(cfg.tts.piper_threads)
+
     def render(text: str, anger: float) -> np.ndarray:
-        path = tts.render_line(text, tts.voice_for(scenario.persona, anger, cfg.tts))
+        path = tts.render_line(text, tts.voice_for(scenario.persona, anger, cfg.tts, engine))
         return tts.load_rendered(path, SR)
 
     return render
