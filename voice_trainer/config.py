@@ -391,6 +391,10 @@ class CallerConfig:
     """Anger at or above this is the "furious" band."""
     scenario_dirs: list[str] = field(default_factory=list)
     """Extra folders of scenario ``*.toml`` files, searched after the built-in ones (like ``--scenarios-dir``)."""
+    engine: str = "pyttsx3"
+    """The caller's voice: ``"pyttsx3"`` (espeak-ng, the default, always installed) or ``"piper"`` (a natural
+    neural voice: ``pip install 'voice-trainer[voice]'``; without that extra pyttsx3 is used, with a one-line
+    notice). ``voice-trainer say --engine`` overrides it."""
 
 
 @dataclass
@@ -412,7 +416,23 @@ class TTSConfig:
     furious_pitch: float = 75.0
     """Pitch at anger 100."""
     cache: bool = True
-    """Reuse rendered lines from ``<cache dir>/tts`` (keyed by a hash of the text and voice settings)."""
+    """Reuse rendered lines from ``<cache dir>/tts`` (keyed by a hash of the text, voice settings and engine)."""
+    # --- piper (``[caller] engine = "piper"``): no emotion tags, so anger is applied to the sound ---
+    piper_calm_length_scale: float = 1.12
+    """Piper's phoneme length scale at anger 0 (above 1: slower); the persona's speed multiplies it."""
+    piper_furious_length_scale: float = 0.78
+    """Length scale at anger 100 (faster)."""
+    piper_calm_semitones: float = -1.0
+    """Pitch shift (semitones) at anger 0, on top of the persona's own shift."""
+    piper_furious_semitones: float = 3.0
+    """Pitch shift at anger 100 (higher)."""
+    piper_calm_emphasis: float = 0.0
+    """Emphasis 0-1 at anger 0: loudness compression (a pushed voice) and, from 0.5, sentences said as
+    exclamations."""
+    piper_furious_emphasis: float = 1.0
+    """Emphasis at anger 100."""
+    piper_threads: int = 0
+    """onnxruntime intra-op threads for piper (0: onnxruntime's default, all cores)."""
 
 
 @dataclass
@@ -723,6 +743,7 @@ _SHARES = {
     "voicing_threshold", "no_speech_prob_max", "min_confidence", "fact_min_coverage", "embedding_min_similarity",
     "vad_threshold", "vad_neg_threshold", "echo_min_corr", "contagion_min_r", "calm_calmness", "tense_calmness",
     "repeat_decay", "repeat_floor", "calm_resistance", "calm_volume", "furious_volume", "raised_voice_points_lost",
+    "piper_calm_emphasis", "piper_furious_emphasis",
     "good_share", "change_share", "calibration_max_clipped", "new_topic_share",
     "cut_in_furious_factor", "cut_in_heard_share", "audio_compression", "nudge_weak_share", "clipped_note_fraction",
     "unvoiced_note_fraction",
@@ -793,6 +814,11 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "review_beam_size": (0, MAX_BEAM_SIZE),
     "live_beam_size": (0, MAX_BEAM_SIZE),
     "cpu_threads": (0, MAX_CPU_THREADS),
+    "piper_threads": (0, MAX_CPU_THREADS),
+    "piper_calm_length_scale": (0.3, 3.0),
+    "piper_furious_length_scale": (0.3, 3.0),
+    "piper_calm_semitones": (-12.0, 12.0),
+    "piper_furious_semitones": (-12.0, 12.0),
     "webrtc_mode": (0, 3),  # webrtcvad's aggressiveness levels
     "low_logprob": (-100.0, 0.0),  # a mean log-probability is at most 0
     "periodicity_voiced": (0.0, 2.0),  # a correlation; above 1 turns the rule off
@@ -859,6 +885,7 @@ COMPUTE_TYPES = ("default", "auto", "int8", "int8_float32", "int8_float16", "int
 _CHOICES: dict[str, tuple[str, ...]] = {
     "compute_type": COMPUTE_TYPES,
     "audio_format": ("opus", "mp3"),
+    "engine": ("pyttsx3", "piper"),
 }
 """Text settings with a fixed set of values."""
 

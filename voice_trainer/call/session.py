@@ -136,6 +136,9 @@ def place_answer(
 class FileAnswers:
     """Canned answers instead of the microphone (tests, demos, trainers replaying a recorded trainee)."""
 
+    places_cut_ins = True
+    """The caller's cut-in line is laid on the turn's audio afterwards (:func:`voice_cut_in`): nothing was played."""
+
     def __init__(self, answers: Sequence[AnswerSpec | str], cfg: Config) -> None:
         self.answers = [a if isinstance(a, AnswerSpec) else AnswerSpec.parse(a) for a in answers]
         self.cfg = cfg
@@ -318,6 +321,32 @@ def caller_cut_in(ta: TurnAudio, tr: TurnResult, line: CallerLine) -> dict | Non
     else:
         at = cut_in_at(words[0].start, words[-1].end, ack, limit)
     return None if at is None else {"at_s": round(at, 3), "limit_s": limit}
+
+
+def voice_cut_in(ta: TurnAudio, cut_in: dict, line: CallerLine, audio: np.ndarray) -> dict:
+    """Lay the caller's cut-in line on the turn's caller channel at the cut-in time (file mode and ``run``).
+
+    A real barge-in, as a canned answer allows: the caller's line (16 kHz, ``audio``) starts at
+    ``cut_in["at_s"]`` on the reference track; the trainee's answer is left as it was and continues under it
+    (a recorded answer cannot stop; cutting it would also drop words the analysis scored). Both tracks are
+    lengthened with silence when the line runs past the turn's end. Returns ``cut_in`` with the line added
+    (``{"text", "start_s", "end_s"}``), which the record, the HTML report and the WebVTT/SRT export show.
+
+    Live practice does not come here: there the answer source stopped the recording at the cut and the line
+    opens the next turn, as it was really played.
+    """
+    at = float(cut_in["at_s"])
+    s0 = max(0, int(round(at * SR)))
+    clip = np.asarray(audio, np.float32)
+    total = max(len(ta.reference), len(ta.mic), s0 + len(clip))
+    ref = np.zeros(total, np.float32)
+    ref[: len(ta.reference)] = ta.reference
+    mic = np.zeros(total, np.float32)
+    mic[: len(ta.mic)] = ta.mic
+    ref[s0: s0 + len(clip)] = np.clip(ref[s0: s0 + len(clip)] + clip, -1.0, 1.0)
+    ta.reference, ta.mic = ref, mic
+    return {**cut_in, "line": {"text": line.text, "start_s": round(s0 / SR, 3),
+                               "end_s": round((s0 + len(clip)) / SR, 3)}}
 
 
 def nudges_for(tr: TurnResult, limit: int, weak_share: float = 0.6) -> list[str]:
@@ -514,11 +543,15 @@ Renderer = Callable[[str, float], np.ndarray]
 
 
 def tts_renderer(scenario: Scenario, cfg: Config) -> Renderer:
-    """Render caller lines with pyttsx3 (cached on disk) in the persona's voice at the current anger."""
+    """Render caller lines with ``[caller] engine`` (pyttsx3 or piper; cached on disk) in the persona's voice at
+    the current anger."""
     from . import tts
 
+    engine = tts.resolve_engine(cfg.caller.engine)  # piper without its extra: pyttsx3, with a one-line notice
+    tts.set_piper_threads(cfg.tts.piper_threads)
+
     def render(text: str, anger: float) -> np.ndarray:
-        path = tts.render_line(text, tts.voice_for(scenario.persona, anger, cfg.tts))
+        path = tts.render_line(text, tts.voice_for(scenario.persona, anger, cfg.tts, engine))
         return tts.load_rendered(path, SR)
 
     return render
@@ -665,6 +698,9 @@ def run_session(
             else:
                 tr.anger_before = anger_before
                 tr.cut_in = cut_in
+            if tr.cut_in is not None and getattr(answers, "places_cut_ins", False) \
+                    and ta.end_reason != "caller_cut_in":
+                tr.cut_in = voice_cut_in(ta, tr.cut_in, reply, render(reply.text, reply.anger))
             tr.anger_after = caller.anger
             step = caller.trajectory[-1]
             tr.anger_changes = [{"reason": c.reason, "delta": round(c.delta, 2), "detail": c.detail}

@@ -1,4 +1,16 @@
-"""The caller's voice: pyttsx3 rendering, an on-disk cache, and playback through sounddevice.
+"""The caller's voice: pyttsx3 (or piper) rendering, an on-disk cache, and playback through sounddevice.
+
+Two engines (``[caller] engine``, ``voice-trainer say --engine``): ``pyttsx3`` on espeak-ng (the default, always
+installed) and ``piper``, a natural neural voice (the optional extra ``pip install 'voice-trainer[voice]'``: the
+piper-tts runtime and the joe voice, whose files are pinned in the model manifest as ``piper-joe``). Without the
+extra, ``piper`` falls back to pyttsx3 with a one-line notice (:func:`resolve_engine`).
+
+Piper has no emotion tags, so anger is applied to how the line is made and to its sound (:func:`voice_for`):
+the phoneme length scale (rate), a pitch shift (the line is synthesised that much slower, then resampled up to
+the original speed: higher by the same factor, same duration), and emphasis: loudness compression (a pushed,
+louder voice) and, from emphasis 0.5, sentences said as exclamations; then the gain (``calm_volume`` to
+``furious_volume``). The persona's espeak voice name picks piper's voice, speed and base pitch
+(:func:`piper_persona`).
 
 Anger 0-100 maps linearly to the speaking rate, volume and (espeak-ng only) pitch between the calm and furious
 ends set in :class:`voice_trainer.config.TTSConfig`; the persona's voice name picks the voice. Every rendered
@@ -84,6 +96,14 @@ class VoiceSettings:
     volume: float
     pitch: float
     driver: str = ""
+    engine: str = "pyttsx3"
+    """``pyttsx3`` or ``piper``; the fields below are piper's only."""
+    length_scale: float = 1.0
+    """piper: phoneme length scale (below 1: faster)."""
+    semitones: float = 0.0
+    """piper: pitch shift in semitones."""
+    emphasis: float = 0.0
+    """piper: 0-1, loudness compression and (from 0.5) exclamations."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -98,7 +118,8 @@ def default_driver() -> str:
     return "espeak"
 
 
-def voice_for(persona: object, anger: float, config: TTSConfig | None = None) -> VoiceSettings:
+def voice_for(persona: object, anger: float, config: TTSConfig | None = None, engine: str = "pyttsx3"
+              ) -> VoiceSettings:
     """Voice settings for a persona at an anger level.
 
     Parameters
@@ -109,6 +130,8 @@ def voice_for(persona: object, anger: float, config: TTSConfig | None = None) ->
         0-100 (clipped); rate, volume and pitch move linearly from the calm to the furious end of ``config``.
     config : TTSConfig, optional
         Mapping ends; defaults when None.
+    engine : str
+        ``pyttsx3`` or ``piper`` (resolve a configured engine with :func:`resolve_engine` first).
     """
     cfg = config or TTSConfig()
     a = min(max(float(anger), 0.0), 100.0) / 100.0
@@ -117,13 +140,152 @@ def voice_for(persona: object, anger: float, config: TTSConfig | None = None) ->
     def lerp(lo: float, hi: float) -> float:
         return round(lo + (hi - lo) * a, 2)
 
+    volume = min(1.0, max(0.0, lerp(cfg.calm_volume, cfg.furious_volume)))
+    if engine == "piper":
+        name, speed, base_st = piper_persona(voice)
+        return VoiceSettings(
+            voice=name, rate_wpm=0.0, volume=volume, pitch=0.0, engine="piper",
+            length_scale=round(speed * lerp(cfg.piper_calm_length_scale, cfg.piper_furious_length_scale), 3),
+            semitones=round(base_st + lerp(cfg.piper_calm_semitones, cfg.piper_furious_semitones), 2),
+            emphasis=min(1.0, max(0.0, lerp(cfg.piper_calm_emphasis, cfg.piper_furious_emphasis))),
+        )
+    if engine != "pyttsx3":
+        raise UserError(f"unknown text-to-speech engine {engine!r}; use one of: {', '.join(ENGINES)}")
     return VoiceSettings(
         voice=voice,
         rate_wpm=lerp(cfg.calm_rate_wpm, cfg.furious_rate_wpm),
-        volume=min(1.0, max(0.0, lerp(cfg.calm_volume, cfg.furious_volume))),
+        volume=volume,
         pitch=min(100.0, max(0.0, lerp(cfg.calm_pitch, cfg.furious_pitch))),
         driver=cfg.driver,
     )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# piper: the natural voice (optional extra)
+# ---------------------------------------------------------------------------------------------------------------
+
+ENGINES = ("pyttsx3", "piper")
+PIPER_VOICES = {"joe": "piper-joe"}
+"""piper voice name -> its model manifest id (voice_trainer/data/model_manifest.json)."""
+PIPER_VOICE = "joe"
+"""The packaged piper voice every persona speaks with (the only one in the ``voice`` extra)."""
+PIPER_SENTENCE_GAP_S = 0.12
+"""Silence between two sentences of a piper line (scaled by the length scale)."""
+
+
+def piper_persona(voice: str) -> tuple[str, float, float]:
+    """A persona's espeak-ng voice name (``en-us+f3``) as piper's ``(voice, speed, semitones)``.
+
+    One packaged voice (joe), made distinct per persona: an ``f`` variant is pitched 3 semitones up (``m`` or
+    none: unchanged); the variant's number sets the pace, ``+x1`` the quickest talker (length x0.92) to ``+x7``
+    the slowest (x1.16), 3 unchanged.
+    """
+    _, _, variant = voice.partition("+")
+    variant = variant.strip().lower()
+    semitones = 3.0 if variant.startswith("f") else 0.0
+    digits = "".join(ch for ch in variant if ch.isdigit())
+    speed = 1.0 + 0.04 * (min(max(int(digits), 1), 7) - 3) if digits else 1.0
+    return PIPER_VOICE, round(speed, 3), semitones
+
+
+def piper_available() -> bool:
+    """Whether the ``voice`` extra (piper-tts and its voice package) is installed."""
+    import importlib.util
+
+    from .. import model_files
+
+    try:
+        return importlib.util.find_spec("piper") is not None and all(
+            model_files.installed(model_files.entry(m)) for m in PIPER_VOICES.values())
+    except (ImportError, ValueError):
+        return False
+
+
+_NOTICED: set[str] = set()
+
+
+def resolve_engine(name: str, notice=None) -> str:
+    """The engine that will speak: ``name``, or ``pyttsx3`` (with a one-line notice on stderr, once per process)
+    when ``name`` is ``piper`` and the ``voice`` extra is not installed."""
+    if name not in ENGINES:
+        raise UserError(f"unknown text-to-speech engine {name!r}; use one of: {', '.join(ENGINES)}")
+    if name == "piper" and not piper_available():
+        if name not in _NOTICED:
+            _NOTICED.add(name)
+            msg = ("voice-trainer: the piper voice is not installed (pip install 'voice-trainer[voice]'); "
+                   "the caller speaks with pyttsx3")
+            (notice or (lambda m: print(m, file=sys.stderr)))(msg)
+        return "pyttsx3"
+    return name
+
+
+_PIPER: dict[tuple[str, int], object] = {}
+_PIPER_LOCK = threading.Lock()
+
+
+def piper_voice(name: str = PIPER_VOICE, threads: int = 0) -> object:
+    """The loaded ``piper.PiperVoice`` (checked against the model manifest first; one per process and threads).
+
+    ``threads``: onnxruntime intra-op threads (0: its default)."""
+    key = (name, int(threads))
+    with _PIPER_LOCK:
+        if key not in _PIPER:
+            if not piper_available():
+                raise UserError("the piper voice is not installed; pip install 'voice-trainer[voice]'")
+            import onnxruntime
+            from piper.config import PiperConfig
+            from piper.voice import PiperVoice
+
+            from .. import model_files
+
+            model_id = PIPER_VOICES.get(name)
+            if model_id is None:
+                raise UserError(f"unknown piper voice {name!r}; use one of: {', '.join(PIPER_VOICES)}")
+            model_files.verify(model_id, in_use=False)
+            e = model_files.entry(model_id)
+            folder = model_files.locate(e)
+            opts = onnxruntime.SessionOptions()
+            if threads:
+                opts.intra_op_num_threads = int(threads)
+                opts.inter_op_num_threads = 1
+            session = onnxruntime.InferenceSession(str(folder / e.weights), sess_options=opts,
+                                                   providers=["CPUExecutionProvider"])
+            config = json.loads((folder / f"{e.weights}.json").read_text(encoding="utf-8"))
+            _PIPER[key] = PiperVoice(config=PiperConfig.from_dict(config), session=session)
+        return _PIPER[key]
+
+
+def piper_audio(text: str, voice: VoiceSettings, threads: int = 0) -> tuple[np.ndarray, int]:
+    """Synthesise ``text`` with piper and apply the anger settings: float32 mono and its rate (22,050 Hz)."""
+    import re
+
+    import soxr
+    from piper.config import SynthesisConfig
+
+    pv = piper_voice(voice.voice, threads)
+    ratio = 2.0 ** (voice.semitones / 12.0)
+    said = re.sub(r"\.(\s|$)", r"!\1", text) if voice.emphasis >= 0.5 else text
+    # slower by the pitch ratio, then resampled up by it: higher pitch at the intended duration
+    syn = SynthesisConfig(length_scale=voice.length_scale * ratio, normalize_audio=True, volume=1.0)
+    sr = int(pv.config.sample_rate)  # type: ignore[attr-defined]
+    gap = np.zeros(int(PIPER_SENTENCE_GAP_S * voice.length_scale * ratio * sr), np.float32)
+    parts: list[np.ndarray] = []
+    for chunk in pv.synthesize(said, syn):  # type: ignore[attr-defined]
+        if parts:
+            parts.append(gap)
+        parts.append(np.asarray(chunk.audio_float_array, np.float32).reshape(-1))
+    if not parts:
+        raise UserError(f"text-to-speech (piper) wrote no audio for {text[:40]!r}")
+    y = np.concatenate(parts)
+    if abs(ratio - 1.0) > 1e-6:
+        y = soxr.resample(y, sr * ratio, sr).astype(np.float32)
+    drive = 1.0 + 4.0 * float(voice.emphasis)  # emphasis: a compressed, pushed voice
+    if drive > 1.0:
+        y = np.tanh(drive * y) / np.tanh(drive)
+    peak = float(np.max(np.abs(y))) if len(y) else 0.0
+    if peak > 1e-8:
+        y = y / peak
+    return (y * float(voice.volume)).astype(np.float32), sr
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -246,6 +408,11 @@ def _synthesize(text: str, voice: VoiceSettings, out: Path, attempts: int = 2) -
 
     A render that left no audio is retried once before giving up.
     """
+    if voice.engine == "piper":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        y, sr = piper_audio(text, voice, _piper_threads)
+        write_wav_atomic(out, y, sr)
+        return
     driver = voice.driver or default_driver()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part.wav")
@@ -272,6 +439,15 @@ def _synthesize(text: str, voice: VoiceSettings, out: Path, attempts: int = 2) -
             tmp.unlink()
 
 
+_piper_threads = 0
+"""onnxruntime threads for piper renders (``[tts] piper_threads``; set by :func:`set_piper_threads`)."""
+
+
+def set_piper_threads(n: int) -> None:
+    global _piper_threads
+    _piper_threads = int(n)
+
+
 def _clean(text: str) -> str:
     if not isinstance(text, str):
         raise TypeError(f"text must be a string, not {type(text).__name__}")
@@ -285,15 +461,17 @@ def cache_key(text: str, voice: VoiceSettings) -> str:
     """The cache file stem for a line: a hash of the text, every voice setting and the engine."""
     import importlib.metadata as md
 
+    dist = "piper-tts" if voice.engine == "piper" else "pyttsx3"
     try:
-        engine_version = md.version("pyttsx3")
+        engine_version = md.version(dist)
     except md.PackageNotFoundError:  # pragma: no cover
         engine_version = "?"
     payload = {
         "v": CACHE_VERSION,
+        "engine": voice.engine,
         "text": _clean(text),
-        "voice": voice.to_dict() | {"driver": voice.driver or default_driver()},
-        "pyttsx3": engine_version,
+        "voice": voice.to_dict() | ({"driver": voice.driver or default_driver()} if voice.engine == "pyttsx3" else {}),
+        dist: engine_version,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()[:32]
 

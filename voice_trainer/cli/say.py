@@ -6,7 +6,7 @@ import argparse
 
 from ..call.caller import Caller, band_of
 from ..call.scenarios import STAGES, get_scenario
-from ..call.tts import play, render_line, voice_for
+from ..call.tts import ENGINES, play, render_line, resolve_engine, set_piper_threads, voice_for
 from ..errors import UserError
 from .common import config_from_args
 from .scenarios import add_scenarios_dir_option, extra_dirs
@@ -26,6 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--text", metavar="TEXT", help="say this text in the caller's voice instead of a scenario line")
     p.add_argument("--out", metavar="FILE.wav", help="write the line to this WAV file instead of playing it")
     p.add_argument("--device", metavar="DEV", help="output device (index or name) for playback")
+    p.add_argument("--engine", choices=ENGINES, help="text-to-speech engine (default: [caller] engine, pyttsx3); "
+                   "piper needs pip install 'voice-trainer[voice]' and falls back to pyttsx3 without it")
     p.add_argument("--no-cache", action="store_true", help="render again even when the line is cached")
     add_scenarios_dir_option(p)
     p.set_defaults(run=run)
@@ -48,9 +50,11 @@ def run(args: argparse.Namespace) -> int:
         band = band_of(anger, cfg.caller)
         options = scenario.lines_for(args.stage, band)
         text = options[random.Random(args.seed).randrange(len(options))]
-    voice = voice_for(scenario.persona, anger, cfg.tts)
+    engine = resolve_engine(args.engine or cfg.caller.engine)  # piper without its extra: pyttsx3 and a notice
+    set_piper_threads(cfg.tts.piper_threads)
+    voice = voice_for(scenario.persona, anger, cfg.tts, engine)
     cache = cfg.tts.cache and not args.no_cache
-    print(f"{scenario.persona.name} ({band}, anger {anger:g}): {text}")
+    print(f"{scenario.persona.name} ({band}, anger {anger:g}, {engine}): {text}")
     if args.out:
         path = render_line(text, voice, cache=cache, out=args.out)
         print(f"wrote {path}")

@@ -41,12 +41,21 @@ def _num(x: object) -> float | None:
     return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else None
 
 
+def _cut_in_line(t: TurnView) -> dict | None:
+    """The caller's cut-in line laid on this turn's audio (file mode), ``{"text", "start_s", "end_s"}``, or None."""
+    line = (t.caller_cut_in or {}).get("line")
+    return line if isinstance(line, dict) else None
+
+
 def _turn_length(t: TurnView) -> float:
-    """How long the turn's own recording is (s), from the turn-taking analysis or the last time it mentions."""
+    """How long the turn's own recording is (s), from the turn-taking analysis or the last time it mentions.
+
+    A cut-in line that runs past the analysed audio lengthened the recording to its end."""
     tt = t.turns or {}
+    cut = _num((_cut_in_line(t) or {}).get("end_s")) or 0.0
     d = _num(tt.get("duration_s"))
     if d:
-        return d
+        return max(d, cut)
     ends = [_num(w.get("end")) for w in t.words] + [_num(s.get("end")) for s in tt.get("turns") or []
                                                    if isinstance(s, dict)]
     return max([e for e in ends if e is not None] + [0.0])
@@ -88,6 +97,11 @@ def _caller_cues(t: TurnView, offset: float) -> list[Cue]:
         if a is None or b is None or b <= a or not text:
             continue
         out.append(Cue(offset + a, offset + b, "caller", text, t.index))
+    cut = _cut_in_line(t)  # the caller's cut-in, over the trainee's answer (session.voice_cut_in)
+    if cut is not None:
+        a, b, text = _num(cut.get("start_s")), _num(cut.get("end_s")), str(cut.get("text") or "").strip()
+        if a is not None and b is not None and b > a and text:
+            out.append(Cue(offset + a, offset + b, "caller", text, t.index))
     return out
 
 
