@@ -13,6 +13,7 @@ import shutil
 import numpy as np
 import pytest
 import soundfile as sf
+from textnorm import assert_same_speech
 
 from voice_trainer.analysis import tone
 from voice_trainer.call import tts
@@ -43,9 +44,8 @@ def test_say_engine_piper_writes_a_real_speech_wav(tmp_path, monkeypatch, capsys
     assert info.format == "WAV" and info.channels == 1 and info.samplerate == 22_050 and info.duration > 2.0
     # speech, not noise: Whisper hears the words
     y = load_rendered(out, 16_000)
-    words = Transcriber(Config().transcribe).transcribe(y).text.lower()
-    for w in ("waiting", "two weeks", "package", "nobody"):
-        assert w in words, words
+    # (compared after one normalisation within textnorm.TOLERANCE: the words differ a little between CPU kernel sets)
+    assert_same_speech(Transcriber(Config().transcribe).transcribe(y).words, TEXT)
     # cached under the engine's key: a second call renders nothing new
     cached = list((tmp_path / "cache" / "voice-trainer" / "tts").glob("*.wav"))
     assert len(cached) == 1
