@@ -14,12 +14,21 @@ The call ends:
 * ``hung_up`` when anger reaches the scenario's ``hang_up_at`` or the turn limit passes;
 * ``referred`` when the agent offers a referral (whether that was right is for the report: compare with
   ``scenario.goal``);
-* ``resolved`` when the agent makes a concrete offer (``choices`` or ``resolution_timeline``) while anger is at or
-  below ``accept_below`` and every technique in ``reactions.requires`` has been used at some point.
+* ``resolved`` when the agent makes a concrete offer while anger is at or below ``accept_below`` and every
+  technique in ``reactions.requires`` has been used at some point. With the agent's words known
+  (``TurnObservation.text``) a concrete offer is one that names one of the scenario's ``resolutions``
+  (:func:`understand.offers_heard`), and the acceptance says that offer back in the agent's own words (what and
+  when) before the scenario's generic ``resolved`` line; without words, the ``choices`` or
+  ``resolution_timeline`` technique counts as an offer (as before).
 
-Otherwise the next stage is ``negotiate`` (an offer was not accepted), ``details`` (the agent listened, asked or
+Otherwise the next stage is ``details`` with the detail asked for (a question matching a key of the scenario's
+``[details]``; asked again, the caller says it again, annoyed, and anger rises by ``asked_again_up``),
+``negotiate`` (a promise without what or when gets "how? by when?"; an offer outside the resolutions gets pushed
+back on; an acceptable offer made too early is negotiated), ``details`` (the agent listened, asked or
 acknowledged) or ``vent`` (nothing useful yet). The line is drawn from the stage and the anger band with a
-seeded random generator, avoiding repeats, so a given seed and the same observations replay the same call.
+seeded random generator, so a given seed and the same observations replay the same call. No line is said again
+within ``NO_REPEAT_WITHIN`` of the caller's lines: when the band's lines are used up, another band's lines of the
+stage follow, then a used line with a lead-in ("Like I said, ...") not used recently.
 """
 
 from __future__ import annotations
