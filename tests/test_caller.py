@@ -497,3 +497,11 @@ def test_the_session_hears_a_voice_raised_past_the_tone_threshold():
     steady = [comp(c.id, 0.0, 1.0, 2.0, c.weight) for c in comps]
     obs = observe(turns_result, NS(calmness=NS(value=90.0, components=steady)), listening, cfg)
     assert not (obs.raised_voice or obs.raised_pitch or obs.rushed_pace)
+
+
+def test_restating_what_the_caller_wants_is_no_offer():
+    c = _ready("late-package")
+    r = c.respond(TurnObservation(techniques=(ids.PARAPHRASE,), calmness=0.9, paraphrased_facts=1,
+                                  text="So you paid for guaranteed delivery and you wanted a replacement by express "
+                                       "before Saturday."))
+    assert r.outcome is None and c.state.offers == []

@@ -142,6 +142,10 @@ class Offer:
     """The time the agent gave for it (in that clause or its sentence), or None."""
 
 
+_RESTATED = re.compile(r"\byou(?:'ve| have)? (?:want|wanted|'d like|would like|need|needed|asked for|were "
+                       r"promised|paid for|were told|expected)\b")
+
+
 def _clauses(sentence: str) -> list[str]:
     parts = re.split(r",\s*(?:or|and)\s+|\s+or\s+|;\s*|,\s*(?=(?:i|we|or|and|which|would|then)\b)", sentence)
     return [p.strip(" ,.?!") for p in parts if p and p.strip(" ,.?!")]
@@ -158,6 +162,9 @@ def offers_heard(text: str, resolutions) -> tuple[Offer, ...]:
     out: list[Offer] = []
     seen: set[int] = set()
     for sent in sentences(text):
+        low = sent.lower()
+        if _RESTATED.search(low) and not _OFFER_LEAD.search(low):
+            continue  # "so you wanted a replacement before Saturday" restates the caller; it offers nothing
         for clause in _clauses(sent):
             cw = content_words(clause)
             scored = [(len(cw & rw), -i, i) for i, rw in enumerate(res_words) if _matches(cw, rw)]
