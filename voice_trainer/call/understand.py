@@ -174,8 +174,10 @@ def offers_heard(text: str, resolutions) -> tuple[Offer, ...]:
             if i in seen:
                 continue
             seen.add(i)
+            lead = _OFFER_LEAD.search(clause.lower())
+            words = clause[lead.start():] if lead else clause  # from "I can ...": the offer, not what led to it
             alone = len(_clauses(sent)) == 1
-            out.append(Offer(i, clause, when_of(clause) or (when_of(sent) if alone else None)))
+            out.append(Offer(i, words, when_of(words) or (when_of(sent) if alone else None)))
     return tuple(out)
 
 
