@@ -115,8 +115,8 @@ _OFFER_LEAD = re.compile(
     r"\b(?:(?:can|could|shall|should|may) (?:i|we)|i can|i could|i'll|i will|i am going to|i'm going to|we can|"
     r"we could|we'll|we will|we are going to|we're going to|let me|would you like me to|i'd like to|"
     r"i would like to)\s+")
-_NOUN_LEAD = re.compile(r"\b(?:would you like|how about|what about|i can offer you|i could offer you|"
-                        r"can i offer you|i'd suggest|i suggest)\s+")
+_NOUN_LEAD = re.compile(r"\b(?:(?:i|we) can do is(?: this)?:?|would you like|how about|what about|"
+                        r"i can offer you|i could offer you|can i offer you|i'd suggest|i suggest)\s+")
 
 
 def when_of(text: str) -> str | None:
