@@ -505,3 +505,35 @@ def test_restating_what_the_caller_wants_is_no_offer():
                                   text="So you paid for guaranteed delivery and you wanted a replacement by express "
                                        "before Saturday."))
     assert r.outcome is None and c.state.offers == []
+
+
+def _agent_words(sc) -> list[str]:
+    """Things an agent says in a call about ``sc``: questions for its details, offers of its resolutions, vague
+    promises, an offer it does not want, and talk that is none of these."""
+    return ([QUESTIONS[k] for k in sc.details] + [f"I can {r}." for r in sc.resolutions]
+            + [VAGUE, "I'll look into it and get it fixed.", "I can give you a voucher for the app store.",
+               "I understand how frustrating this is.", "Okay.", ""])
+
+
+@settings(max_examples=150, deadline=None)
+@given(sid=st.sampled_from(ALL), seed=st.integers(0, 2**16), data=st.data())
+def test_random_calls_with_words_keep_every_promise_of_the_listening_caller(sid, seed, data):
+    sc = LIB[sid]
+    words = _agent_words(sc)
+    generic = set().union(*(understand.content_words(g) for b in sc.lines["resolved"].values() for g in b))
+    c = Caller(sc, CFG, seed=seed, anger=data.draw(st.floats(0, 90)))
+    said = [c.opening().text]
+    for _ in range(data.draw(st.integers(1, 15))):
+        if c.ended:
+            break
+        text = data.draw(st.sampled_from(words))
+        obs = TurnObservation(
+            techniques=tuple(data.draw(st.lists(st.sampled_from(GOOD_TECHNIQUES), max_size=3))),
+            calmness=data.draw(st.one_of(st.none(), st.floats(0, 1))), raised_voice=data.draw(st.booleans()),
+            raised_pitch=data.draw(st.booleans()), rushed_pace=data.draw(st.booleans()), text=text)
+        r = c.respond(obs, cut_in=data.draw(st.booleans()))
+        assert r.text not in said[-NO_REPEAT_WITHIN:], (r.text, said)
+        said.append(r.text)
+        if r.outcome == ids.RESOLVED:
+            assert text and understand.offers_heard(text, sc.resolutions), text  # never a vague promise
+            assert understand.content_words(r.text) - understand.content_words(text) - generic == set()
