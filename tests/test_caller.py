@@ -537,3 +537,13 @@ def test_random_calls_with_words_keep_every_promise_of_the_listening_caller(sid,
         if r.outcome == ids.RESOLVED:
             assert text and understand.offers_heard(text, sc.resolutions), text  # never a vague promise
             assert understand.content_words(r.text) - understand.content_words(text) - generic == set()
+
+
+def test_offers_as_whisper_writes_them_are_said_back_plainly():
+    res = LIB["late-package"].resolutions
+    text = ("With the birthday on Saturday, can I offer you two options, an express replacement sent today, "
+            "or a full refund, which would you prefer?")
+    offers = understand.offers_heard(text, res)
+    assert [o.resolution for o in offers] == [0, 3]
+    assert understand.in_callers_words(offers[0].words) == "an express replacement sent today"
+    assert understand.in_callers_words("I'll send you the replacement today") == "you'll send me the replacement today"

@@ -186,6 +186,9 @@ _SWAP = {"you": "me", "your": "my", "yours": "mine", "yourself": "myself", "i": 
          "we're": "you're", "we've": "you've", "us": "you", "our": "your"}
 
 
+_OPTIONS = re.compile(r"^(?:\w+ )?(?:options|choices|things)\b[,:]?\s*", re.IGNORECASE)
+
+
 def in_callers_words(clause: str) -> str:
     """The agent's offer as the caller repeats it back ("I can send you a replacement today" -> "you'll send me
     a replacement today"). Only the agent's own words, with the persons swapped."""
@@ -198,6 +201,7 @@ def in_callers_words(clause: str) -> str:
         m = _OFFER_LEAD.search(s.lower())
         if m:  # "I can send you ..." -> "you'll send me ..."
             s, lead = s[m.end():], "you'll "
+    s = _OPTIONS.sub("", s)  # "two options, an express replacement" -> "an express replacement"
     words = [_SWAP.get(w.lower(), w) for w in s.split()]
     text = " ".join(words).strip()
     if lead and text.lower().startswith(("you'll ", "you will ")):
