@@ -342,6 +342,8 @@ class CallerState:
     """How many turns each technique was used in."""
     said: list[str] = field(default_factory=list)
     """Lines said so far (none is said again within ``NO_REPEAT_WITHIN`` lines)."""
+    heard: list[str] = field(default_factory=list)
+    """What the agent told the caller, turn by turn (their words; empty where unknown)."""
     given: dict[str, str] = field(default_factory=dict)
     """Details the caller has told the agent (``[details]`` key -> the words)."""
     asked: dict[str, int] = field(default_factory=dict)
@@ -435,6 +437,7 @@ class Caller:
             st.uses[t] = st.uses.get(t, 0) + 1
 
         heard = bool(obs.text.strip())
+        st.heard.append(obs.text.strip())
         offers = understand.offers_heard(obs.text, sc.resolutions) if heard else ()
         asked = understand.details_asked(obs.text, tuple(sc.details)) if heard and sc.details else ()
         for k in asked:
