@@ -103,8 +103,19 @@ def test_whole_calls_stay_in_range_and_replay_identically(seed, turns, sid):
     lines, record = a
     assert all(0 <= ln.anger <= 100 for ln in lines)
     assert lines[-1].final == (record["outcome"] is not None)
-    for ln in lines:
-        assert ln.text in LIB[sid].lines_for(ln.stage, ln.band)
+    for ln in lines:  # a line of its stage; another band's, or with a lead-in, when the band's are used up
+        stage_lines = _stage_lines(LIB[sid], ln.stage)
+        if ln.kind == "line":
+            assert ln.text in stage_lines
+        else:
+            assert ln.kind == "varied" and any(ln.text.endswith(o[1:]) for o in stage_lines), ln
+
+
+def _stage_lines(sc, stage: str) -> set[str]:
+    from voice_trainer.call.scenarios import DEFAULT_LINES
+
+    table = sc.lines.get(stage) or DEFAULT_LINES[stage]
+    return {o for band in table.values() for o in band}
 
 
 def test_stronger_effects_with_scenario_weights():
@@ -274,3 +285,265 @@ def test_a_cut_in_reply_comes_from_the_interrupt_stage_unless_the_call_ends():
     bye = rude.respond(TurnObservation(red_flags=(sorted(ids.RED_FLAGS)[0],)), cut_in=True)
     assert bye.final and bye.stage != "interrupt"  # hanging up wins over cutting in
     assert bye.cut_in_after_s is None
+
+
+# --- a caller that listens (issue 30) ---------------------------------------------------------------------------
+
+from voice_trainer.call import understand  # noqa: E402
+from voice_trainer.call.caller import NO_REPEAT_WITHIN  # noqa: E402
+
+ALL = sorted(LIB)
+RESOLVABLE = [s for s in ALL if LIB[s].reactions.anger_floor <= LIB[s].reactions.accept_below]
+QUESTIONS = {  # how an agent asks for each detail
+    "order_number": "Can I have your order number, please?",
+    "account_number": "Could you give me your account number?",
+    "reference": "Do you have the reference number?",
+    "name": "Can I take your full name, please?",
+    "address": "And what's the delivery address?",
+    "email": "What's your email address?",
+    "phone": "What's the best phone number to reach you on?",
+    "order_date": "When did you place the order?",
+    "date": "When did this start?",
+    "amount": "How much was it?",
+    "card": "What are the last four digits of the card?",
+    "item": "Which item was it exactly?",
+    "tried": "What have you tried so far?",
+}
+VAGUE = "I'm going to sort it out on this call."
+
+
+def _patient(sid: str):
+    """The scenario with a caller who neither hangs up nor runs out of turns (long scripted calls)."""
+    sc = LIB[sid]
+    return dataclasses.replace(sc, reactions=dataclasses.replace(sc.reactions, hang_up_at=100, max_turns=50))
+
+
+def _ready(sid: str, anger: float = 0.0, seed: int = 0) -> Caller:
+    """A calm caller whose required techniques have been used (an acceptable offer would now be accepted)."""
+    sc = LIB[sid]
+    c = Caller(sc, CFG, seed=seed, anger=anger)
+    c.opening()
+    c.respond(TurnObservation(techniques=(*sc.reactions.requires, ids.ACKNOWLEDGE), calmness=0.9))
+    return c
+
+
+def _scripts(sc) -> list[list[TurnObservation]]:
+    asks = [TurnObservation(techniques=(ids.QUESTION,), text=QUESTIONS[k]) for k in sc.details]
+    return [
+        [TurnObservation()] * 14,  # nothing useful, over and over: the vent lines run out
+        [TurnObservation(techniques=(ids.THANKS,), calmness=0.9)] * 14,  # mild: stays in one band
+        [TurnObservation(techniques=(ids.ACKNOWLEDGE,), text="I hear you.")] * 14,  # details stage
+        [TurnObservation(techniques=(ids.OWNERSHIP,), text=VAGUE)] * 10,  # follow-ups
+        [TurnObservation(techniques=(ids.CHOICES,), text="I can give you a voucher for the app store.")] * 10,
+        asks * 3,  # every detail asked three times
+        [TurnObservation(red_flags=(ids.CALM_DOWN,), raised_voice=True)] * 10,  # furious
+    ]
+
+
+@pytest.mark.parametrize("sid", ALL)
+def test_no_caller_line_repeats_within_three_of_its_lines(sid):
+    sc = _patient(sid)
+    for seed in range(3):
+        for i, script in enumerate(_scripts(sc)):
+            for cut_in in (False, True):
+                c = Caller(sc, CFG, seed=seed, anger=None if i != 1 else 10)
+                said = [c.opening().text]
+                for obs in script:
+                    if c.ended:
+                        break
+                    said.append(c.respond(obs, cut_in=cut_in and i % 2 == 0).text)
+                for n, text in enumerate(said):
+                    assert text not in said[max(0, n - NO_REPEAT_WITHIN):n], (sid, seed, i, n, said)
+
+
+@pytest.mark.parametrize("sid", ALL)
+def test_a_vague_promise_is_never_accepted(sid):
+    for anger in (0.0, 20.0):
+        c = _ready(sid, anger)
+        # what the listening analysis may well tag as ownership and even a timeline ("on this call")
+        r = c.respond(TurnObservation(techniques=(ids.OWNERSHIP, ids.RESOLUTION_TIMELINE, ids.CHOICES),
+                                      calmness=0.9, text=VAGUE))
+        assert r.outcome != ids.RESOLVED and not r.final, (sid, r)
+        assert r.kind == "follow_up" and "when" in r.text.lower(), r
+        assert c.state.accepted is None
+
+
+def test_an_offer_outside_the_resolutions_is_pushed_back_on():
+    c = _ready("late-package")
+    r = c.respond(TurnObservation(techniques=(ids.CHOICES, ids.RESOLUTION_TIMELINE), calmness=0.9,
+                                  text="I can give you a ten percent voucher for your next order, today."))
+    assert r.outcome is None and r.stage == "negotiate" and r.kind == "push_back"
+
+
+def _offer_texts(resolution: str) -> list[str]:
+    return [f"What I can do is this: {resolution}.", f"I can {resolution}, if that works for you?"]
+
+
+@pytest.mark.parametrize("sid", RESOLVABLE)
+def test_every_acceptance_line_names_only_what_the_trainee_offered(sid):
+    sc = LIB[sid]
+    generic = set().union(*(understand.content_words(g) for b in sc.lines["resolved"].values() for g in b))
+    for i, res in enumerate(sc.resolutions):
+        for text in _offer_texts(res):
+            c = _ready(sid)
+            r = c.respond(TurnObservation(techniques=(ids.CHOICES,), calmness=0.9, text=text))
+            assert r.outcome == ids.RESOLVED and r.kind == "accept", (sid, text, r)
+            said = understand.content_words(r.text)
+            offered = understand.content_words(text)
+            assert said - offered - generic == set(), (sid, text, r.text)  # nothing the trainee did not say
+            for j, other in enumerate(sc.resolutions):  # no other resolution's specifics
+                if j != i:
+                    assert not (understand.content_words(other) - offered - generic) & said, (other, r.text)
+            assert understand.content_words(res) & said  # and it names the offer it heard
+
+
+def test_the_acceptance_repeats_the_spoken_offer_in_the_callers_words():
+    c = _ready("late-package")
+    r = c.respond(TurnObservation(techniques=(ids.CHOICES, ids.RESOLUTION_TIMELINE), calmness=0.9,
+                                  text="I'll refund the delivery charge, within three working days."))
+    assert r.outcome == ids.RESOLVED
+    assert r.text.startswith("So you'll refund the delivery charge, within three working days.")
+    assert "express" not in r.text.lower() and "tracking" not in r.text.lower()
+    assert c.to_dict()["offers_heard"] == ["refund the delivery charge"]
+
+
+@pytest.mark.parametrize("sid", ALL)
+def test_a_question_for_a_detail_is_answered_with_it(sid):
+    sc = LIB[sid]
+    assert sc.details, "every bundled scenario has details to give"
+    for key, value in sc.details.items():
+        c = Caller(_patient(sid), CFG, seed=0)
+        c.opening()
+        r = c.respond(TurnObservation(techniques=(ids.QUESTION,), calmness=0.8, text=QUESTIONS[key]))
+        assert r.kind == "answer" and r.text == value, (sid, key, r)
+        assert c.to_dict()["details_given"] == [key]
+        # asked again: the same detail, with annoyance, and the rise recorded with its reason
+        r = c.respond(TurnObservation(techniques=(ids.QUESTION,), calmness=0.8, text=QUESTIONS[key]))
+        assert r.kind == "answer_again" and r.text.endswith(value) and r.text != value, r
+        again = [ch for ch in c.trajectory[-1].changes if ch.reason == f"asked_again:{key}"]
+        assert len(again) == 1 and again[0].delta > 0
+
+
+def test_a_detail_question_is_matched_by_its_wording():
+    keys = understand.DETAIL_KEYS
+    assert understand.details_asked("Can I have your order number, please?", keys) == ("order_number",)
+    assert understand.details_asked("When did you order it?", keys) == ("order_date",)
+    assert understand.details_asked("I'll send it to your address today.", keys) == ()  # not a question
+    assert understand.details_asked("", keys) == ()
+
+
+def test_a_scenario_without_details_still_answers_with_its_lines():
+    sc = dataclasses.replace(LIB["late-package"], details={})
+    c = Caller(sc, CFG, seed=0)
+    c.opening()
+    r = c.respond(TurnObservation(techniques=(ids.QUESTION,), text=QUESTIONS["order_number"]))
+    assert r.kind in ("line", "varied") and r.stage == "details"
+
+
+SHOUTED = {"raised_voice": True, "raised_pitch": True, "rushed_pace": True}
+
+
+@pytest.mark.parametrize("sid", ALL)
+def test_a_shouted_answer_raises_anger_against_the_same_words_said_calmly(sid):
+    words = "I understand. Can I have your order number, please?"
+    base = {"techniques": (ids.ACKNOWLEDGE, ids.QUESTION), "calmness": 0.5, "text": words}
+    calm, loud = Caller(LIB[sid], CFG, seed=0), Caller(LIB[sid], CFG, seed=0)
+    calm.opening(), loud.opening()
+    calm.respond(TurnObservation(**base))
+    loud.respond(TurnObservation(**base, **SHOUTED))
+    assert loud.anger > calm.anger
+    reasons = {ch.reason: ch for ch in loud.trajectory[-1].changes}
+    for what in SHOUTED:
+        assert reasons[what].delta > 0 and reasons[what].detail
+    # each of them on its own is heard
+    for what in SHOUTED:
+        one, _ = anger_update(50, TurnObservation(**base, **{what: True}), CFG)
+        none, _ = anger_update(50, TurnObservation(**base), CFG)
+        assert one > none, what
+
+
+def test_the_voice_reactions_are_configurable():
+    obs = TurnObservation(raised_pitch=True, rushed_pace=True)
+    off = dataclasses.replace(CFG, raised_pitch_up=0.0, rushed_pace_up=0.0)
+    assert anger_update(50, obs, off)[0] < anger_update(50, obs, CFG)[0]
+    from voice_trainer.config import allowed_range
+
+    assert allowed_range("raised_pitch_up") == allowed_range("rushed_pace_up") == (0.0, 100.0)
+
+
+def test_the_session_hears_a_voice_raised_past_the_tone_threshold():
+    """+5.8 dB, +5.7 semitones and 56 % faster than the calibrated voice: the observation says so."""
+    from types import SimpleNamespace as NS
+
+    from voice_trainer.analysis.tone import _ramp
+    from voice_trainer.call.session import observe
+    from voice_trainer.config import Config
+
+    cfg = Config()
+    t = cfg.tone
+
+    def comp(cid, d, ok, full, weight):
+        return NS(id=cid, withheld=None, weight=weight, points=weight * _ramp(d, ok, full))
+
+    comps = [comp("raised_voice", 5.8, t.raised_voice_db, t.raised_voice_full_db, t.weight_raised_voice),
+             comp("raised_pitch", 5.7, t.raised_pitch_st, t.raised_pitch_full_st, t.weight_raised_pitch),
+             comp("rushed_pace", 1.56, t.rushed_pace_ratio, t.rushed_pace_full_ratio, t.weight_rushed_pace)]
+    tone_result = NS(calmness=NS(value=40.0, components=comps))
+    turns_result = NS(interruptions=[], dead_air=[])
+    listening = NS(techniques=[], red_flags=[], facts=[])
+    obs = observe(turns_result, tone_result, listening, cfg, "Can I have your order number?")
+    assert obs.raised_voice and obs.raised_pitch and obs.rushed_pace
+    assert obs.text == "Can I have your order number?"
+    steady = [comp(c.id, 0.0, 1.0, 2.0, c.weight) for c in comps]
+    obs = observe(turns_result, NS(calmness=NS(value=90.0, components=steady)), listening, cfg)
+    assert not (obs.raised_voice or obs.raised_pitch or obs.rushed_pace)
+
+
+def test_restating_what_the_caller_wants_is_no_offer():
+    c = _ready("late-package")
+    r = c.respond(TurnObservation(techniques=(ids.PARAPHRASE,), calmness=0.9, paraphrased_facts=1,
+                                  text="So you paid for guaranteed delivery and you wanted a replacement by express "
+                                       "before Saturday."))
+    assert r.outcome is None and c.state.offers == []
+
+
+def _agent_words(sc) -> list[str]:
+    """Things an agent says in a call about ``sc``: questions for its details, offers of its resolutions, vague
+    promises, an offer it does not want, and talk that is none of these."""
+    return ([QUESTIONS[k] for k in sc.details] + [f"I can {r}." for r in sc.resolutions]
+            + [VAGUE, "I'll look into it and get it fixed.", "I can give you a voucher for the app store.",
+               "I understand how frustrating this is.", "Okay.", ""])
+
+
+@settings(max_examples=150, deadline=None)
+@given(sid=st.sampled_from(ALL), seed=st.integers(0, 2**16), data=st.data())
+def test_random_calls_with_words_keep_every_promise_of_the_listening_caller(sid, seed, data):
+    sc = LIB[sid]
+    words = _agent_words(sc)
+    generic = set().union(*(understand.content_words(g) for b in sc.lines["resolved"].values() for g in b))
+    c = Caller(sc, CFG, seed=seed, anger=data.draw(st.floats(0, 90)))
+    said = [c.opening().text]
+    for _ in range(data.draw(st.integers(1, 15))):
+        if c.ended:
+            break
+        text = data.draw(st.sampled_from(words))
+        obs = TurnObservation(
+            techniques=tuple(data.draw(st.lists(st.sampled_from(GOOD_TECHNIQUES), max_size=3))),
+            calmness=data.draw(st.one_of(st.none(), st.floats(0, 1))), raised_voice=data.draw(st.booleans()),
+            raised_pitch=data.draw(st.booleans()), rushed_pace=data.draw(st.booleans()), text=text)
+        r = c.respond(obs, cut_in=data.draw(st.booleans()))
+        assert r.text not in said[-NO_REPEAT_WITHIN:], (r.text, said)
+        said.append(r.text)
+        if r.outcome == ids.RESOLVED:
+            assert text and understand.offers_heard(text, sc.resolutions), text  # never a vague promise
+            assert understand.content_words(r.text) - understand.content_words(text) - generic == set()
+
+
+def test_offers_as_whisper_writes_them_are_said_back_plainly():
+    res = LIB["late-package"].resolutions
+    text = ("With the birthday on Saturday, can I offer you two options, an express replacement sent today, "
+            "or a full refund, which would you prefer?")
+    offers = understand.offers_heard(text, res)
+    assert [o.resolution for o in offers] == [0, 3]
+    assert understand.in_callers_words(offers[0].words) == "an express replacement sent today"
+    assert understand.in_callers_words("I'll send you the replacement today") == "you'll send me the replacement today"

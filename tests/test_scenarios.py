@@ -115,6 +115,15 @@ def test_every_builtin_scenario_validates():
     assert lib["cannot-grant-waiver"].cannot_grant
 
 
+def test_details_are_optional_and_every_builtin_scenario_has_them(tmp_path):
+    assert load_scenario(write(tmp_path, VALID)).details == {}  # a user scenario without details still works
+    s = load_scenario(write(tmp_path, VALID.replace("[lines.vent]", '[details]\norder_number = "It is 12."\n\n'
+                                                                        "[lines.vent]")))
+    assert s.details == {"order_number": "It is 12."} and s.to_dict()["details"] == s.details
+    for sc in load_library().values():
+        assert {"tried", "date"} & set(sc.details) and len(sc.details) >= 5, sc.id
+
+
 def test_builtin_folder_is_the_repository_folder():
     repo = Path(__file__).resolve().parent.parent / "scenarios"
     assert sorted(p.name for p in builtin_dir().glob("*.toml")) == sorted(p.name for p in repo.glob("*.toml"))
@@ -183,6 +192,11 @@ CASES = [
                  id="empty-line"),
     pytest.param(lambda t: t.replace('any = ["Goodbye."]', 'any = []'), 'any = []', "empty list",
                  id="band-empty"),
+    pytest.param(lambda t: t.replace('[lines.vent]', '[details]\norder_number = "It is 12."\nshoe_size = "9"\n\n'
+                                                   '[lines.vent]'), 'shoe_size', "unknown key 'shoe_size' in [details]",
+                 id="unknown-detail"),
+    pytest.param(lambda t: t.replace('[lines.vent]', '[details]\namount = 12\n\n[lines.vent]'), 'amount = 12',
+                 "details.amount must be a string", id="detail-not-text"),
 ]
 
 

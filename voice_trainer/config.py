@@ -337,7 +337,17 @@ class CallerConfig:
     """Each distinct red flag in the turn (blame, "calm down", policy wall, ...), times the scenario's trigger
     weight for that flag."""
     raised_voice_up: float = 8.0
-    """The tone analysis found the agent's voice raised above their baseline."""
+    """The tone analysis found the agent's voice louder than their calm baseline (range 0-100 anger points, like
+    every ``*_up``; 0 turns the reaction off)."""
+    raised_pitch_up: float = 6.0
+    """The tone analysis found the agent's pitch raised above their calm baseline: the caller hears the strain
+    even when the level is flattened by the line's gain control (0-100)."""
+    rushed_pace_up: float = 4.0
+    """The tone analysis found the agent rushing against their calm pace (or above the 120-160 wpm guideline
+    without a baseline pace): the caller feels brushed off (0-100)."""
+    asked_again_up: float = 4.0
+    """The agent asked again for a detail the caller already gave (an order number, a date): per detail
+    (0-100)."""
     tense_tone_up: float = 4.0
     """Calmness score at or below ``tense_calmness`` (tone measured, and tense)."""
     dead_air_s: float = 3.0
@@ -564,9 +574,12 @@ class SessionConfig:
     max_turns: int = 8
     """A practice call ends after this many trainee turns if the caller has not ended it."""
     raised_voice_component: str = "raised_voice"
-    """The tone component whose lost points mean the caller hears a raised voice."""
-    raised_voice_points_lost: float = 0.5
-    """Share of that component's weight lost (0-1) from which the caller reacts to a raised voice."""
+    """The tone component whose lost points mean the caller hears a raised voice (``raised_pitch`` and
+    ``rushed_pace`` are heard the same way, as a raised pitch and a rushed pace)."""
+    raised_voice_points_lost: float = 0.1
+    """Share of such a component's weight lost (0-1) from which the caller reacts to it. With the default tone
+    thresholds 0.1 is a voice about 4 dB above the calm one, a pitch 2.4 semitones up, a pace 18 % faster. (It was
+    0.5, half the points: a voice 5.8 dB louder lost 31 % and the caller did not hear it.)"""
     nudges_per_turn: int = 3
     """How many short on-screen nudges a turn gets at most."""
     nudge_weak_share: float = 0.6

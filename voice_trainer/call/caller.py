@@ -14,12 +14,21 @@ The call ends:
 * ``hung_up`` when anger reaches the scenario's ``hang_up_at`` or the turn limit passes;
 * ``referred`` when the agent offers a referral (whether that was right is for the report: compare with
   ``scenario.goal``);
-* ``resolved`` when the agent makes a concrete offer (``choices`` or ``resolution_timeline``) while anger is at or
-  below ``accept_below`` and every technique in ``reactions.requires`` has been used at some point.
+* ``resolved`` when the agent makes a concrete offer while anger is at or below ``accept_below`` and every
+  technique in ``reactions.requires`` has been used at some point. With the agent's words known
+  (``TurnObservation.text``) a concrete offer is one that names one of the scenario's ``resolutions``
+  (:func:`understand.offers_heard`), and the acceptance says that offer back in the agent's own words (what and
+  when) before the scenario's generic ``resolved`` line; without words, the ``choices`` or
+  ``resolution_timeline`` technique counts as an offer (as before).
 
-Otherwise the next stage is ``negotiate`` (an offer was not accepted), ``details`` (the agent listened, asked or
+Otherwise the next stage is ``details`` with the detail asked for (a question matching a key of the scenario's
+``[details]``; asked again, the caller says it again, annoyed, and anger rises by ``asked_again_up``),
+``negotiate`` (a promise without what or when gets "how? by when?"; an offer outside the resolutions gets pushed
+back on; an acceptable offer made too early is negotiated), ``details`` (the agent listened, asked or
 acknowledged) or ``vent`` (nothing useful yet). The line is drawn from the stage and the anger band with a
-seeded random generator, avoiding repeats, so a given seed and the same observations replay the same call.
+seeded random generator, so a given seed and the same observations replay the same call. No line is said again
+within ``NO_REPEAT_WITHIN`` of the caller's lines: when the band's lines are used up, another band's lines of the
+stage follow, then a used line with a lead-in ("Like I said, ...") not used recently.
 """
 
 from __future__ import annotations
@@ -29,7 +38,8 @@ from dataclasses import asdict, dataclass, field
 
 from ..analysis import ids
 from ..config import CallerConfig
-from .scenarios import BANDS, Scenario
+from . import understand
+from .scenarios import BANDS, DEFAULT_LINES, Scenario
 
 _GOOD_DOWN = {  # technique id -> CallerConfig attribute holding its fall
     ids.ACKNOWLEDGE: "acknowledge_down",
@@ -47,6 +57,34 @@ _GOOD_DOWN = {  # technique id -> CallerConfig attribute holding its fall
     ids.FOLLOW_UP: "thanks_down",  # an offer to follow up counts like thanks at the close (technique 9)
 }
 _OFFERS = (ids.CHOICES, ids.RESOLUTION_TIMELINE)
+NO_REPEAT_WITHIN = 3
+"""The caller never says a line again within this many of its own lines."""
+_LEADS = {  # lead-ins that make a used-up line new (the caller saying it again, with feeling)
+    "calm": ("Like I said,", "Again,", "As I mentioned,", "Just to repeat,", "I'll say it again:", "Honestly,"),
+    "upset": ("Look,", "Like I said,", "I'm telling you,", "Again,", "Listen,", "I'll say it again:"),
+    "furious": ("Listen to me!", "I'm telling you again!", "Look!", "For the last time,", "Again!", "Seriously,"),
+}
+_GENERIC: dict[str, dict[str, tuple[str, ...]]] = {
+    "follow_up": {  # a promise with no what or when (techniques.md: vague promises are not resolutions)
+        "calm": ("How, exactly? And by when?", "Okay, but what will you actually do, and when?",
+                 "Sort it out how? When will I hear something?"),
+        "upset": ("That's what the last person said. What are you going to do, and by when?",
+                  "How? By when? I need something concrete.", "Fix it how? I want to know what and when."),
+        "furious": ("How? By when? Don't just tell me you'll sort it!",
+                    "Words! What are you actually going to do, and when?",
+                    "I've heard 'we'll sort it' before. What, and by when?"),
+    },
+    "push_back": {  # an offer that is not among the scenario's resolutions
+        "calm": ("Hm, that doesn't really solve my problem.", "I'm not sure that helps me. Is there nothing else?"),
+        "upset": ("That's not what I'm asking for.", "No, that doesn't fix anything for me."),
+        "furious": ("That's no use to me at all!", "No! That doesn't solve anything!"),
+    },
+    "answer_again": {  # asked for a detail the caller already gave
+        "calm": ("I told you already:", "As I said before:", "I did mention it:"),
+        "upset": ("I told you already:", "I've already said this:", "Again?"),
+        "furious": ("I told you already!", "Are you even listening? I said it:", "How many times?"),
+    },
+}
 _PROGRESS = (ids.ACKNOWLEDGE, ids.PARAPHRASE, ids.QUESTION, ids.BREAK_DOWN, ids.OWNERSHIP, ids.LET_VENT,
              ids.BOUNDARY, ids.EXPLAIN_LIMIT)
 
@@ -71,6 +109,13 @@ class TurnObservation:
         Seconds of silence after the caller finished before the agent spoke.
     paraphrased_facts : int
         How many of the scenario's facts the agent restated in this turn.
+    raised_pitch : bool
+        The tone analysis found the pitch raised above the agent's baseline.
+    rushed_pace : bool
+        The tone analysis found the pace rushed against the agent's baseline (or the guideline without one).
+    text : str
+        The agent's words in this turn (the transcript). The caller matches them against the scenario's details
+        (questions) and resolutions (offers); empty: words unknown, the caller goes by ``techniques`` alone.
     """
 
     interrupted: bool = False
@@ -80,8 +125,13 @@ class TurnObservation:
     raised_voice: bool = False
     dead_air_s: float = 0.0
     paraphrased_facts: int = 0
+    raised_pitch: bool = False
+    rushed_pace: bool = False
+    text: str = ""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.text, str):
+            raise ValueError(f"text must be a string, not {type(self.text).__name__}")
         object.__setattr__(self, "red_flags", ids.check_ids(self.red_flags, ids.RED_FLAGS, "red-flag"))
         object.__setattr__(self, "techniques", ids.check_ids(self.techniques, ids.TECHNIQUES, "technique"))
         if self.calmness is not None and not 0.0 <= self.calmness <= 1.0:
@@ -96,7 +146,8 @@ class AngerChange:
 
     reason: str
     """Machine-readable cause: ``interrupted``, ``red_flag:<id>``, ``technique:<id>``, ``paraphrased_facts``,
-    ``raised_voice``, ``tense_tone``, ``calm_tone``, ``dead_air``, ``no_progress``, ``clamp``."""
+    ``raised_voice``, ``raised_pitch``, ``rushed_pace``, ``tense_tone``, ``calm_tone``, ``dead_air``,
+    ``no_progress``, ``asked_again:<detail>``, ``clamp``."""
     delta: float
     detail: str
     """Human-readable explanation."""
@@ -132,6 +183,11 @@ class CallerLine:
     """How long (s, from the agent's first word) the caller lets the agent talk without acknowledging them
     before cutting in (:func:`cut_in_at`); None: the caller lets the agent finish (anger below
     ``cut_in_from_anger``, or a closing line)."""
+    kind: str = "line"
+    """How the line was made: ``line`` (a scenario line), ``varied`` (a scenario line with a lead-in, so it is not
+    said again too soon), ``answer`` / ``answer_again`` (a detail the agent asked for / asked for again),
+    ``follow_up`` (a promise without what or when), ``push_back`` (an offer the caller does not want) or ``accept``
+    (the acceptance, naming the offer heard)."""
 
 
 def cut_in_at(speech_start_s: float | None, speech_end_s: float | None, acknowledged_s: float | None,
@@ -232,6 +288,10 @@ def anger_update(
         up(f"red_flag:{flag}", config.red_flag_up * triggers.get(flag, 1.0), f"red flag: {flag.replace('_', ' ')}")
     if obs.raised_voice:
         up("raised_voice", config.raised_voice_up, "the agent's voice was raised")
+    if obs.raised_pitch:
+        up("raised_pitch", config.raised_pitch_up, "the agent's pitch was raised")
+    if obs.rushed_pace:
+        up("rushed_pace", config.rushed_pace_up, "the agent was rushing")
     if obs.calmness is not None and obs.calmness <= config.tense_calmness:
         up("tense_tone", config.tense_tone_up, f"tense tone (calmness {obs.calmness:.2f})")
     if obs.dead_air_s > config.dead_air_s:
@@ -281,7 +341,17 @@ class CallerState:
     uses: dict[str, int] = field(default_factory=dict)
     """How many turns each technique was used in."""
     said: list[str] = field(default_factory=list)
-    """Lines said so far (to avoid repeats)."""
+    """Lines said so far (none is said again within ``NO_REPEAT_WITHIN`` lines)."""
+    heard: list[str] = field(default_factory=list)
+    """What the agent told the caller, turn by turn (their words; empty where unknown)."""
+    given: dict[str, str] = field(default_factory=dict)
+    """Details the caller has told the agent (``[details]`` key -> the words)."""
+    asked: dict[str, int] = field(default_factory=dict)
+    """How many times the agent asked for each detail."""
+    offers: list[int] = field(default_factory=list)
+    """The scenario resolutions (indices) the agent has offered so far, in order."""
+    accepted: str | None = None
+    """The agent's words the caller accepted (the call ended resolved on them)."""
 
 
 class Caller:
@@ -366,8 +436,25 @@ class Caller:
         for t in techniques:
             st.uses[t] = st.uses.get(t, 0) + 1
 
-        offered = any(t in techniques for t in _OFFERS)
+        heard = bool(obs.text.strip())
+        st.heard.append(obs.text.strip())
+        offers = understand.offers_heard(obs.text, sc.resolutions) if heard else ()
+        asked = understand.details_asked(obs.text, tuple(sc.details)) if heard and sc.details else ()
+        for k in asked:
+            st.asked[k] = st.asked.get(k, 0) + 1
+        again = [k for k in asked if k in st.given]
+        if again:  # asking for what the caller already said: recorded like any other change, with its reason
+            changes = self._asked_again(changes, again)
+        for o in offers:
+            if o.resolution not in st.offers:
+                st.offers.append(o.resolution)
+        offered_technique = any(t in techniques for t in _OFFERS)
+        # with the words known, only an offer of one of the scenario's resolutions is an offer the caller can take
+        offered = bool(offers) if heard else offered_technique
+        vague = heard and not offers and (understand.is_vague_promise(obs.text) or (
+            ids.OWNERSHIP in techniques and not offered_technique))
         requirements_met = all(st.uses.get(t, 0) > 0 for t in r.requires)
+        kind = "line"
         if st.anger >= r.hang_up_at:
             stage = "hung_up"
         elif ids.REFERRAL in techniques:
@@ -376,6 +463,12 @@ class Caller:
             stage = "resolved"
         elif st.turn >= r.max_turns:
             stage = "hung_up"
+        elif asked:
+            stage, kind = "details", "answer"
+        elif vague:
+            stage, kind = "negotiate", "follow_up"
+        elif heard and offered_technique and not offers:
+            stage, kind = "negotiate", "push_back"
         elif offered:
             stage = "negotiate"
         elif techniques & set(_PROGRESS):
@@ -383,23 +476,106 @@ class Caller:
         else:
             stage = "vent"
         if cut_in and stage not in ("hung_up", "referred", "resolved"):
-            stage = "interrupt"
+            stage, kind = "interrupt", "line"
         st.stage = stage
         if stage in ("hung_up", "referred", "resolved"):
             st.outcome = {"hung_up": ids.HUNG_UP, "referred": ids.REFERRED, "resolved": ids.RESOLVED}[stage]
         self.trajectory.append(AngerStep(st.turn, round(before, 3), round(st.anger, 3), changes, stage))
+        if stage == "resolved" and offers:
+            return self._accept(offers)
+        if kind == "answer":
+            return self._answer(asked)
+        if kind in ("follow_up", "push_back"):
+            return self._emit(_GENERIC[kind][self.band], stage, kind)
         return self._line(stage)
 
-    def _line(self, stage: str) -> CallerLine:
-        band = self.band
-        options = list(self.scenario.lines_for(stage, band))
-        fresh = [o for o in options if o not in self.state.said] or options
-        text = fresh[self._rng.randrange(len(fresh))]
+    def _asked_again(self, changes: tuple[AngerChange, ...], keys: list[str]) -> tuple[AngerChange, ...]:
+        """Add the rise for details asked for again (scaled like other rises) and re-clamp."""
+        st, cfg = self.state, self.config
+        d = min(max(int(self.scenario.difficulty), 1), 3) - 1
+        extra = [AngerChange(f"asked_again:{k}", round(cfg.asked_again_up * cfg.difficulty_up_scale[d], 3),
+                             f"asked again for the {k.replace('_', ' ')}, which the caller already gave")
+                 for k in keys]
+        new = st.anger + sum(c.delta for c in extra)
+        clamped = min(100.0, max(0.0, new))
+        if clamped != new:
+            extra.append(AngerChange("clamp", clamped - new, "anger stays within 0-100"))
+        st.anger = clamped
+        return (*changes, *extra)
+
+    # -- what the caller says ------------------------------------------------------------------------------------
+    def _recent(self) -> list[str]:
+        return self.state.said[-NO_REPEAT_WITHIN:]
+
+    def _choose(self, *pools: tuple[str, ...] | list[str]) -> tuple[str, str]:
+        """A line from the first pool with one not said within the last ``NO_REPEAT_WITHIN`` lines; when every
+        pool is used up, the first pool's line with a lead-in not used recently. Returns (text, kind)."""
+        recent = self._recent()
+        for pool in pools:
+            fresh = list(dict.fromkeys(o for o in pool if o not in recent))
+            if fresh:
+                return fresh[self._rng.randrange(len(fresh))], "line"
+        base = [o for pool in pools for o in pool]
+        for lead in _LEADS[self.band]:
+            varied = [f"{lead} {o[:1].lower()}{o[1:]}" for o in base]
+            fresh = [v for v in varied if v not in recent]
+            if fresh:
+                return fresh[self._rng.randrange(len(fresh))], "varied"
+        raise AssertionError("no line left to say")  # pragma: no cover - more leads than lines can be used up
+
+    def _emit(self, pool: tuple[str, ...], stage: str, kind: str) -> CallerLine:
+        text, how = self._choose(pool)
+        return self._finish(text, stage, kind if how == "line" else "varied")
+
+    def _finish(self, text: str, stage: str, kind: str) -> CallerLine:
         self.state.said.append(text)
+        band = self.band
         limit = None if self.ended else cut_in_limit(self.state.anger, self.scenario.difficulty, self.config,
                                                          self.scenario.reactions.interrupt_after_s)
         return CallerLine(text, stage, band, round(self.state.anger, 3), self.state.turn, self.ended,
-                          self.state.outcome, limit)
+                          self.state.outcome, limit, kind)
+
+    def _line(self, stage: str) -> CallerLine:
+        band = self.band
+        table = self.scenario.lines.get(stage) or DEFAULT_LINES[stage]
+        own = self.scenario.lines_for(stage, band)
+        others = tuple(o for b in (*BANDS, "any") for o in table.get(b, ()) if o not in own)
+        text, kind = self._choose(own, others)
+        return self._finish(text, stage, kind)
+
+    def _answer(self, keys: tuple[str, ...]) -> CallerLine:
+        """The details asked for, in the caller's words (``I told you already`` for one given before)."""
+        st = self.state
+        again = [k for k in keys if k in st.given]
+        parts = [self.scenario.details[k] for k in keys]
+        body = " ".join(parts)
+        if again:
+            pool = tuple(f"{lead} {body}" for lead in _GENERIC["answer_again"][self.band])
+            kind = "answer_again"
+        else:
+            pool = (body,)
+            kind = "answer"
+        for k in keys:
+            st.given.setdefault(k, self.scenario.details[k])
+        text, how = self._choose(pool)
+        return self._finish(text, "details", kind if how == "line" else "varied")
+
+    def _accept(self, offers: tuple[understand.Offer, ...]) -> CallerLine:
+        """Accept the offer heard, naming only what (and when) the agent said."""
+        chosen = offers[0]
+        words = understand.in_callers_words(chosen.words)
+        if chosen.when and chosen.when.lower() not in words.lower():
+            words = f"{words}, {chosen.when}"
+        self.state.accepted = chosen.words
+        generic = self.scenario.lines_for("resolved", self.band)
+        pool = tuple(f"So {words}. {g}" for g in generic)
+        text, how = self._choose(pool)
+        return self._finish(text, "resolved", "accept" if how == "line" else "varied")
+
+    @property
+    def wants(self) -> tuple[str, ...]:
+        """The scenario's resolutions the agent has not offered yet."""
+        return tuple(r for i, r in enumerate(self.scenario.resolutions) if i not in self.state.offers)
 
     def to_dict(self) -> dict:
         """Record for the session/report: scenario id, seed, outcome and the anger trajectory with reasons."""
@@ -413,6 +589,11 @@ class Caller:
             "turns": self.state.turn,
             "outcome": self.state.outcome,
             "goal": self.scenario.goal,
+            "details_given": sorted(self.state.given),
+            "details_asked": dict(self.state.asked),
+            "offers_heard": [self.scenario.resolutions[i] for i in self.state.offers],
+            "wants": list(self.wants),
+            "accepted": self.state.accepted,
             "trajectory": [
                 asdict(s) | {"changes": [asdict(c) | {"delta": round(c.delta, 3)} for c in s.changes]}
                 for s in self.trajectory
@@ -420,5 +601,6 @@ class Caller:
         }
 
 
-__all__ = ["BANDS", "AngerChange", "AngerStep", "Caller", "CallerLine", "CallerState", "TurnObservation",
+__all__ = ["BANDS", "NO_REPEAT_WITHIN", "AngerChange", "AngerStep", "Caller", "CallerLine", "CallerState",
+           "TurnObservation",
            "anger_update", "band_of"]

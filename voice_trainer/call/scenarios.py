@@ -28,6 +28,11 @@ are, never formatted or evaluated). Layout::
     interrupt_after_s = 12         # the caller cuts in after the agent talked this long (s) without acknowledging
                                    # them (from anger caller.cut_in_from_anger; default by difficulty)
 
+    [details]                      # optional: what this caller knows, in their own words, told when asked
+    order_number = "It's order 44721."      # keys: see understand.DETAIL_KEYS (order_number, account_number,
+    order_date = "I ordered it on the 2nd." # reference, name, address, email, phone, order_date, date, amount,
+                                            # card, item, tried); unknown keys are errors
+
     [lines.opening]                # one table per stage; one list per anger band (calm, upset, furious, any)
     calm = ["..."]
     upset = ["..."]
@@ -58,6 +63,7 @@ from pathlib import Path
 from ..analysis import ids
 from ..errors import UserError
 from ..inputs import NestingError, loads_toml, read_input_bytes
+from .understand import DETAIL_KEYS
 
 STAGES = ("opening", "vent", "details", "negotiate", "interrupt", "resolved", "referred", "hung_up")
 OPTIONAL_STAGES = ("interrupt",)
@@ -81,7 +87,7 @@ MAX_LINE_CHARS = 400
 """A caller line longer than this is an error (TTS of very long lines is slow and unnatural on a phone)."""
 
 TOP_KEYS = ("id", "title", "difficulty", "goal", "summary", "facts", "resolutions", "cannot_grant", "persona",
-            "reactions", "lines", "examples")
+            "reactions", "lines", "examples", "details")
 EXAMPLE_KEYS = ("acknowledge", "restate", "ask", "ownership", "next_step", "choices", "thank", "boundary",
                 "let_finish", "steady_voice")
 """Keys of the optional ``[examples]`` table: better wording for this situation, one line per technique, used in
@@ -138,6 +144,9 @@ class Scenario:
     """The file it was read from."""
     examples: dict[str, str] = field(default_factory=dict)
     """Better wording for this situation by technique (keys: ``EXAMPLE_KEYS``)."""
+    details: dict[str, str] = field(default_factory=dict)
+    """What the caller knows (keys: ``understand.DETAIL_KEYS``), in the caller's words: the answer when the agent
+    asks for it. Empty: the caller has no details to give (it answers questions with its stage lines)."""
 
     def lines_for(self, stage: str, band: str) -> tuple[str, ...]:
         """The caller's possible lines for ``stage`` at anger ``band`` (falls back to ``any``, then the nearest
@@ -181,6 +190,7 @@ class Scenario:
             },
             "lines": {s: {b: list(v) for b, v in t.items()} for s, t in self.lines.items()},
             "examples": dict(self.examples),
+            "details": dict(self.details),
             "source": self.source,
         }
 
@@ -388,11 +398,12 @@ def parse_scenario(text: str, file: str = "<scenario>", expect_id: str | None = 
     reactions = _reactions(c, data, persona, goal)
     lines = _lines(c, data)
     examples = _examples(c, data)
+    details = _details(c, data)
     if c.problems:
         c.problems.sort(key=lambda pr: pr.line)
         raise ScenarioError(c.problems)
     return Scenario(sid, title, difficulty, goal, summary, persona, facts, resolutions, cannot_grant, lines,
-                    reactions, file, examples)
+                    reactions, file, examples, details)
 
 
 def _load_toml(text: str, file: str) -> dict:
@@ -514,6 +525,20 @@ def _examples(c: _Checker, data: dict) -> dict[str, str]:
         if k in ex:
             examples[k] = c.text(ex[k], ("examples", k)) or ""
     return examples
+
+
+def _details(c: _Checker, data: dict) -> dict[str, str]:
+    """What the caller knows, by detail key, in the caller's words."""
+    details: dict[str, str] = {}
+    d = data.get("details", {})
+    if not isinstance(d, dict):
+        c.err(("details",), "details must be a table of lines (" + ", ".join(DETAIL_KEYS) + ")")
+        return details
+    c.unknown(d, DETAIL_KEYS, ("details",))
+    for k in DETAIL_KEYS:
+        if k in d:
+            details[k] = c.text(d[k], ("details", k)) or ""
+    return details
 
 
 def load_scenario(path: str | os.PathLike) -> Scenario:

@@ -206,7 +206,7 @@ class TurnResult:
             if cl is None:
                 return None
             return {"text": cl.text, "stage": cl.stage, "band": cl.band, "anger": cl.anger, "final": cl.final,
-                    "outcome": cl.outcome}
+                    "outcome": cl.outcome, "kind": cl.kind}
 
         a = self.audio
         return {
@@ -239,6 +239,8 @@ class TurnResult:
                 "techniques": list(self.observation.techniques),
                 "calmness": self.observation.calmness,
                 "raised_voice": self.observation.raised_voice,
+                "raised_pitch": self.observation.raised_pitch,
+                "rushed_pace": self.observation.rushed_pace,
                 "dead_air_s": round(self.observation.dead_air_s, 3),
                 "paraphrased_facts": self.observation.paraphrased_facts,
             },
@@ -259,19 +261,34 @@ def _r3(x: float | None) -> float | None:
     return None if x is None else round(x, 3)
 
 
-def _raised_voice(result: tone.ToneResult | None, cfg: Config) -> bool:
+def _voice_heard(result: tone.ToneResult | None, component: str, cfg: Config) -> bool:
+    """The caller hears this tone component: measured, and at least ``session.raised_voice_points_lost`` of its
+    weight lost (it lost points only past its threshold against the trainee's calm voice)."""
     if result is None:
         return False
     for c in result.calmness.components:
-        if c.id == cfg.session.raised_voice_component and c.withheld is None and c.weight > 0:
-            return (c.weight - c.points) / c.weight >= cfg.session.raised_voice_points_lost
+        if c.id == component and c.withheld is None and c.weight > 0:
+            lost = (c.weight - c.points) / c.weight
+            return lost > 0 and lost >= cfg.session.raised_voice_points_lost
     return False
 
 
+def _raised_voice(result: tone.ToneResult | None, cfg: Config) -> bool:
+    return _voice_heard(result, cfg.session.raised_voice_component, cfg)
+
+
+def _words(analysis: TurnAnalysis) -> str:
+    """The agent's words in the turn (empty when nothing was transcribed)."""
+    tx = getattr(analysis, "transcript", None)
+    return (getattr(tx, "text", "") or "").strip()
+
+
 def observe(
-    turn_result: turns.TurnsResult, tone_result: tone.ToneResult | None, listening: ListeningResult, cfg: Config
+    turn_result: turns.TurnsResult, tone_result: tone.ToneResult | None, listening: ListeningResult, cfg: Config,
+    text: str = "",
 ) -> TurnObservation:
-    """What the caller reacts to, from the three analyses."""
+    """What the caller reacts to, from the three analyses and the agent's words (``text``, the transcript: the
+    caller answers questions and accepts offers from them)."""
     # every id the listening analysis reports is known to ids.py (a test checks it); TurnObservation rejects
     # unknown ones, so a renamed lexicon category fails loudly instead of being ignored
     techniques = tuple(sorted({ids.canonical(d.id) for d in listening.techniques}))
@@ -286,8 +303,11 @@ def observe(
         techniques=techniques,
         calmness=calm,
         raised_voice=_raised_voice(tone_result, cfg),
+        raised_pitch=_voice_heard(tone_result, "raised_pitch", cfg),
+        rushed_pace=_voice_heard(tone_result, "rushed_pace", cfg),
         dead_air_s=max(waits, default=0.0),
         paraphrased_facts=sum(1 for f in listening.facts if f.covered),
+        text=text or "",
     )
 
 
@@ -379,7 +399,8 @@ def nudges_for(tr: TurnResult, limit: int, weak_share: float = 0.6) -> list[str]
 
 def _observation_dict(o: TurnObservation) -> dict:
     return {"interrupted": o.interrupted, "red_flags": list(o.red_flags), "techniques": list(o.techniques),
-            "calmness": o.calmness, "raised_voice": o.raised_voice, "dead_air_s": round(o.dead_air_s, 3),
+            "calmness": o.calmness, "raised_voice": o.raised_voice, "raised_pitch": o.raised_pitch,
+            "rushed_pace": o.rushed_pace, "dead_air_s": round(o.dead_air_s, 3),
             "paraphrased_facts": o.paraphrased_facts}
 
 
@@ -435,7 +456,7 @@ def turn_context(index: int, line: CallerLine, scenario: Scenario, baseline: ton
 
 def turn_result(index: int, line: CallerLine, ta: TurnAudio, analysis: TurnAnalysis, cfg: Config) -> TurnResult:
     """The turn as the call loop keeps it: the analysis, and what the caller will react to."""
-    obs = observe(analysis.turns, analysis.tone, analysis.listening, cfg)
+    obs = observe(analysis.turns, analysis.tone, analysis.listening, cfg, _words(analysis))
     return TurnResult(index=index, caller_line=line, audio=ta, analysis=analysis, observation=obs)
 
 
@@ -755,7 +776,7 @@ def _prepare_reply(caller: Caller, analysis: TurnAnalysis, cfg: Config, render: 
     only the render).
     """
     try:
-        obs = observe(analysis.turns, analysis.tone, analysis.listening, cfg)
+        obs = observe(analysis.turns, analysis.tone, analysis.listening, cfg, _words(analysis))
         spec = _snapshot(caller)
         nxt = spec.respond(obs)
         render(nxt.text, nxt.anger)

@@ -87,6 +87,10 @@ def _show(args: argparse.Namespace) -> int:
         print("  the agent cannot grant:")
         for f in s.cannot_grant:
             print(f"    - {f}")
+    if s.details:
+        print("  what the caller can tell you when asked:")
+        for k, v in s.details.items():
+            print(f"    {k.replace('_', ' ')}: {v}")
     print("  opening lines:")
     for band, lines in s.lines["opening"].items():
         for line in lines:
