@@ -462,6 +462,18 @@ def test_a_shouted_answer_raises_anger_against_the_same_words_said_calmly(sid):
         assert one > none, what
 
 
+def test_a_voice_heard_raised_is_never_also_praised_as_calm():
+    """Calmness is a blend of components: one raised measure can leave it above ``calm_calmness``; the caller
+    then reacts to the raised voice and gives no "calm tone" decrease for the same answer."""
+    base = {"techniques": (ids.ACKNOWLEDGE,), "calmness": 0.9}
+    _, steady = anger_update(50, TurnObservation(**base), CFG)
+    assert "calm_tone" in {c.reason for c in steady}
+    for what in SHOUTED:
+        _, heard = anger_update(50, TurnObservation(**base, **{what: True}), CFG)
+        reasons = {c.reason for c in heard}
+        assert what in reasons and "calm_tone" not in reasons, (what, reasons)
+
+
 def test_the_voice_reactions_are_configurable():
     obs = TurnObservation(raised_pitch=True, rushed_pace=True)
     off = dataclasses.replace(CFG, raised_pitch_up=0.0, rushed_pace_up=0.0)

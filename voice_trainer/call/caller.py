@@ -315,7 +315,8 @@ def anger_update(
         down("technique:paraphrase", amount, f"paraphrased {obs.paraphrased_facts} of the caller's facts")
     if ids.CHOICES in techniques and ids.RESOLUTION_TIMELINE in techniques:
         down("choices_with_timeline", config.choices_timeline_bonus, "concrete choices with a timeline")
-    if obs.calmness is not None and obs.calmness >= config.calm_calmness:
+    strained = obs.raised_voice or obs.raised_pitch or obs.rushed_pace  # heard raised: never also "calm"
+    if obs.calmness is not None and obs.calmness >= config.calm_calmness and not strained:
         down("calm_tone", config.calm_tone_down, f"calm tone (calmness {obs.calmness:.2f})")
     if not techniques and not obs.red_flags and not obs.paraphrased_facts:
         up("no_progress", config.no_progress_up, "nothing in the answer moved the call forward")
