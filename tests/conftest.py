@@ -29,6 +29,16 @@ import pytest
 
 SINKS = ("caller_out", "mic_feed")
 
+try:  # property tests draw the same examples on every run, so CI on any machine sees what a developer saw;
+    # HYPOTHESIS_PROFILE=explore (or pytest --hypothesis-profile=explore) draws new ones to look for new failures
+    from hypothesis import settings as _hyp_settings
+
+    _hyp_settings.register_profile("repeatable", derandomize=True, database=None)
+    _hyp_settings.register_profile("explore", max_examples=1000, database=None)
+    _hyp_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
+except ImportError:  # hypothesis is a dev dependency; only the property tests need it
+    pass
+
 
 def pytest_report_header(config) -> str:
     """Which CTranslate2 kernels Whisper runs on: its words differ between kernel sets (``-m whisper`` tests)."""
