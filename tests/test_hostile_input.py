@@ -446,6 +446,21 @@ def test_random_bytes_as_mp3_give_one_line(tmp_path):
         assert one_line(proc.stderr).endswith("use WAV, FLAC, OGG, MP3 or M4A")
 
 
+def test_a_json_line_with_stray_c1_characters_stays_whole_json():
+    """Mojibake carries lone C1 characters (a doubly encoded closing quote ends in U+009D); json.dumps writes
+    them raw. The terminal filter drops them one by one and keeps the rest of the line: valid JSON, one line."""
+    import json
+
+    from voice_trainer.cli.terminal import strip_controls
+
+    for text in ("x\x9b", "he said \u00e2\u20ac\x9dfine", "tail \x9d", "\x1b]0;no end"):
+        line = json.dumps({"note": text, "after": 1}, ensure_ascii=False) + "\n"
+        out = strip_controls(line)
+        assert out.endswith("\n") and out.count("\n") == 1, repr(out)
+        assert json.loads(out)["after"] == 1, repr(out)
+    assert strip_controls("a\x1b[2Jb\x1b]0;title\x07c\x1b[31md") == "abcd"  # whole sequences still go
+
+
 def test_silencing_the_decoders_from_many_threads_gives_stderr_back():
     """The web server and batch decode in several threads at once: each silences fd 2 while its decoder runs, and
     when all are done stderr is what it was (not the null device another thread put there)."""

@@ -79,7 +79,11 @@ def quiet_decoders() -> Iterator[None]:
     user gets one line from us instead. Redirects file descriptor 2 to the null device for the duration.
 
     Safe across threads (the web server and batch decode in several): the first thread in redirects, the last one
-    out restores what stderr was before the first came in."""
+    out restores what stderr was before the first came in. While any thread is inside, the whole process's fd 2
+    is silenced; with ``VOICE_TRAINER_DEBUG`` set nothing is silenced (to see every message)."""
+    if os.environ.get("VOICE_TRAINER_DEBUG"):
+        yield
+        return
     with _quiet_lock:
         if _quiet["depth"] == 0:
             try:

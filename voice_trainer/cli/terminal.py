@@ -8,13 +8,17 @@ from collections.abc import Iterable
 from typing import IO, Any
 
 CONTROL_CHARS = re.compile(
-    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # a whole CSI sequence (colour, clear screen, move the cursor) ...
-    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # ... an OSC one (window title, link) ...
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # ... or any other control character
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # a whole CSI sequence (colour, clear screen, move the cursor) ...
+    r"|\x1b\][^\x07\x1b\x9c]{0,4096}(?:\x07|\x1b\\|\x9c)"  # ... a terminated OSC one (window title, link) ...
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # ... or any other control character on its own
 )
 """Terminal escape sequences, and C0 and C1 control characters except tab and newline: ESC starts sequences
 that colour text, clear the screen or retitle the window; CR and BS overwrite what was printed. Text from files
-(a scenario title, a trainer's note, a transcript) must never carry them to a terminal."""
+(a scenario title, a trainer's note, a transcript) must never carry them to a terminal.
+
+Only ESC starts a sequence that is removed whole. A lone C1 character (U+0080-U+009F: in UTF-8 text far more often
+mojibake, such as the ``\x9d`` of a doubly encoded closing quote, than a terminal code) and an ESC whose sequence
+is not finished are dropped on their own, so the text after them (the rest of a ``--json`` line) is kept."""
 
 
 def strip_controls(text: str) -> str:
