@@ -20,17 +20,9 @@ from pathlib import Path
 import pytest
 from report_session import make_session
 from speech import needs_espeak
+from webcall import BROWSER_TEST, CHROMIUM
 
-CHROMIUM = next((p for p in (shutil.which("chromium"), "/usr/bin/chromium", shutil.which("chromium-browser"),
-                             shutil.which("google-chrome")) if p and os.path.exists(p)), None)
-
-pytestmark = [
-    pytest.mark.whisper,
-    needs_espeak,
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; "
-                                                "./bootstrap.sh test installs it)"),
-]
+pytestmark = [*BROWSER_TEST, needs_espeak]
 
 
 class Browser:

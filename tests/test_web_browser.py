@@ -18,18 +18,12 @@ import pytest
 import soundfile as sf
 from speech import needs_espeak
 from textnorm import TOLERANCE, allowed_errors, norm_words
-from webcall import CHROMIUM, Server, chromium_with_fake_mic, fake_mic_wav, wait_for
+from webcall import BROWSER_TEST, Server, chromium_with_fake_mic, fake_mic_wav, wait_for
 
 from voice_trainer.config import TranscribeConfig
 from voice_trainer.store import load_session
 
-pytestmark = [
-    pytest.mark.whisper,
-    needs_espeak,
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; "
-                                                "./bootstrap.sh test installs it)"),
-]
+pytestmark = [*BROWSER_TEST, needs_espeak]
 SAMPLES = Path(__file__).resolve().parent.parent / "audio_samples"
 MANIFEST = tomllib.loads((SAMPLES / "manifest.toml").read_text(encoding="utf-8"))["answer"]
 # The fake microphone starts with the call. The late-package caller's opening line (anger 60: the "upset" line)

@@ -14,15 +14,9 @@ from pathlib import Path
 
 import pytest
 from speech import needs_espeak
-from webcall import CHROMIUM, Server
+from webcall import BROWSER_TEST, Server
 
-pytestmark = [
-    pytest.mark.whisper,
-    needs_espeak,
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; "
-                                                "./bootstrap.sh test installs it)"),
-]
+pytestmark = [*BROWSER_TEST, needs_espeak]
 TOKEN = "correct-horse-battery"
 
 

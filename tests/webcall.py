@@ -16,10 +16,18 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = next((p for p in (shutil.which("chromium"), "/usr/bin/chromium", shutil.which("chromium-browser"),
                              shutil.which("google-chrome")) if p and os.path.exists(p)), None)
+BROWSER_TEST = [
+    pytest.mark.whisper,  # each module's page shows a session made by the real call loop (or runs a call)
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; "
+                                                "./bootstrap.sh test installs it)"),
+]
+"""The marks of a test module that drives headless Chromium (add ``needs_espeak`` where speech is rendered)."""
 FAKE_RATE = 48000
 """Chromium's fake capture reads 16-bit PCM WAV; 48 kHz mono is the rate its audio input runs at."""
 
